@@ -1,0 +1,20 @@
+"""The aiohttp application: middlewares in order, routes, shared clients."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from .appkeys import SETTINGS
+from .handlers import add_routes
+from .middlewares import MIDDLEWARES
+from .settings import Settings
+from .upstream import session_context
+
+
+def create_app(settings: Settings | None = None) -> web.Application:
+    settings = settings or Settings()
+    app = web.Application(middlewares=MIDDLEWARES, client_max_size=settings.max_body_size)
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(session_context(settings))
+    add_routes(app)
+    return app

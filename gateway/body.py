@@ -1,0 +1,52 @@
+"""Reading the client's request body, or arranging for it to be streamed."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import orjson
+from aiohttp import web
+
+from .errors import BadRequest, BodyTooLarge
+from .providers.base import Call
+from .upstream import BodyCounter
+
+JSON_TYPES = ("application/json",)
+
+
+def content_length(request: web.Request, limit: int) -> int | None:
+    """The declared length, or a 413 at once when it is over the limit."""
+    length = request.content_length
+    if length is not None and length > limit:
+        raise BodyTooLarge(f"request body of {length} bytes is larger than the gateway's limit of {limit} bytes")
+    return length
+
+
+def stream_body(request: web.Request, call: Call, limit: int) -> None:
+    """Let the body flow to the upstream as it arrives (nothing needs to read it)."""
+    call.content_length = content_length(request, limit)
+    if request.body_exists:
+        call.stream = BodyCounter(request.content, limit)
+
+
+async def read_body(
+    request: web.Request, call: Call, limit: int, *, require_json: bool, override_params: Mapping[str, Any]
+) -> None:
+    """Read the body whole; parse it when JSON; apply ``override_params`` (config wins)."""
+    content_length(request, limit)
+    body = await request.read()  # bounded by the application's client_max_size
+    is_json = request.content_type in JSON_TYPES or (require_json and not request.content_type.startswith("multipart/"))
+    if body and (is_json or require_json):
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise BadRequest(f"request body is not valid JSON: {exc}", code="invalid_json") from None
+        if not isinstance(parsed, dict):
+            raise BadRequest("request body must be a JSON object", code="invalid_json")
+        if override_params:
+            parsed.update(override_params)
+            body = orjson.dumps(parsed)
+        call.json = parsed
+    elif require_json:
+        raise BadRequest("request body must be a JSON object", code="invalid_json")
+    call.body = body

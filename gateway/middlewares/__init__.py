@@ -1,0 +1,17 @@
+"""The middleware chain, in the order requests pass through it.
+
+1. context — trace id, timing, the access-log line, and every error → OpenAI JSON.
+2. auth    — the gateway's own client keys (when set), then provider credentials.
+3. config  — x-portkey-* headers and x-portkey-config → a validated RouteSpec.
+
+Auth comes before config so that a client without a gateway key learns nothing
+about config validation. Only API routes (``/v1/...``) pass auth and config.
+"""
+
+from .auth import auth_middleware
+from .config import config_middleware
+from .context import context_middleware
+
+MIDDLEWARES = (context_middleware, auth_middleware, config_middleware)
+
+__all__ = ["MIDDLEWARES"]

@@ -1,0 +1,53 @@
+"""Second middleware: the gateway's own client keys, then provider credentials.
+
+Gateway auth is off unless the operator gives keys (``--api-keys-file``); then every
+API request must carry one in ``x-portkey-api-key``. The provider key comes from
+``Authorization: Bearer <key>`` (or ``x-api-key``, as the Anthropic SDK sends it) and
+is kept on the request state, never logged.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from aiohttp import web
+
+from ..errors import Unauthorized
+from ..appkeys import SETTINGS
+from .state import is_api_request, state_of
+
+GATEWAY_KEY_HEADER = "x-portkey-api-key"
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler):
+    if not is_api_request(request):
+        return await handler(request)
+    keys = request.app[SETTINGS].api_keys
+    if keys:
+        _check_gateway_key(request.headers.get(GATEWAY_KEY_HEADER, ""), keys)
+    state_of(request).header_api_key = provider_key(request)
+    return await handler(request)
+
+
+def _check_gateway_key(presented: str, keys: frozenset[str]) -> None:
+    presented_bytes = presented.encode()
+    # Compare against every key so the time taken does not tell which one was close.
+    matched = False
+    for key in keys:
+        matched |= hmac.compare_digest(presented_bytes, key.encode())
+    if not matched:
+        raise Unauthorized(
+            f"this gateway requires a valid gateway key in the {GATEWAY_KEY_HEADER} header",
+            code="invalid_gateway_key",
+        )
+
+
+def provider_key(request: web.Request) -> str | None:
+    authorization = request.headers.get("Authorization", "")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    if authorization and not token:
+        return authorization.strip()
+    return request.headers.get("x-api-key") or None

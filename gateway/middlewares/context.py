@@ -1,0 +1,106 @@
+"""First middleware: trace id, timing, the access-log line, errors → OpenAI JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import uuid
+
+from aiohttp import web
+
+from ..errors import BodyTooLarge, GatewayError
+from .state import STATE_KEY, RequestState
+
+access_log = logging.getLogger("gateway.access")
+log = logging.getLogger("gateway")
+
+TRACE_HEADER = "x-portkey-trace-id"
+_TRACE_ID = re.compile(r"[A-Za-z0-9._:/=+\-]{1,128}")
+# nginx's code for "client closed the connection before the answer was complete".
+CLIENT_CLOSED = 499
+
+
+@web.middleware
+async def context_middleware(request: web.Request, handler):
+    started = time.perf_counter()
+    trace_id = request.headers.get(TRACE_HEADER)
+    state = RequestState(trace_id=trace_id or uuid.uuid4().hex, started=started)
+    request[STATE_KEY] = state
+    response = None
+    status = 500
+    try:
+        if trace_id is not None and not _TRACE_ID.fullmatch(trace_id):
+            state.trace_id = uuid.uuid4().hex
+            raise GatewayError(
+                f"{TRACE_HEADER}: 1-128 characters of letters, digits and ._:/=+-",
+                status=400,
+                type="invalid_request_error",
+                code="invalid_trace_id",
+                param=TRACE_HEADER,
+            )
+        response = await handler(request)
+        status = response.status
+    except GatewayError as exc:
+        response, status = exc.response(), exc.status
+    except web.HTTPRequestEntityTooLarge as exc:
+        response, status = BodyTooLarge(exc.text or "request body too large").response(), 413
+    except web.HTTPException as exc:
+        response, status = _http_exception(request, exc), exc.status
+    except asyncio.CancelledError:
+        status = CLIENT_CLOSED
+        raise
+    except Exception:
+        log.exception("unhandled error", extra={"fields": {"trace_id": state.trace_id}})
+        error = GatewayError("internal gateway error; see the gateway log for this trace id")
+        response, status = error.response(), 500
+    finally:
+        _access_line(request, state, status, response)
+    if not response.prepared:
+        response.headers[TRACE_HEADER] = state.trace_id
+    return response
+
+
+def _http_exception(request: web.Request, exc: web.HTTPException) -> web.Response:
+    if exc.status == 404:
+        error = GatewayError(
+            "unknown route: this gateway serves the OpenAI API under /v1/",
+            status=404,
+            type="invalid_request_error",
+            code="not_found",
+        )
+    elif exc.status == 405:
+        error = GatewayError(
+            f"method {request.method} is not allowed on {request.path}",
+            status=405,
+            type="invalid_request_error",
+            code="method_not_allowed",
+        )
+    else:
+        error = GatewayError(exc.reason, status=exc.status, type="invalid_request_error", code="http_error")
+    response = error.response()
+    for name in ("Allow",):
+        if name in exc.headers:
+            response.headers[name] = exc.headers[name]
+    return response
+
+
+def _access_line(request: web.Request, state: RequestState, status: int, response) -> None:
+    fields = {
+        "trace_id": state.trace_id,
+        "method": request.method,
+        "path": request.path,
+        "status": status,
+        "provider": state.provider,
+        "duration_ms": round((time.perf_counter() - state.started) * 1000, 2),
+        "bytes_out": getattr(response, "body_length", 0) if response is not None else 0,
+    }
+    if state.option_path is not None:
+        fields["option"] = state.option_path
+    if state.attempts:
+        fields["attempts"] = state.attempts
+    stream_error = state.stream_error
+    if stream_error is not None:
+        fields["stream_error"] = stream_error.code
+    access_log.info("request", extra={"fields": fields})

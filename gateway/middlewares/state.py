@@ -1,0 +1,38 @@
+"""Per-request state shared by the middlewares and the handler."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from ..config import RouteSpec
+
+
+
+@dataclass
+class RequestState:
+    trace_id: str
+    started: float
+    # Token from Authorization (or x-api-key) — a secret: never logged.
+    header_api_key: str | None = field(default=None, repr=False)
+    route: RouteSpec | None = None
+    # Filled in as the call proceeds, for the response headers and the access line.
+    provider: str | None = None
+    option_path: str | None = None
+    retry_attempts: int = 0
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    # Set when an answer failed after its first byte (it ended with an error event).
+    stream_error: Any = None
+
+
+STATE_KEY = web.RequestKey("gateway_state", RequestState)
+
+
+def state_of(request: web.Request) -> RequestState:
+    return request[STATE_KEY]
+
+
+def is_api_request(request: web.Request) -> bool:
+    return request.path.startswith("/v1/")

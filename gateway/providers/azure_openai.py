@@ -1,0 +1,64 @@
+"""Azure OpenAI: OpenAI's wire format under a per-resource, per-deployment URL.
+
+``https://{resource}.openai.azure.com/openai/deployments/{deployment}/{endpoint}?api-version=...``
+with the key in the ``api-key`` header. The resource, deployment and API version come
+from ``x-portkey-azure-*`` headers or the config (``resource_name``, ``deployment_id``,
+``api_version``). A custom host replaces ``https://{resource}.openai.azure.com/openai``.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from ..config import Target
+from ..errors import BadRequest
+from .base import Call, UpstreamRequest, bearer_key, forwarded_headers, join_url
+
+DEFAULT_API_VERSION = "2024-10-21"
+
+# Endpoints addressed to the resource, not to a deployment.
+_RESOURCE_ENDPOINTS = ("models", "files", "batches", "fine_tuning", "assistants", "threads", "vector_stores")
+
+
+class AzureOpenAI:
+    name = "azure-openai"
+
+    def needs_body(self, call: Call) -> bool:
+        return False
+
+    def prepare(self, call: Call, target: Target) -> UpstreamRequest:
+        options = target.options
+        if target.custom_host:
+            base = target.custom_host
+        else:
+            resource = _required(options, "resource_name", "x-portkey-azure-resource-name")
+            base = f"https://{quote(resource, safe='')}.openai.azure.com/openai"
+        if call.endpoint.split("/", 1)[0] in _RESOURCE_ENDPOINTS:
+            path = call.endpoint
+        else:
+            deployment = _required(options, "deployment_id", "x-portkey-azure-deployment-id")
+            path = f"deployments/{quote(deployment, safe='')}/{call.endpoint}"
+        query = call.query_string
+        if "api-version=" not in query:
+            version = quote(options.get("api_version", DEFAULT_API_VERSION), safe="")
+            query = f"{query}&api-version={version}" if query else f"api-version={version}"
+        url = join_url(base, path, query)
+        body = call.body if call.stream is None else call.stream
+        return UpstreamRequest(call.method, url, forwarded_headers(call, target), body)
+
+    async def authorize(self, request: UpstreamRequest, target: Target, app) -> None:
+        request.headers["api-key"] = bearer_key(target, self.name)
+
+    def translator(self, call: Call) -> None:
+        return None
+
+
+def _required(options, key: str, header: str) -> str:
+    value = options.get(key)
+    if not value:
+        raise BadRequest(
+            f"azure-openai needs {header} (or {key} in x-portkey-config)",
+            code="missing_provider_option",
+            param=header,
+        )
+    return value

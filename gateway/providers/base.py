@@ -1,0 +1,149 @@
+"""What a provider is: it turns a client call into an upstream request, and (for
+providers that speak another protocol) translates the answer back.
+
+A provider declares; ``gateway.upstream`` does the I/O. OpenAI-compatible providers
+relay bytes untouched and have no translator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterable, Protocol
+
+from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
+
+from ..config import Target
+from ..errors import Unauthorized
+
+# Client headers that every provider receives when present; everything else is
+# dropped unless the client lists it in x-portkey-forward-headers.
+DEFAULT_FORWARDED = ("content-type", "accept", "openai-beta")
+
+# Never forwarded, whatever the client asks: they describe the client's own
+# connection, the gateway's credentials, or are recomputed for the new body.
+NEVER_FORWARDED = frozenset(
+    {
+        "host",
+        "connection",
+        "keep-alive",
+        "proxy-authorization",
+        "proxy-authenticate",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+        "accept-encoding",
+        "expect",
+        "x-portkey-api-key",
+        "x-portkey-config",
+    }
+)
+
+
+@dataclass
+class Call:
+    """One client request as a provider sees it.
+
+    ``endpoint`` is the path after ``/v1/`` (``chat/completions``, ``models/gpt-4o``).
+    The body is either ``body`` (read whole, and ``json`` when it parsed as an object)
+    or ``stream`` (relayed chunk by chunk) — never both.
+    """
+
+    method: str
+    endpoint: str
+    query_string: str
+    headers: CIMultiDictProxy[str]
+    body: bytes | None = None
+    json: dict[str, Any] | None = None
+    stream: AsyncIterable[bytes] | None = None
+    content_length: int | None = None
+
+    @property
+    def wants_stream(self) -> bool:
+        return bool(self.json and self.json.get("stream") is True)
+
+
+@dataclass
+class UpstreamRequest:
+    method: str
+    url: URL
+    headers: CIMultiDict[str] = field(default_factory=CIMultiDict)
+    body: bytes | AsyncIterable[bytes] | None = None
+
+
+class StreamTranslator(Protocol):
+    """Sans-IO: upstream stream bytes in, OpenAI SSE bytes out.
+
+    ``feed`` and ``close`` raise a GatewayError when the upstream reports an error in
+    the stream (or, for ``close``, when it ended before its proper end).
+    """
+
+    def feed(self, data: bytes) -> bytes: ...
+
+    def close(self) -> bytes: ...
+
+
+class ResponseTranslator(Protocol):
+    """Translates one upstream answer for a provider that speaks another protocol."""
+
+    def error(self, status: int, body: bytes) -> bytes:
+        """An upstream error body → OpenAI error JSON (same status)."""
+
+    def body(self, body: bytes) -> bytes:
+        """A whole 2xx body → the client's format."""
+
+    def stream(self) -> StreamTranslator:
+        """A fresh translator for one 2xx streamed answer."""
+
+
+class Provider(Protocol):
+    name: str
+
+    def needs_body(self, call: Call) -> bool:
+        """Whether the provider must read the whole body (to translate or sign it)."""
+
+    def prepare(self, call: Call, target: Target) -> UpstreamRequest:
+        """The upstream request for this call: URL, headers, body. Pure."""
+
+    async def authorize(self, request: UpstreamRequest, target: Target, app: web.Application) -> None:
+        """Add upstream credentials to the final request (a header, or a signature).
+
+        ``app`` gives access to shared clients (typed AppKeys), e.g. AWS credentials."""
+
+    def translator(self, call: Call) -> ResponseTranslator | None:
+        """None for providers whose answer is relayed as bytes."""
+
+
+def forwarded_headers(call: Call, target: Target) -> CIMultiDict[str]:
+    """The client headers this provider receives: the defaults plus the client's list."""
+    headers: CIMultiDict[str] = CIMultiDict()
+    wanted = DEFAULT_FORWARDED + target.forward_headers
+    for name in wanted:
+        if name in NEVER_FORWARDED:
+            continue
+        for value in call.headers.getall(name, ()):
+            headers.add(name, value)
+    return headers
+
+
+def bearer_key(target: Target, provider: str) -> str:
+    """The provider key, or a clear 401: never ``Bearer undefined`` sent upstream."""
+    if not target.api_key:
+        raise Unauthorized(
+            f"no API key for provider {provider!r}: send 'Authorization: Bearer <key>' "
+            "or api_key in x-portkey-config",
+            code="missing_api_key",
+        )
+    return target.api_key
+
+
+def join_url(base: str, endpoint: str, query_string: str) -> URL:
+    """``base`` + ``/endpoint`` (+ ``?query``), keeping the client's encoding as sent."""
+    text = base.rstrip("/") + "/" + endpoint
+    if query_string:
+        text += "?" + query_string
+    return URL(text, encoded=True)

@@ -1,0 +1,29 @@
+"""The explicit list of providers, by their Portkey slug."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Mapping
+
+from ..errors import BadRequest
+from .azure_openai import AzureOpenAI
+from .base import Provider
+from .openai_compatible import OPENAI_COMPATIBLE
+
+PROVIDERS: Mapping[str, Provider] = MappingProxyType(
+    {
+        **OPENAI_COMPATIBLE,
+        "azure-openai": AzureOpenAI(),
+    }
+)
+
+
+def get_provider(name: str) -> Provider:
+    try:
+        return PROVIDERS[name]
+    except KeyError:
+        raise BadRequest(
+            f"unknown provider {name!r}; known providers: {', '.join(sorted(PROVIDERS))}",
+            code="unknown_provider",
+            param="x-portkey-provider",
+        ) from None

@@ -1,0 +1,1 @@
+"""Relaying and translating response streams."""

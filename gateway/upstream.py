@@ -1,0 +1,143 @@
+"""The one place that talks to upstreams: the shared ClientSession and sending.
+
+``open_upstream`` sends a request and waits for the status line and the first body
+chunk under one deadline, so that everything up to the first byte the client would
+see can still fail cleanly (and, for routing, be retried elsewhere). Low-level
+aiohttp errors become GatewayErrors here, at the boundary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from dataclasses import dataclass
+from typing import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+from .appkeys import HTTP_SESSION
+from .errors import BodyTooLarge, GatewayError, UpstreamTimeout, UpstreamUnreachable
+from .providers.base import UpstreamRequest
+from .settings import Settings
+
+
+
+def session_context(settings: Settings):
+    """cleanup_ctx: one pooled ClientSession per process, closed on shutdown."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        connector = aiohttp.TCPConnector(
+            limit=settings.max_connections,
+            limit_per_host=0,
+            ttl_dns_cache=300,
+            keepalive_timeout=60,
+            family=socket.AF_UNSPEC,
+        )
+        session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=settings.connect_timeout),
+            # Header values are relayed as the client sent them, and URLs as providers built them.
+            skip_auto_headers=("User-Agent",),
+            auto_decompress=True,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            read_bufsize=2**16,
+        )
+        app[HTTP_SESSION] = session
+        yield
+        await session.close()
+
+    return context
+
+
+@dataclass
+class Opened:
+    """An upstream answer whose status and first body chunk have arrived."""
+
+    response: aiohttp.ClientResponse
+    first_chunk: bytes
+
+    @property
+    def status(self) -> int:
+        return self.response.status
+
+    def close(self) -> None:
+        self.response.close()
+
+
+class BodyCounter:
+    """Relays a client body stream upstream and stops it past the size limit."""
+
+    def __init__(self, stream: aiohttp.StreamReader, limit: int) -> None:
+        self._stream = stream
+        self._limit = limit
+        self.exceeded = False
+
+    async def __aiter__(self):
+        total = 0
+        async for chunk in self._stream.iter_any():
+            total += len(chunk)
+            if total > self._limit:
+                self.exceeded = True
+                raise BodyTooLarge(f"request body is larger than {self._limit} bytes")
+            yield chunk
+
+
+async def open_upstream(
+    session: aiohttp.ClientSession,
+    request: UpstreamRequest,
+    *,
+    timeout_s: float,
+    timeout_error: GatewayError,
+) -> Opened:
+    """Send ``request``; return once the status and the first body chunk are in.
+
+    ``timeout_error`` is raised when ``timeout_s`` runs out first. Connection failures
+    are 502s that name the host, never the URL's query or any header.
+    """
+    body = request.body
+    response = None
+    try:
+        async with asyncio.timeout(timeout_s):
+            response = await session.request(
+                request.method, request.url, headers=request.headers, data=body, allow_redirects=False
+            )
+            first = await response.content.readany()
+    except TimeoutError:
+        _close(response)
+        raise timeout_error from None
+    except aiohttp.ClientConnectorError as exc:
+        raise UpstreamUnreachable(
+            f"could not connect to upstream {request.url.host}:{request.url.port}: {exc.strerror or 'refused'}"
+        ) from None
+    except (aiohttp.ClientError, OSError) as exc:
+        _close(response)
+        if isinstance(body, BodyCounter) and body.exceeded:
+            raise BodyTooLarge(f"request body is larger than {body._limit} bytes") from None
+        raise UpstreamUnreachable(
+            f"upstream {request.url.host} failed before answering: {type(exc).__name__}"
+        ) from None
+    except BaseException:
+        _close(response)
+        raise
+    return Opened(response, first)
+
+
+def _close(response: aiohttp.ClientResponse | None) -> None:
+    if response is not None:
+        response.close()
+
+
+def request_deadline(timeout_ms: int | None, settings: Settings) -> tuple[float, GatewayError]:
+    """The deadline until first byte, and what its expiry answers.
+
+    A request's own ``request_timeout`` answers 408 (as Portkey does); the operator's
+    default answers 504, so that a client can tell whose limit ran out.
+    """
+    if timeout_ms is not None:
+        return timeout_ms / 1000, UpstreamTimeout(f"request timed out after {timeout_ms} ms (request_timeout)")
+    return settings.request_timeout, UpstreamTimeout(
+        f"upstream did not answer within the gateway's {settings.request_timeout:g} s limit",
+        status=504,
+        code="gateway_timeout",
+    )

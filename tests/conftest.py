@@ -1,0 +1,68 @@
+"""Fixtures: fake upstreams and the gateway, each on 127.0.0.1 at a free port."""
+
+from __future__ import annotations
+
+import logging
+
+import openai
+import pytest
+
+from gateway.app import create_app
+from gateway.settings import Settings
+from tests.fakes.openai import FakeOpenAI
+
+TEST_KEY = "sk-test-0123456789"
+
+
+@pytest.fixture
+async def fake_openai(aiohttp_server):
+    fake = FakeOpenAI()
+    server = await aiohttp_server(fake.app())
+    fake.url = str(server.make_url("/v1"))
+    return fake
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """Override in a test module (or parametrize) to change the gateway's settings."""
+    return Settings()
+
+
+@pytest.fixture
+async def gateway(aiohttp_server, settings):
+    """The gateway's TestServer (handler cancellation on, as in production)."""
+    return await aiohttp_server(create_app(settings))
+
+
+@pytest.fixture
+async def client(aiohttp_client, gateway):
+    return await aiohttp_client(gateway)
+
+
+@pytest.fixture
+def openai_headers(fake_openai) -> dict[str, str]:
+    return {"x-portkey-provider": "openai", "x-portkey-custom-host": fake_openai.url}
+
+
+@pytest.fixture
+async def sdk(gateway, openai_headers):
+    """The official OpenAI SDK pointed at the gateway, as a user would."""
+    client = openai.AsyncOpenAI(
+        base_url=str(gateway.make_url("/v1")),
+        api_key=TEST_KEY,
+        default_headers=openai_headers,
+        max_retries=0,
+    )
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+def access_lines(caplog):
+    """The gateway's access-log records, to check what it logs (and what it never does)."""
+    caplog.set_level(logging.INFO, logger="gateway")
+
+    def lines():
+        return [record for record in caplog.records if record.name == "gateway.access"]
+
+    return lines

@@ -1,0 +1,296 @@
+"""A fake OpenAI API: the real wire format, programmable per test.
+
+Answers ``/v1/chat/completions`` (JSON, and SSE with ``stream_options.include_usage``),
+``/v1/completions``, ``/v1/embeddings`` (float and base64), ``/v1/images/generations``,
+``/v1/audio/speech`` (binary, chunked), ``/v1/audio/transcriptions`` (multipart),
+``/v1/models``; any other path echoes what it received. Every request is recorded.
+
+Knobs a test sets before calling (all asyncio-synchronised, no sleeps):
+
+* ``gate``: an Event; a stream waits on it after its first content chunk.
+* ``first_chunk_sent``: set once the first content chunk has been written.
+* ``die_after_chunks``: abort the connection after that many SSE events.
+* ``hang``: an Event the handler waits on before answering (for timeouts).
+* ``error``: (status, json) answered instead of the normal reply.
+* ``disconnected``: set when the gateway closes the connection mid-answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import struct
+import time
+from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
+
+import orjson
+from aiohttp import web
+from multidict import CIMultiDict
+
+API_KEY_PREFIX = "sk-test"
+MODEL = "gpt-4o-mini-2024-07-18"
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: str
+    headers: CIMultiDict
+    body: bytes
+
+
+@dataclass
+class FakeOpenAI:
+    requests: list[Recorded] = field(default_factory=list)
+    gate: asyncio.Event | None = None
+    first_chunk_sent: asyncio.Event = field(default_factory=asyncio.Event)
+    die_after_chunks: int | None = None
+    hang: asyncio.Event | None = None
+    error: tuple[int, dict] | None = None
+    disconnected: asyncio.Event = field(default_factory=asyncio.Event)
+    url: str = ""  # base URL including /v1, set by the fixture
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=256 * 1024 * 1024)
+        app.router.add_post("/v1/chat/completions", self._guarded(self.chat))
+        app.router.add_post("/v1/completions", self._guarded(self.completions))
+        app.router.add_post("/v1/embeddings", self._guarded(self.embeddings))
+        app.router.add_post("/v1/images/generations", self._guarded(self.images))
+        app.router.add_post("/v1/audio/speech", self._guarded(self.speech))
+        app.router.add_post("/v1/audio/transcriptions", self._guarded(self.transcriptions))
+        app.router.add_get("/v1/models", self._guarded(self.models))
+        app.router.add_route("*", "/{tail:.*}", self._guarded(self.echo))
+        return app
+
+    @property
+    def last(self) -> Recorded:
+        return self.requests[-1]
+
+    def _guarded(self, handler):
+        async def wrapped(request: web.Request):
+            body = await request.read()
+            self.requests.append(
+                Recorded(request.method, request.path, request.query_string, CIMultiDict(request.headers), body)
+            )
+            try:
+                if self.hang is not None:
+                    await self.hang.wait()
+                auth = request.headers.get("Authorization", "")
+                if not auth.startswith("Bearer " + API_KEY_PREFIX) and request.path != "/v1/echo-open":
+                    return _error(401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key")
+                if self.error is not None:
+                    status, payload = self.error
+                    return web.json_response(payload, status=status, headers=_rate_headers())
+                return await handler(request, body)
+            except asyncio.CancelledError:
+                self.disconnected.set()
+                raise
+
+        return wrapped
+
+    async def chat(self, request: web.Request, body: bytes):
+        params = orjson.loads(body)
+        words = reply_words(params)
+        created = int(time.time())
+        completion_id = "chatcmpl-fake123"
+        if not params.get("stream"):
+            text = "".join(words)
+            return web.json_response(
+                {
+                    "id": completion_id,
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": MODEL,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": text, "refusal": None, "annotations": []},
+                            "logprobs": None,
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "usage": usage(params, words),
+                    "service_tier": "default",
+                    "system_fingerprint": "fp_fake",
+                },
+                headers=_rate_headers(),
+            )
+        include_usage = bool((params.get("stream_options") or {}).get("include_usage"))
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8", **_rate_headers()})
+        await response.prepare(request)
+
+        def chunk(delta: dict, finish_reason=None) -> dict:
+            event = {
+                "id": completion_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": MODEL,
+                "system_fingerprint": "fp_fake",
+                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
+            }
+            if include_usage:
+                event["usage"] = None
+            return event
+
+        events = [chunk({"role": "assistant", "content": "", "refusal": None})]
+        events += [chunk({"content": word}) for word in words]
+        events.append(chunk({}, "stop"))
+        if include_usage:
+            events.append(
+                {
+                    "id": completion_id,
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": MODEL,
+                    "system_fingerprint": "fp_fake",
+                    "choices": [],
+                    "usage": usage(params, words),
+                }
+            )
+        for number, event in enumerate(events):
+            if self.die_after_chunks is not None and number == self.die_after_chunks:
+                request.transport.abort()
+                return response
+            await response.write(b"data: " + orjson.dumps(event) + b"\n\n")
+            if number == 1:
+                self.first_chunk_sent.set()
+                if self.gate is not None:
+                    await self.gate.wait()
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
+
+    async def completions(self, request, body):
+        params = orjson.loads(body)
+        return web.json_response(
+            {
+                "id": "cmpl-fake",
+                "object": "text_completion",
+                "created": int(time.time()),
+                "model": "gpt-3.5-turbo-instruct",
+                "choices": [{"text": " world", "index": 0, "logprobs": None, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": len(str(params.get("prompt")).split()), "completion_tokens": 1, "total_tokens": 2},
+            }
+        )
+
+    async def embeddings(self, request, body):
+        params = orjson.loads(body)
+        inputs = params["input"] if isinstance(params["input"], list) else [params["input"]]
+        data = []
+        for index, text in enumerate(inputs):
+            vector = [float(len(text)), 0.5, -0.25]
+            if params.get("encoding_format") == "base64":
+                embedding = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+            else:
+                embedding = vector
+            data.append({"object": "embedding", "index": index, "embedding": embedding})
+        return web.json_response(
+            {
+                "object": "list",
+                "data": data,
+                "model": params["model"],
+                "usage": {"prompt_tokens": len(inputs), "total_tokens": len(inputs)},
+            }
+        )
+
+    async def images(self, request, body):
+        params = orjson.loads(body)
+        return web.json_response(
+            {"created": int(time.time()), "data": [{"url": "https://images.example/1.png", "revised_prompt": params["prompt"]}]}
+        )
+
+    async def speech(self, request, body):
+        params = orjson.loads(body)
+        response = web.StreamResponse(headers={"Content-Type": "audio/mpeg"})
+        await response.prepare(request)
+        for part in speech_audio(params["input"]):
+            await response.write(part)
+        await response.write_eof()
+        return response
+
+    async def transcriptions(self, request, body):
+        fields = parse_multipart(request.headers["Content-Type"], body)
+        return web.json_response({"text": f"{fields['file_name']}:{fields['file_size']}:{fields['model']}"})
+
+    async def models(self, request, body):
+        return web.json_response(
+            {
+                "object": "list",
+                "data": [
+                    {"id": "gpt-4o-mini", "object": "model", "created": 1721172741, "owned_by": "system"},
+                    {"id": "text-embedding-3-small", "object": "model", "created": 1705948997, "owned_by": "system"},
+                ],
+            }
+        )
+
+    async def echo(self, request, body):
+        return web.json_response(
+            {
+                "method": request.method,
+                "path": request.path,
+                "raw_path": request.raw_path,
+                "body_size": len(body),
+            },
+            headers={"x-request-id": "req_echo"},
+        )
+
+
+def reply_words(params: dict) -> list[str]:
+    """The fake's answer: the last user message, echoed word by word."""
+    content = params["messages"][-1]["content"]
+    if isinstance(content, list):
+        content = " ".join(part.get("text", "") for part in content)
+    words = ("You said: " + content).split(" ")
+    return [words[0]] + [" " + word for word in words[1:]]
+
+
+def usage(params: dict, words: list[str]) -> dict:
+    prompt = sum(len(str(m.get("content", "")).split()) for m in params["messages"])
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": len(words),
+        "total_tokens": prompt + len(words),
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": 0,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
+    }
+
+
+def speech_audio(text: str) -> list[bytes]:
+    """Deterministic fake MP3 bytes (an ID3 header and frames), in several chunks."""
+    return [b"ID3\x04\x00\x00\x00\x00\x00\x00"] + [bytes([i % 256]) * 4096 + text.encode() for i in range(4)]
+
+
+def parse_multipart(content_type: str, body: bytes) -> dict:
+    """Form fields of a multipart body; the file as its name and size."""
+    message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
+    fields = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if name == "file":
+            fields["file_name"] = part.get_filename()
+            fields["file_size"] = len(payload)
+        else:
+            fields[name] = payload.decode()
+    return fields
+
+
+def _error(status: int, message: str, type_: str, code: str | None) -> web.Response:
+    return web.json_response({"error": {"message": message, "type": type_, "param": None, "code": code}}, status=status)
+
+
+def _rate_headers() -> dict[str, str]:
+    return {
+        "x-request-id": "req_fake_0001",
+        "openai-processing-ms": "12",
+        "x-ratelimit-limit-requests": "10000",
+        "x-ratelimit-remaining-requests": "9999",
+    }

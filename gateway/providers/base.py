@@ -90,8 +90,8 @@ class StreamTranslator(Protocol):
 class ResponseTranslator(Protocol):
     """Translates one upstream answer for a provider that speaks another protocol."""
 
-    def error(self, status: int, body: bytes) -> bytes:
-        """An upstream error body → OpenAI error JSON (same status)."""
+    def error(self, status: int, headers: CIMultiDictProxy[str], body: bytes) -> bytes:
+        """An upstream error body → the client's error JSON (same status)."""
 
     def body(self, body: bytes) -> bytes:
         """A whole 2xx body → the client's format."""

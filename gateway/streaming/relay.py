@@ -79,7 +79,7 @@ async def relay(
         if translator is not None:
             if upstream.status >= 400:
                 body = await _read_rest(opened, idle_timeout)
-                return _whole(upstream.status, headers, translator.error(upstream.status, body))
+                return _whole(upstream.status, headers, translator.error(upstream.status, upstream.headers, body))
             if not wants_stream:
                 body = await _read_rest(opened, idle_timeout)
                 return _whole(upstream.status, headers, translator.body(body))

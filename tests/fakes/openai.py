@@ -13,6 +13,7 @@ Knobs a test sets before calling (all asyncio-synchronised, no sleeps):
 * ``hang``: an Event the handler waits on before answering (for timeouts).
 * ``error``: (status, json) answered instead of the normal reply.
 * ``disconnected``: set when the gateway closes the connection mid-answer.
+* ``request_seen``: set when a request has arrived.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class FakeOpenAI:
     hang: asyncio.Event | None = None
     error: tuple[int, dict] | None = None
     disconnected: asyncio.Event = field(default_factory=asyncio.Event)
+    request_seen: asyncio.Event = field(default_factory=asyncio.Event)
     url: str = ""  # base URL including /v1, set by the fixture
 
     def app(self) -> web.Application:
@@ -75,11 +77,13 @@ class FakeOpenAI:
             self.requests.append(
                 Recorded(request.method, request.path, request.query_string, CIMultiDict(request.headers), body)
             )
+            self.request_seen.set()
             try:
                 if self.hang is not None:
                     await self.hang.wait()
-                auth = request.headers.get("Authorization", "")
-                if not auth.startswith("Bearer " + API_KEY_PREFIX) and request.path != "/v1/echo-open":
+                auth = request.headers.get("Authorization", "").removeprefix("Bearer ")
+                key = auth or request.headers.get("api-key", "")  # Azure's header
+                if not key.startswith(API_KEY_PREFIX) and not request.path.startswith("/open/"):
                     return _error(401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key")
                 if self.error is not None:
                     status, payload = self.error
@@ -233,6 +237,7 @@ class FakeOpenAI:
                 "path": request.path,
                 "raw_path": request.raw_path,
                 "body_size": len(body),
+                "headers": {name.lower(): value for name, value in request.headers.items()},
             },
             headers={"x-request-id": "req_echo"},
         )

@@ -53,7 +53,7 @@ async def test_stream_passes_bytes_untouched_with_sse_headers(client, fake_opena
     assert first["usage"] is None
 
 
-async def test_client_hangup_cancels_the_upstream_call(client, fake_openai):
+async def test_client_hangup_cancels_the_upstream_call(client, fake_openai, access_lines):
     fake_openai.gate = asyncio.Event()  # never set: the upstream would stream forever
     response = await client.post("/v1/chat/completions", json=CHAT, headers=_headers(fake_openai))
     assert response.status == 200
@@ -62,6 +62,8 @@ async def test_client_hangup_cancels_the_upstream_call(client, fake_openai):
     await fake_openai.first_chunk_sent.wait()
     response.close()  # the client hangs up mid-stream
     await asyncio.wait_for(fake_openai.disconnected.wait(), timeout=10)
+    # Logged as nginx does: 499, client closed the request.
+    assert [line.fields["status"] for line in access_lines()] == [499]
 
 
 async def test_client_hangup_before_first_byte_cancels_the_upstream_call(client, fake_openai):

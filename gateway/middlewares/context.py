@@ -41,7 +41,7 @@ async def context_middleware(request: web.Request, handler):
                 param=TRACE_HEADER,
             )
         response = await handler(request)
-        status = response.status
+        status = CLIENT_CLOSED if state.client_gone else response.status
     except GatewayError as exc:
         response, status = exc.response(), exc.status
     except web.HTTPRequestEntityTooLarge as exc:

@@ -25,6 +25,8 @@ class RequestState:
     attempts: list[dict[str, Any]] = field(default_factory=list)
     # Set when an answer failed after its first byte (it ended with an error event).
     stream_error: Any = None
+    # Set when the client hung up while its answer was being written.
+    client_gone: bool = False
 
 
 STATE_KEY = web.RequestKey("gateway_state", RequestState)

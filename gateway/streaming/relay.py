@@ -106,17 +106,49 @@ async def _relay_bytes(request, opened: Opened, headers, idle_timeout: float) ->
     is_sse = opened.response.content_type == EVENT_STREAM
     response = _stream_response(opened.response.status, headers, is_sse)
     await response.prepare(request)
+    return await _pump(request, response, opened, opened.first_chunk, idle_timeout, is_sse, _same, _nothing)
+
+
+async def _relay_translated(request, opened: Opened, headers, idle_timeout: float, stream) -> web.StreamResponse:
+    # The first chunk is translated before the client sees anything: an error the
+    # upstream reports at once (a Bedrock exception frame) keeps its own status.
+    first_out = stream.feed(opened.first_chunk) if opened.first_chunk else b""
+    headers["Content-Type"] = EVENT_STREAM
+    response = _stream_response(opened.response.status, headers, True)
+    await response.prepare(request)
+    return await _pump(request, response, opened, first_out, idle_timeout, True, stream.feed, stream.close)
+
+
+class _ClientGone(Exception):
+    """The client closed its connection while we were writing to it."""
+
+
+async def _pump(request, response, opened: Opened, out: bytes, idle_timeout: float, is_sse: bool, feed, close):
+    """Write ``out``, then each upstream chunk through ``feed``, then ``close()``.
+
+    The idle deadline runs only while waiting for the upstream, so a slow client
+    never counts as a silent upstream.
+    """
     content = opened.response.content
-    chunk = opened.first_chunk
+    loop = asyncio.get_running_loop()
     try:
         async with asyncio.timeout(None) as idle:
-            loop = asyncio.get_running_loop()
-            while chunk:
-                await response.write(chunk)
+            while True:
+                if out:
+                    await _write(response, out)
                 idle.reschedule(loop.time() + idle_timeout)
                 chunk = await content.readany()
                 idle.reschedule(None)
-    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                if not chunk:
+                    break
+                out = feed(chunk)
+        out = close()
+        if out:
+            await _write(response, out)
+    except _ClientGone:
+        state_of(request).client_gone = True
+        return response
+    except (TimeoutError, aiohttp.ClientError, OSError, GatewayError) as exc:
         await _fail_started(request, response, is_sse, _mid_stream_error(exc, idle_timeout))
         return response
     opened.response.release()
@@ -124,35 +156,19 @@ async def _relay_bytes(request, opened: Opened, headers, idle_timeout: float) ->
     return response
 
 
-async def _relay_translated(request, opened: Opened, headers, idle_timeout: float, stream) -> web.StreamResponse:
-    # The first chunk is translated before the client sees anything: an error the
-    # upstream reports at once (a Bedrock exception frame) keeps its own status.
-    out = stream.feed(opened.first_chunk) if opened.first_chunk else b""
-    headers["Content-Type"] = EVENT_STREAM
-    response = _stream_response(opened.response.status, headers, True)
-    await response.prepare(request)
-    content = opened.response.content
+async def _write(response: web.StreamResponse, data: bytes) -> None:
     try:
-        async with asyncio.timeout(None) as idle:
-            loop = asyncio.get_running_loop()
-            while True:
-                if out:
-                    await response.write(out)
-                idle.reschedule(loop.time() + idle_timeout)
-                chunk = await content.readany()
-                idle.reschedule(None)
-                if not chunk:
-                    break
-                out = stream.feed(chunk)
-        out = stream.close()
-    except (TimeoutError, aiohttp.ClientError, OSError, GatewayError) as exc:
-        await _fail_started(request, response, True, _mid_stream_error(exc, idle_timeout))
-        return response
-    if out:
-        await response.write(out)
-    opened.response.release()
-    await response.write_eof()
-    return response
+        await response.write(data)
+    except ConnectionResetError as exc:
+        raise _ClientGone from exc
+
+
+def _same(chunk: bytes) -> bytes:
+    return chunk
+
+
+def _nothing() -> bytes:
+    return b""
 
 
 def _stream_response(status: int, headers: CIMultiDict[str], is_sse: bool) -> web.StreamResponse:

@@ -11,7 +11,7 @@ from tests.conftest import TEST_KEY
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]}
 
 
-async def test_header_mode_as_in_the_portkey_docs(client, fake_openai):
+async def test_header_mode_as_in_the_portkey_docs(client, fake_openai, access_lines):
     response = await client.post(
         "/v1/chat/completions",
         json=CHAT,
@@ -33,6 +33,10 @@ async def test_header_mode_as_in_the_portkey_docs(client, fake_openai):
     assert response.headers["x-request-id"] == "req_fake_0001"
     assert response.headers["x-ratelimit-remaining-requests"] == "9999"
     assert int(response.headers["Content-Length"]) == len(await response.read())
+    (line,) = access_lines()
+    assert line.fields["trace_id"] == "trace-123" and line.fields["provider"] == "openai"
+    assert line.fields["bytes_out"] == int(response.headers["Content-Length"])
+    assert line.fields["attempts"][0]["status"] == 200
 
 
 async def test_config_mode_with_api_key_and_camel_case(client, fake_openai):

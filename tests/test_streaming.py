@@ -35,7 +35,7 @@ async def test_each_chunk_reaches_the_client_before_the_next_is_sent(sdk, fake_o
     assert "".join(filter(None, received)) == "You said: one two three"
 
 
-async def test_stream_passes_bytes_untouched_with_sse_headers(client, fake_openai):
+async def test_stream_passes_bytes_untouched_with_sse_headers(client, fake_openai, access_lines):
     response = await client.post(
         "/v1/chat/completions", json={**CHAT, "stream_options": {"include_usage": True}}, headers=_headers(fake_openai)
     )
@@ -51,6 +51,8 @@ async def test_stream_passes_bytes_untouched_with_sse_headers(client, fake_opena
     first = orjson.loads(events[0][len(b"data: ") :])
     assert first["choices"][0]["delta"]["role"] == "assistant"
     assert first["usage"] is None
+    (line,) = access_lines()
+    assert line.fields["bytes_out"] == len(body) and line.fields["status"] == 200
 
 
 async def test_client_hangup_cancels_the_upstream_call(client, fake_openai, access_lines):

@@ -94,7 +94,7 @@ def _access_line(request: web.Request, state: RequestState, status: int, respons
         "status": status,
         "provider": state.provider,
         "duration_ms": round((time.perf_counter() - state.started) * 1000, 2),
-        "bytes_out": getattr(response, "body_length", 0) if response is not None else 0,
+        "bytes_out": _bytes_out(response, state),
     }
     if state.option_path is not None:
         fields["option"] = state.option_path
@@ -104,3 +104,11 @@ def _access_line(request: web.Request, state: RequestState, status: int, respons
     if stream_error is not None:
         fields["stream_error"] = stream_error.code
     access_log.info("request", extra={"fields": fields})
+
+
+def _bytes_out(response: web.StreamResponse | None, state: RequestState) -> int:
+    """Body bytes sent (streamed answers) or about to be sent (whole answers)."""
+    if response is None or response.prepared:
+        return state.body_bytes_out
+    body = getattr(response, "body", None)
+    return len(body) if isinstance(body, (bytes, bytearray)) else 0

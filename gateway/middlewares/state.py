@@ -27,6 +27,8 @@ class RequestState:
     stream_error: Any = None
     # Set when the client hung up while its answer was being written.
     client_gone: bool = False
+    # Body bytes written to the client by a streamed answer.
+    body_bytes_out: int = 0
 
 
 STATE_KEY = web.RequestKey("gateway_state", RequestState)

@@ -131,11 +131,13 @@ async def _pump(request, response, opened: Opened, out: bytes, idle_timeout: flo
     """
     content = opened.response.content
     loop = asyncio.get_running_loop()
+    state = state_of(request)
     try:
         async with asyncio.timeout(None) as idle:
             while True:
                 if out:
                     await _write(response, out)
+                    state.body_bytes_out += len(out)
                 idle.reschedule(loop.time() + idle_timeout)
                 chunk = await content.readany()
                 idle.reschedule(None)
@@ -145,8 +147,9 @@ async def _pump(request, response, opened: Opened, out: bytes, idle_timeout: flo
         out = close()
         if out:
             await _write(response, out)
+            state.body_bytes_out += len(out)
     except _ClientGone:
-        state_of(request).client_gone = True
+        state.client_gone = True
         return response
     except (TimeoutError, aiohttp.ClientError, OSError, GatewayError) as exc:
         await _fail_started(request, response, is_sse, _mid_stream_error(exc, idle_timeout))
@@ -198,7 +201,9 @@ async def _fail_started(request, response: web.StreamResponse, is_sse: bool, err
     log.warning("stream failed after the first byte: %s", error.message)
     if is_sse:
         try:
-            await response.write(error.sse_event())
+            event = error.sse_event()
+            await response.write(event)
+            state_of(request).body_bytes_out += len(event)
             await response.write_eof()
         except (ConnectionError, RuntimeError):
             pass  # the client is gone too; nothing left to tell it

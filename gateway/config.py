@@ -13,9 +13,10 @@ Validation errors are 400s that name the path of the bad field, e.g.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 import orjson
 from multidict import CIMultiDictProxy

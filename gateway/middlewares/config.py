@@ -6,8 +6,8 @@ from dataclasses import replace
 
 from aiohttp import web
 
-from ..config import build_route
 from ..appkeys import SETTINGS
+from ..config import build_route
 from .state import is_api_request, state_of
 
 

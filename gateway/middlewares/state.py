@@ -10,7 +10,6 @@ from aiohttp import web
 from ..config import RouteSpec
 
 
-
 @dataclass
 class RequestState:
     trace_id: str

@@ -17,8 +17,9 @@ import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from ..middlewares.state import state_of
 from ..errors import BodyTooLarge, GatewayError, UpstreamBroken, UpstreamTimeout
+from ..hop_by_hop import HOP_BY_HOP
+from ..middlewares.state import state_of
 from ..providers.base import ResponseTranslator
 from ..upstream import Opened
 
@@ -29,26 +30,16 @@ EVENT_STREAM = "text/event-stream"
 # Upstream response headers the client never sees: hop-by-hop ones, those that
 # describe the upstream's encoding of the body (aiohttp decodes it), and those that
 # only make sense for the upstream's own domain or server.
-_DROPPED_RESPONSE_HEADERS = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "content-length",
-        "content-encoding",
-        "set-cookie",
-        "alt-svc",
-        "strict-transport-security",
-        "server",
-        "date",
-        "via",
-    }
-)
+_DROPPED_RESPONSE_HEADERS = HOP_BY_HOP | {
+    "content-length",
+    "content-encoding",
+    "set-cookie",
+    "alt-svc",
+    "strict-transport-security",
+    "server",
+    "date",
+    "via",
+}
 
 # Largest whole upstream body read for translation (a chat answer is far smaller).
 MAX_TRANSLATED_BODY = 64 * 1024 * 1024

@@ -8,6 +8,8 @@ import openai
 import orjson
 import pytest
 
+from gateway.app import create_app
+from gateway.settings import Settings
 from tests.conftest import TEST_KEY
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "one two three"}], "stream": True}
@@ -119,3 +121,23 @@ async def test_declared_content_length_is_kept_upstream(client, fake_openai):
     assert response.status == 200
     assert fake_openai.last.headers["Content-Length"] == str(len(payload))
     assert "Transfer-Encoding" not in fake_openai.last.headers
+
+
+async def test_silent_upstream_mid_stream_hits_the_idle_timeout(aiohttp_client, fake_openai):
+    client = await aiohttp_client(create_app(Settings(idle_timeout=0.2)))
+    fake_openai.gate = asyncio.Event()  # never set: the upstream goes silent after one word
+    response = await client.post("/v1/chat/completions", json=CHAT, headers=_headers(fake_openai))
+    body = await response.read()
+    assert b"[DONE]" not in body
+    error = orjson.loads(body.strip().split(b"\n\n")[-1][len(b"data: ") :])["error"]
+    assert error["code"] == "stream_idle_timeout" and error["type"] == "timeout_error"
+    await asyncio.wait_for(fake_openai.disconnected.wait(), timeout=10)
+
+
+async def test_gateway_default_first_byte_timeout_is_a_504(aiohttp_client, fake_openai):
+    client = await aiohttp_client(create_app(Settings(request_timeout=0.2)))
+    fake_openai.hang = asyncio.Event()
+    response = await client.post("/v1/chat/completions", json=CHAT, headers=_headers(fake_openai))
+    assert response.status == 504
+    error = (await response.json())["error"]
+    assert error["code"] == "gateway_timeout" and error["type"] == "timeout_error"

@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from ...errors import UpstreamBroken
+from ...errors import GatewayError, UpstreamBroken
 from ...streaming.sse import SSEDecoder
 from ...translate.openai_chunks import ChatChunkStream
 from .errors import gateway_error
@@ -41,9 +41,15 @@ class ChatStreamTranslator:
         self._tools: dict[int, int] = {}
         self._tool_input: dict[int, Any] = {}
         self._finished = False
+        # An error event that followed answer text in the same read: raised next call.
+        self._error: GatewayError | None = None
+        self._content_chunks = 0
 
     def feed(self, data: bytes) -> bytes:
+        if self._error is not None:
+            raise self._error
         out = bytearray()
+        had_content = self._content_chunks
         for event in self._decoder.feed(data):
             if self._finished:
                 break
@@ -53,11 +59,25 @@ class ChatStreamTranslator:
                 raise UpstreamBroken(f"anthropic sent a {event.event!r} event whose data is not JSON") from None
             if not isinstance(payload, dict):
                 raise UpstreamBroken(f"anthropic sent a {event.event!r} event whose data is not an object")
-            out += self._event(payload.get("type") or event.event, payload)
+            kind = payload.get("type") or event.event
+            try:
+                piece = self._event(kind, payload)
+            except GatewayError as error:
+                if self._content_chunks == had_content:
+                    raise
+                # Answer text that came in the same read as the error goes out first;
+                # the error follows at the next call (the upstream closes after it).
+                self._error = error
+                break
+            if piece and kind != "message_start":
+                self._content_chunks += 1
+            out += piece
         return bytes(out)
 
     def close(self) -> bytes:
         self._decoder.close()
+        if self._error is not None:
+            raise self._error
         if not self._finished:
             raise UpstreamBroken(
                 "anthropic's stream ended before message_stop: the answer is incomplete",

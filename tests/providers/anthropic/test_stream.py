@@ -126,6 +126,28 @@ def test_error_event_raises_with_anthropic_type():
     assert raised.value.message == "Overloaded"
 
 
+def test_error_in_the_same_read_as_text_comes_after_that_text():
+    raw = wire()
+    cut = raw.index(b"event: content_block_stop", raw.index(b"text_delta"))
+    error = sse("error", {"error": {"type": "overloaded_error", "message": "Overloaded"}})
+    translator = ChatStreamTranslator(model="m", include_usage=False)
+    out = parse(translator.feed(raw[:cut] + error))
+    assert "".join(d.get("content", "") for d in deltas(out)) == "Let me check."
+    with pytest.raises(GatewayError) as raised:
+        translator.close()
+    assert raised.value.code == "overloaded_error"
+
+
+def test_error_before_any_content_raises_at_once():
+    raw = wire()
+    cut = raw.index(b"event: content_block_start")
+    error = sse("error", {"error": {"type": "rate_limit_error", "message": "Slow down"}})
+    translator = ChatStreamTranslator(model="m", include_usage=False)
+    with pytest.raises(GatewayError) as raised:
+        translator.feed(raw[:cut] + error)
+    assert raised.value.status == 429
+
+
 def test_stream_that_ends_before_message_stop_is_an_error():
     raw = wire()
     translator = ChatStreamTranslator(model="m", include_usage=False)

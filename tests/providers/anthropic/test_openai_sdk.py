@@ -21,7 +21,8 @@ WEATHER_TOOL = {
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
     },
 }
-MODEL = "claude-sonnet-4-5"
+# A made-up name: SDKs warn about models they know to be deprecated.
+MODEL = "claude-test-1"
 
 
 async def test_plain_chat(claude_via_openai, fake_anthropic):

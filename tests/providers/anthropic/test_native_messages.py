@@ -135,3 +135,21 @@ async def test_version_header_from_portkey_header_beats_the_sdks(claude_native, 
     )
     assert fake_anthropic.last.headers["anthropic-version"] == "2024-10-22"
     assert fake_anthropic.last.headers["anthropic-beta"] == "a-1,b-2"
+
+
+async def test_connection_lost_mid_stream_raises_in_the_sdk(claude_native, fake_anthropic):
+    # The gateway cannot re-frame a relayed stream, so it ends it with an event named
+    # "error", which the Anthropic SDK raises on: the broken answer never looks finished.
+    fake_anthropic.abort_after = 6
+    fake_anthropic.gate = asyncio.Event()
+    stream = await claude_native.messages.create(
+        model=MODEL, max_tokens=64, messages=[{"role": "user", "content": "Hello there"}], stream=True
+    )
+    seen = []
+    with pytest.raises(anthropic.APIStatusError) as raised:
+        async for event in stream:
+            seen.append(event.type)
+            if event.type == "content_block_delta":
+                fake_anthropic.gate.set()
+    assert "message_stop" not in seen
+    assert raised.value.body["error"]["code"] == "upstream_error"

@@ -269,7 +269,7 @@ async def test_truncated_stream_raises_in_the_sdk_and_never_says_done(client, an
     body = await response.read()
     assert b"[DONE]" not in body
     last = body.strip().split(b"\n\n")[-1]
-    assert last.startswith(b"data: {\"error\"")
+    assert last.startswith(b"event: error\ndata: {\"error\"")
 
 
 async def test_truncated_stream_raises_in_the_openai_sdk(claude_via_openai, fake_anthropic):

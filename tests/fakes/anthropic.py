@@ -26,6 +26,7 @@ Knobs a test sets before calling (asyncio-synchronised, no sleeps):
 * ``extra_events``: (name, data) events sent after ``message_start`` (future types).
 * ``gate``: an Event a stream waits on after its first text delta;
   ``first_delta_sent`` is set just before that wait.
+* ``disconnected``: set when the gateway hangs up in the middle of a stream.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ class FakeAnthropic:
     extra_events: list[tuple[str, dict]] = field(default_factory=list)
     gate: asyncio.Event | None = None
     first_delta_sent: asyncio.Event = field(default_factory=asyncio.Event)
+    disconnected: asyncio.Event = field(default_factory=asyncio.Event)
     url: str = ""  # base URL including /v1, set by the fixture
 
     def app(self) -> web.Application:
@@ -112,7 +114,11 @@ class FakeAnthropic:
         message = self.message(params)
         if not params.get("stream"):
             return web.json_response(message, headers={"request-id": "req_fake_anthropic"})
-        return await self.stream(request, message)
+        try:
+            return await self.stream(request, message)
+        except asyncio.CancelledError:
+            self.disconnected.set()
+            raise
 
     def message(self, params: dict) -> dict:
         content = self.reply if self.reply is not None else [text("You said: " + last_user_text(params))]

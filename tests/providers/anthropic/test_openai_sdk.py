@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import openai
 import orjson
@@ -287,3 +288,28 @@ async def test_endpoints_anthropic_does_not_serve_are_a_clear_404(claude_via_ope
         await claude_via_openai.embeddings.create(model="claude", input="hi")
     assert "does not serve /v1/embeddings" in raised.value.body["message"]
     assert fake_anthropic.requests == []
+
+
+async def test_client_hanging_up_cancels_the_anthropic_call(client, anthropic_headers, fake_anthropic):
+    fake_anthropic.gate = asyncio.Event()  # never set: the fake holds the stream open
+    response = await client.post(
+        "/v1/chat/completions",
+        json={"model": MODEL, "messages": [{"role": "user", "content": "Hello there"}], "stream": True},
+        headers={**anthropic_headers, "Authorization": f"Bearer {ANTHROPIC_KEY}"},
+    )
+    await response.content.readany()
+    response.close()
+    async with asyncio.timeout(10):
+        await fake_anthropic.disconnected.wait()
+
+
+async def test_keys_never_reach_the_log(claude_via_openai, fake_anthropic, caplog):
+    caplog.set_level(logging.DEBUG)
+    await claude_via_openai.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Hi"}])
+    fake_anthropic.error = (401, "authentication_error", "invalid x-api-key")
+    with pytest.raises(openai.AuthenticationError) as raised:
+        await claude_via_openai.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Hi"}])
+    assert ANTHROPIC_KEY not in str(raised.value.body)
+    assert caplog.records
+    logged = "\n".join(f"{record.getMessage()} {record.__dict__}" for record in caplog.records if record.name.startswith("gateway"))
+    assert logged and ANTHROPIC_KEY not in logged

@@ -55,8 +55,13 @@ def to_messages_request(body: dict[str, Any]) -> dict[str, Any]:
         if body.get(key) is not None:
             out[key] = body[key]
     stop = body.get("stop")
-    if stop is not None:
-        out["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
+    if isinstance(stop, str):
+        out["stop_sequences"] = [stop]
+    elif isinstance(stop, list) and all(isinstance(s, str) for s in stop):
+        if stop:
+            out["stop_sequences"] = stop
+    elif stop is not None:
+        raise BadRequest("stop: must be a string or a list of strings", code="invalid_value", param="stop")
     if isinstance(body.get("user"), str):
         out["metadata"] = {"user_id": body["user"]}
     if body.get("tools"):

@@ -215,6 +215,7 @@ def test_parallel_tool_calls_false_disables_parallel_tool_use():
         ({"model": "m", "messages": [{"role": "user", "content": "x"}], "tool_choice": "sometimes"}, "tool_choice"),
         ({"model": "m", "messages": [{"role": "user", "content": "x"}], "max_tokens": 0}, "max_tokens"),
         ({"model": "m", "messages": [{"role": "user", "content": "x"}], "n": 2}, "n"),
+        ({"model": "m", "messages": [{"role": "user", "content": "x"}], "stop": {"a": 1}}, "stop"),
     ],
 )
 def test_bad_requests_name_the_field(body, param):

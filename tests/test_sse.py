@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.streaming.sse import Event, SSEDecoder
@@ -126,7 +126,7 @@ def streams(draw):
     return bytes(out), expected
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(streams(), st.data())
 def test_random_chunk_splits_give_the_written_events(stream, data):
     raw, expected = stream
@@ -136,7 +136,7 @@ def test_random_chunk_splits_give_the_written_events(stream, data):
     assert decode(raw) == expected
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=200), st.data())
 def test_any_bytes_split_anywhere_decode_the_same(raw, data):
     cuts = sorted(data.draw(st.lists(st.integers(0, len(raw)), max_size=10)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.errors import GatewayError
@@ -164,7 +164,7 @@ def test_event_data_that_is_not_json_is_an_error():
         translator.feed(b"event: message_start\ndata: {not json\n\n")
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_random_chunk_splits_give_the_same_chunks(data):
     raw = wire()

@@ -5,7 +5,8 @@ What maps where:
 * ``system`` and ``developer`` messages → the top-level ``system`` (a string for one
   plain string, else text blocks, which keep any ``cache_control``).
 * ``user`` / ``assistant`` content, string or parts: ``text``, ``image_url`` (a
-  ``data:`` URL → a base64 image source, an http(s) URL → a url source).
+  ``data:`` URL → a base64 image source, an http(s) URL → a url source), ``file``
+  with ``file_data`` (a PDF as a data URL → a base64 ``document`` block).
 * assistant ``tool_calls`` → ``tool_use`` blocks (arguments parsed from their JSON
   string); ``role: tool`` → ``tool_result`` blocks. Consecutive turns of one role are
   merged, so that the tool results answering one assistant turn form one user turn.
@@ -158,9 +159,11 @@ def _user_blocks(content: Any, path: str) -> list[dict]:
             blocks.append(_text(part))
         elif kind == "image_url":
             blocks.append(_image(part.get("image_url"), part_path))
+        elif kind == "file":
+            blocks.append(_document(part.get("file"), part_path))
         else:
             raise BadRequest(
-                f"{part_path}: content part type {kind!r} is not supported by anthropic (text, image_url)",
+                f"{part_path}: content part type {kind!r} is not supported by anthropic (text, image_url, file)",
                 code="invalid_content",
                 param=part_path,
             )
@@ -171,21 +174,33 @@ def _image(image_url: Any, path: str) -> dict:
     url = image_url.get("url") if isinstance(image_url, dict) else image_url
     if not isinstance(url, str):
         raise BadRequest(f"{path}.image_url.url: required", code="invalid_image", param=f"{path}.image_url")
-    if url.startswith("data:"):
-        header, comma, data = url[5:].partition(",")
-        media_type, _, encoding = header.partition(";")
-        if not comma or encoding != "base64" or not media_type:
-            raise BadRequest(
-                f"{path}.image_url.url: a data URL must be data:<media type>;base64,<data>",
-                code="invalid_image",
-                param=f"{path}.image_url",
-            )
-        return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
     if url.startswith(("https://", "http://")):
         return {"type": "image", "source": {"type": "url", "url": url}}
-    raise BadRequest(
-        f"{path}.image_url.url: must be a data: URL or an http(s) URL", code="invalid_image", param=f"{path}.image_url"
-    )
+    return {"type": "image", "source": _base64_source(url, f"{path}.image_url", "invalid_image")}
+
+
+def _document(file: Any, path: str) -> dict:
+    data = file.get("file_data") if isinstance(file, dict) else None
+    if not isinstance(data, str):
+        raise BadRequest(
+            f"{path}.file.file_data: required (a data: URL); OpenAI file ids mean nothing to anthropic",
+            code="invalid_file",
+            param=f"{path}.file",
+        )
+    return {"type": "document", "source": _base64_source(data, f"{path}.file", "invalid_file")}
+
+
+def _base64_source(url: str, param: str, code: str) -> dict:
+    """``data:<media type>[;params];base64,<data>`` → a base64 source block."""
+    header, comma, data = url.partition(",")
+    attributes = header[5:].split(";") if header.startswith("data:") else []
+    if not comma or len(attributes) < 2 or attributes[-1] != "base64" or not attributes[0]:
+        raise BadRequest(
+            f"{param}: must be a data:<media type>;base64,<data> URL" + (" or an http(s) URL" if code == "invalid_image" else ""),
+            code=code,
+            param=param,
+        )
+    return {"type": "base64", "media_type": attributes[0], "data": data}
 
 
 def _assistant_blocks(message: dict, path: str) -> list[dict]:

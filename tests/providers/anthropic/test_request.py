@@ -103,6 +103,25 @@ def test_images_from_data_urls_and_http_urls():
     ]
 
 
+def test_pdf_file_part_becomes_a_document_and_data_url_parameters_are_allowed():
+    body = {
+        "model": "m",
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "file", "file": {"filename": "a.pdf", "file_data": "data:application/pdf;base64,JVBERi0="}},
+                    {"type": "image_url", "image_url": {"url": f"data:image/png;name=x.png;base64,{PNG_B64}"}},
+                ],
+            }
+        ],
+    }
+    assert to_messages_request(body)["messages"][0]["content"] == [
+        {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0="}},
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG_B64}},
+    ]
+
+
 def test_tool_calls_across_two_turns():
     body = {
         "model": "m",
@@ -203,6 +222,14 @@ def test_parallel_tool_calls_false_disables_parallel_tool_use():
             "messages[0].content[0].image_url",
         ),
         ({"model": "m", "messages": [{"role": "tool", "content": "x"}]}, "messages[0].tool_call_id"),
+        (
+            {"model": "m", "messages": [{"role": "user", "content": [{"type": "file", "file": {"file_id": "file-1"}}]}]},
+            "messages[0].content[0].file",
+        ),
+        (
+            {"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "ftp://x"}}]}]},
+            "messages[0].content[0].image_url",
+        ),
         (
             {
                 "model": "m",

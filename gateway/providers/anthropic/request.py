@@ -176,7 +176,8 @@ def _image(image_url: Any, path: str) -> dict:
         raise BadRequest(f"{path}.image_url.url: required", code="invalid_image", param=f"{path}.image_url")
     if url.startswith(("https://", "http://")):
         return {"type": "image", "source": {"type": "url", "url": url}}
-    return {"type": "image", "source": _base64_source(url, f"{path}.image_url", "invalid_image")}
+    source = _base64_source(url, f"{path}.image_url", "invalid_image", _DATA_URL + " or an http(s) URL")
+    return {"type": "image", "source": source}
 
 
 def _document(file: Any, path: str) -> dict:
@@ -190,13 +191,16 @@ def _document(file: Any, path: str) -> dict:
     return {"type": "document", "source": _base64_source(data, f"{path}.file", "invalid_file")}
 
 
-def _base64_source(url: str, param: str, code: str) -> dict:
+_DATA_URL = "a data:<media type>;base64,<data> URL"
+
+
+def _base64_source(url: str, param: str, code: str, accepted: str = _DATA_URL) -> dict:
     """``data:<media type>[;params];base64,<data>`` → a base64 source block."""
     header, comma, data = url.partition(",")
     attributes = header[5:].split(";") if header.startswith("data:") else []
     if not comma or len(attributes) < 2 or attributes[-1] != "base64" or not attributes[0]:
         raise BadRequest(
-            f"{param}: must be a data:<media type>;base64,<data> URL" + (" or an http(s) URL" if code == "invalid_image" else ""),
+            f"{param}: must be {accepted}",
             code=code,
             param=param,
         )

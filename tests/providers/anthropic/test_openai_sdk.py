@@ -313,3 +313,24 @@ async def test_keys_never_reach_the_log(claude_via_openai, fake_anthropic, caplo
     assert caplog.records
     logged = "\n".join(f"{record.getMessage()} {record.__dict__}" for record in caplog.records if record.name.startswith("gateway"))
     assert logged and ANTHROPIC_KEY not in logged
+
+
+async def test_config_mode_with_key_and_version_in_the_config(gateway, fake_anthropic):
+    config = {
+        "provider": "anthropic",
+        "api_key": ANTHROPIC_KEY,
+        "custom_host": fake_anthropic.url,
+        "anthropicVersion": "2023-06-01",
+        "anthropic_beta": "output-128k-2025-02-19",
+    }
+    client = openai.AsyncOpenAI(
+        base_url=str(gateway.make_url("/v1")),
+        api_key="unused-by-the-gateway",
+        default_headers={"x-portkey-config": orjson.dumps(config).decode()},
+        max_retries=0,
+    )
+    async with client:
+        completion = await client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Hi"}])
+    assert completion.choices[0].message.content == "You said: Hi"
+    assert fake_anthropic.last.headers["x-api-key"] == ANTHROPIC_KEY
+    assert fake_anthropic.last.headers["anthropic-beta"] == "output-128k-2025-02-19"

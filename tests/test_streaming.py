@@ -94,8 +94,7 @@ async def test_upstream_dying_mid_stream_raw_events(client, fake_openai):
     response = await client.post("/v1/chat/completions", json=CHAT, headers=_headers(fake_openai))
     body = await response.read()
     assert b"[DONE]" not in body
-    last = body.strip().split(b"\n\n")[-1]
-    error = orjson.loads(last[len(b"data: ") :])["error"]
+    error = last_event_data(body)["error"]
     assert error["code"] == "upstream_error" and error["type"] == "api_error"
 
 
@@ -129,7 +128,7 @@ async def test_silent_upstream_mid_stream_hits_the_idle_timeout(aiohttp_client, 
     response = await client.post("/v1/chat/completions", json=CHAT, headers=_headers(fake_openai))
     body = await response.read()
     assert b"[DONE]" not in body
-    error = orjson.loads(body.strip().split(b"\n\n")[-1][len(b"data: ") :])["error"]
+    error = last_event_data(body)["error"]
     assert error["code"] == "stream_idle_timeout" and error["type"] == "timeout_error"
     await asyncio.wait_for(fake_openai.disconnected.wait(), timeout=10)
 
@@ -141,3 +140,11 @@ async def test_gateway_default_first_byte_timeout_is_a_504(aiohttp_client, fake_
     assert response.status == 504
     error = (await response.json())["error"]
     assert error["code"] == "gateway_timeout" and error["type"] == "timeout_error"
+
+
+def last_event_data(body: bytes) -> dict:
+    """The JSON of the last event's data line (error events also carry ``event: error``)."""
+    last = body.strip().split(b"\n\n")[-1]
+    (data,) = [line for line in last.split(b"\n") if line.startswith(b"data: ")]
+    assert last.startswith(b"event: error\n")
+    return orjson.loads(data[len(b"data: ") :])

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from ..errors import BadRequest
+from .anthropic import Anthropic
 from .azure_openai import AzureOpenAI
 from .base import Provider
 from .openai_compatible import OPENAI_COMPATIBLE
@@ -14,6 +15,7 @@ PROVIDERS: Mapping[str, Provider] = MappingProxyType(
     {
         **OPENAI_COMPATIBLE,
         "azure-openai": AzureOpenAI(),
+        "anthropic": Anthropic(),
     }
 )
 

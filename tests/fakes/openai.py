@@ -13,6 +13,10 @@ Knobs a test sets before calling (all asyncio-synchronised, no sleeps):
 * ``hang``: an Event the handler waits on before answering (for timeouts).
 * ``error``: (status, json) answered instead of the normal reply.
 * ``disconnected``: set when the gateway closes the connection mid-answer.
+* ``script``: what the next requests get, one item each, before normal service:
+  ``Fail(status, ...)`` (an OpenAI error answer), ``HANG`` (wait on ``released``, an
+  Event tests leave unset, until the gateway gives up) or ``DROP`` (close the
+  connection without answering). Routing tests use it for "the first N requests fail".
 """
 
 from __future__ import annotations
@@ -33,6 +37,18 @@ API_KEY_PREFIX = "sk-test"
 MODEL = "gpt-4o-mini-2024-07-18"
 
 
+HANG = "hang"
+DROP = "drop"
+
+
+@dataclass(frozen=True)
+class Fail:
+    status: int
+    message: str = "The server had an error while processing your request."
+    type: str = "server_error"
+    headers: dict = field(default_factory=dict)
+
+
 @dataclass
 class Recorded:
     method: str
@@ -51,6 +67,8 @@ class FakeOpenAI:
     hang: asyncio.Event | None = None
     error: tuple[int, dict] | None = None
     disconnected: asyncio.Event = field(default_factory=asyncio.Event)
+    script: list = field(default_factory=list)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
     url: str = ""  # base URL including /v1, set by the fixture
 
     def app(self) -> web.Application:
@@ -76,6 +94,15 @@ class FakeOpenAI:
                 Recorded(request.method, request.path, request.query_string, CIMultiDict(request.headers), body)
             )
             try:
+                if self.script:
+                    step = self.script.pop(0)
+                    if step == HANG:
+                        await self.released.wait()
+                    elif step == DROP:
+                        request.transport.abort()
+                        return web.Response()
+                    else:
+                        return _error(step.status, step.message, step.type, None, step.headers)
                 if self.hang is not None:
                     await self.hang.wait()
                 auth = request.headers.get("Authorization", "")
@@ -283,8 +310,10 @@ def parse_multipart(content_type: str, body: bytes) -> dict:
     return fields
 
 
-def _error(status: int, message: str, type_: str, code: str | None) -> web.Response:
-    return web.json_response({"error": {"message": message, "type": type_, "param": None, "code": code}}, status=status)
+def _error(status: int, message: str, type_: str, code: str | None, headers: dict | None = None) -> web.Response:
+    return web.json_response(
+        {"error": {"message": message, "type": type_, "param": None, "code": code}}, status=status, headers=headers
+    )
 
 
 def _rate_headers() -> dict[str, str]:

@@ -131,7 +131,7 @@ def parse_target(
 
 
 def _unknown(provider: str, providers: Collection[str]) -> str:
-    return f"unknown provider {provider!r}; known providers: {', '.join(sorted(providers))}"
+    return f"unknown provider {provider!r} (known providers: {', '.join(sorted(providers))})"
 
 
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")

@@ -132,3 +132,30 @@ async def test_a_target_without_provider_takes_the_headers(make_fake, sdk_for):
     headers, _ = await chat(sdk_for(config, **{"x-portkey-provider": "openai"}))
     assert headers["x-portkey-provider"] == "openai"
     assert fake.last.headers["Authorization"] == "Bearer " + TEST_KEY
+
+
+async def test_camel_case_configs_work_and_query_fields_stay_verbatim(make_fake, sdk_for):
+    first, second = await make_fake(), await make_fake()
+    first.script = [Fail(500), Fail(503)]
+    config = {
+        "strategy": {
+            "mode": "conditional",
+            "conditions": [{"query": {"metadata.userTier": "gold"}, "then": "main"}],
+            "default": "main",
+        },
+        "targets": [
+            {
+                "name": "main",
+                "strategy": {"mode": "fallback", "onStatusCodes": [503]},
+                "targets": [
+                    {"provider": "openai", "apiKey": TEST_KEY, "customHost": first.url,
+                     "retry": {"attempts": 1, "onStatusCodes": [500]}, "overrideParams": {"maxTokens": 3}},
+                    {"provider": "openai", "apiKey": TEST_KEY, "customHost": second.url},
+                ],
+            }
+        ],
+    }
+    headers, _ = await chat(sdk_for(config, **{"x-portkey-metadata": '{"userTier": "gold"}'}))
+    assert headers["x-portkey-last-used-option-index"] == "config.targets[0].targets[1]"
+    assert len(first.requests) == 2  # retried the 500, then fell back on the 503
+    assert orjson.loads(first.last.body)["maxTokens"] == 3  # override_params are data: kept verbatim

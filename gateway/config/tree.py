@@ -94,10 +94,17 @@ def build_route(
     headers: CIMultiDictProxy[str],
     allow: HostAllowList,
     *,
-    providers: Collection[str],
+    providers: Collection[str] | None = None,
     api_key: str | None = None,
 ) -> RouteSpec:
-    """Headers of one request → RouteSpec, or a 400 naming every bad field."""
+    """Headers of one request → RouteSpec, or a 400 naming every bad field.
+
+    ``providers``: the provider names a target may use (default: the registry's).
+    ``api_key``: the client's own provider key, for the targets it was meant for.
+    """
+    if providers is None:
+        # Imported here: the providers import this package (for Target).
+        from ..providers.registry import PROVIDERS as providers
     config = parse_config_header(headers.get(CONFIG_HEADER))
     metadata = parse_metadata(headers.get("x-portkey-metadata"))
     problems = Problems()

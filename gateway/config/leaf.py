@@ -87,6 +87,11 @@ def parse_target(
                     "no provider: send the x-portkey-provider header or a provider in x-portkey-config",
                     code="missing_provider",
                 )
+            elif "virtual_key" in node:
+                problems.add(
+                    f"{path}.virtual_key",
+                    "virtual keys live in Portkey's hosted service; give provider and api_key instead",
+                )
             else:
                 problems.add(f"{path}.provider", "required: name a provider here or send x-portkey-provider")
             return None

@@ -53,6 +53,11 @@ CASES = [
     (fb({**OK, "override_params": []}), "config.targets[0].override_params: must be an object", "config.targets[0].override_params"),
     (fb({**OK, "forward_headers": "x-a"}), "config.targets[0].forward_headers: must be a list of header names", "config.targets[0].forward_headers"),
     (fb({**OK, "custom_host": "ftp://x"}), "config.targets[0].custom_host: must be an http:// or https:// URL with a host", "config.targets[0].custom_host"),
+    (
+        fb({"virtual_key": "openai-prod-1a2b"}),
+        "config.targets[0].virtual_key: virtual keys live in Portkey's hosted service; give provider and api_key instead",
+        "config.targets[0].virtual_key",
+    ),
     (fb({**OK, "cache": True}), "config.targets[0].cache: must be an object", "config.targets[0].cache"),
     (fb({**OK, "name": 3}), "config.targets[0].name: must be a non-empty string", "config.targets[0].name"),
     (

@@ -68,20 +68,19 @@ def parse_target(
     providers: Collection[str],
     problems: Problems,
     *,
-    only_leaf: bool,
+    key_provider: str | None,
 ) -> Target | None:
     """The target at ``path`` with what it inherits and what the headers impose.
 
     The client's own key (``Authorization``) goes to a target without ``api_key`` only
-    when it was meant for that provider: the target's provider is the one named by
-    ``x-portkey-provider``, or the route is this one target. A key is never sent to a
-    provider it was not given for.
+    when the target's provider is ``key_provider``, the one the key was meant for
+    (see ``tree.key_provider``). A key is never sent to another provider.
     """
     provider = node.get("provider")
     if provider is None:
         provider = headers.provider
         if provider is None:
-            if only_leaf and path == "config":
+            if path == "config":
                 problems.add(
                     "x-portkey-provider",
                     "no provider: send the x-portkey-provider header or a provider in x-portkey-config",
@@ -110,7 +109,7 @@ def parse_target(
     api_key = node.get("api_key")
     if api_key is not None and not isinstance(api_key, str):
         problems.add(f"{path}.api_key", "must be a string")
-    if not api_key and (only_leaf or provider == headers.provider):
+    if not api_key and provider == key_provider:
         api_key = headers.api_key
 
     options = {}

@@ -109,7 +109,7 @@ def build_route(
     metadata = parse_metadata(headers.get("x-portkey-metadata"))
     problems = Problems()
     header_settings = read_headers(headers, allow, api_key, problems)
-    builder = _Builder(header_settings, allow, providers, problems, only_leaf="strategy" not in config and "targets" not in config)
+    builder = _Builder(header_settings, allow, providers, problems, key_provider(config, header_settings))
     root = builder.node(config, "config", Inherited(retry=header_settings.retry or NO_RETRY), depth=0)
     problems.raise_any()
     return RouteSpec(root=root, metadata=metadata)
@@ -121,7 +121,7 @@ class _Builder:
     allow: HostAllowList
     providers: Collection[str]
     problems: Problems
-    only_leaf: bool
+    key_provider: str | None
     count: int = 0
 
     def node(self, raw: Any, path: str, parent: Inherited, depth: int) -> Node | None:
@@ -146,7 +146,7 @@ class _Builder:
                 if key in raw:
                     problems.add(f"{path}.{key}", "belongs on a target (a node with a provider), not on a group with strategy and targets")
             return self.group(raw, path, inherited, depth, name, float(weight))
-        target = parse_target(raw, path, inherited, self.headers, self.providers, problems, only_leaf=self.only_leaf)
+        target = parse_target(raw, path, inherited, self.headers, self.providers, problems, key_provider=self.key_provider)
         if target is None:
             return None
         return Leaf(path, target, inherited.retry, inherited.cache, name, float(weight))
@@ -226,6 +226,28 @@ class _Builder:
         if strategy.get("default") is not None:
             default = pick(strategy["default"], f"{where}.default")
         return tuple(conditions), default
+
+
+def key_provider(config: Mapping[str, Any], headers: HeaderSettings) -> str | None:
+    """The provider the client's own key is for: the one ``x-portkey-provider`` names,
+    else the one provider every target of the config names (the key cannot have been
+    meant for another)."""
+    if headers.provider is not None:
+        return headers.provider
+    named: set[Any] = set()
+
+    def collect(node: Any) -> None:
+        if not isinstance(node, dict):
+            return
+        if "strategy" in node or "targets" in node:
+            for child in node.get("targets") or ():
+                collect(child)
+        else:
+            provider = node.get("provider")
+            named.add(provider.strip().lower() if isinstance(provider, str) else provider)
+
+    collect(config)
+    return named.pop() if len(named) == 1 else None
 
 
 def _leaves(node: Node) -> Iterator[Leaf]:

@@ -158,3 +158,11 @@ async def test_each_target_gets_its_own_override_params(make_fake, sdk_for, stre
     assert (sent_first["model"], sent_first["temperature"]) == ("first-model", 0.1)
     assert sent_second["model"] == "second-model" and "temperature" not in sent_second
     assert sent_second["stream"] is stream
+
+
+async def test_the_provider_header_names_the_target_that_answered(make_fake, sdk_for, access_lines):
+    first, second = await make_fake(), await make_fake()
+    first.script = [Fail(529, "Overloaded", "overloaded_error")]
+    headers, _ = await chat(sdk_for(fallback(leaf(first), leaf(second, provider="groq"))), stream=True)
+    assert headers["x-portkey-provider"] == "groq"
+    assert access_lines()[0].fields["provider"] == "groq"

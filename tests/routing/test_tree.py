@@ -60,6 +60,8 @@ def test_the_clients_key_is_given_only_where_it_was_meant():
     leaves = route(no_keys, api_key="sk-client", **{"x-portkey-provider": "openai"}).leaves
     assert [leaf.target.api_key for leaf in leaves] == ["sk-client", None]
     assert [leaf.target.api_key for leaf in route(no_keys, api_key="sk-client").leaves] == [None, None]
+    same_provider = group("fallback", {"provider": "openai"}, group("single", {"provider": "OpenAI", "api_key": "sk-own"}))
+    assert [leaf.target.api_key for leaf in route(same_provider, api_key="sk-client").leaves] == ["sk-client", "sk-own"]
     assert route({"provider": "groq"}, api_key="gsk-client").target.api_key == "gsk-client"
     assert route(None, api_key="sk-h", **{"x-portkey-provider": "openai"}).target.api_key == "sk-h"
 

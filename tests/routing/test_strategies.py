@@ -57,6 +57,17 @@ async def test_loadbalance_splits_requests_by_weight(make_fake, client, seed):
 
 
 @pytest.mark.parametrize("stream", [False, True])
+async def test_loadbalance_through_the_sdk(make_fake, sdk_for, stream):
+    never, always = await make_fake(), await make_fake()
+    config = group("loadbalance", leaf(never, weight=0), leaf(always, weight=2))
+    for _ in range(3):
+        headers, text = await chat(sdk_for(config), stream=stream)
+        assert text == "You said: Hello there"
+        assert headers["x-portkey-last-used-option-index"] == "config.targets[1]"
+    assert never.requests == [] and len(always.requests) == 3
+
+
+@pytest.mark.parametrize("stream", [False, True])
 async def test_single_uses_the_first_target(make_fake, sdk_for, stream):
     first, second = await make_fake(), await make_fake()
     headers, text = await chat(sdk_for(group("single", leaf(first), leaf(second))), stream=stream)

@@ -144,9 +144,14 @@ class _Builder:
         if "strategy" in raw or "targets" in raw:
             for key in LEAF_ONLY_KEYS:
                 if key in raw:
-                    problems.add(f"{path}.{key}", "belongs on a target (a node with a provider), not on a group with strategy and targets")
+                    problems.add(
+                        f"{path}.{key}",
+                        "belongs on a target (a node with a provider), not on a group with strategy and targets",
+                    )
             return self.group(raw, path, inherited, depth, name, float(weight))
-        target = parse_target(raw, path, inherited, self.headers, self.providers, problems, key_provider=self.key_provider)
+        target = parse_target(
+            raw, path, inherited, self.headers, self.providers, problems, key_provider=self.key_provider
+        )
         if target is None:
             return None
         return Leaf(path, target, inherited.retry, inherited.cache, name, float(weight))
@@ -198,7 +203,9 @@ class _Builder:
             name = raw.get("name") if isinstance(raw, dict) else None
             if isinstance(name, str) and name:
                 if name in names:
-                    problems.add(f"{path}.targets[{index}].name", f"duplicate name {name!r}: conditions pick targets by name")
+                    problems.add(
+                        f"{path}.targets[{index}].name", f"duplicate name {name!r}: conditions pick targets by name"
+                    )
                 names.setdefault(name, index)
 
         def pick(value: Any, at: str) -> int | None:
@@ -211,7 +218,10 @@ class _Builder:
         raw_conditions = strategy.get("conditions")
         conditions = []
         if not isinstance(raw_conditions, list) or not raw_conditions:
-            problems.add(f"{where}.conditions", 'required for mode conditional: a list of {"query": {...}, "then": "<target name>"}')
+            problems.add(
+                f"{where}.conditions",
+                'required for mode conditional: a list of {"query": {...}, "then": "<target name>"}',
+            )
         else:
             for index, raw in enumerate(raw_conditions):
                 at = f"{where}.conditions[{index}]"

@@ -31,9 +31,18 @@ def stream_body(request: web.Request, call: Call, limit: int) -> None:
 
 
 async def read_body(
-    request: web.Request, call: Call, limit: int, *, require_json: bool, override_params: Mapping[str, Any]
+    request: web.Request,
+    call: Call,
+    limit: int,
+    *,
+    require_json: bool,
+    override_params: Mapping[str, Any] | None = None,
 ) -> None:
-    """Read the body whole; parse it when JSON; apply ``override_params`` (config wins)."""
+    """Read the body whole; parse it when JSON; apply ``override_params`` (config wins).
+
+    Routing applies each target's own override_params to its copy of the body
+    (``routing.attempt.call_for``), so the handler passes none here.
+    """
     content_length(request, limit)
     body = await request.read()  # bounded by the application's client_max_size
     is_json = request.content_type in JSON_TYPES or (require_json and not request.content_type.startswith("multipart/"))

@@ -27,7 +27,6 @@ def test_header_mode_is_a_one_leaf_config():
     spec = route({"x-portkey-provider": "OpenAI ", "x-portkey-request-timeout": "1500"})
     assert spec.target.provider == "openai"
     assert spec.target.request_timeout_ms == 1500
-    assert spec.option_path == "config"
 
 
 def test_provider_options_from_headers_and_config_wins():
@@ -54,11 +53,11 @@ def test_metadata_is_parsed():
 @pytest.mark.parametrize(
     "config, param",
     [
-        ({"provider": "openai", "custom_host": 3}, "x-portkey-config.custom_host"),
-        ({"provider": "openai", "request_timeout": 0}, "x-portkey-config.request_timeout"),
-        ({"provider": "openai", "request_timeout": True}, "x-portkey-config.request_timeout"),
-        ({"provider": "openai", "api_key": 1}, "x-portkey-config.api_key"),
-        ({"provider": "openai", "resource_name": ["a"]}, "x-portkey-config.resource_name"),
+        ({"provider": "openai", "custom_host": 3}, "config.custom_host"),
+        ({"provider": "openai", "request_timeout": 0}, "config.request_timeout"),
+        ({"provider": "openai", "request_timeout": True}, "config.request_timeout"),
+        ({"provider": "openai", "api_key": 1}, "config.api_key"),
+        ({"provider": "openai", "resource_name": ["a"]}, "config.resource_name"),
     ],
 )
 def test_validation_errors_name_the_field(config, param):

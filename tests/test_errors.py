@@ -30,17 +30,17 @@ CASES = [
     pytest.param({"x-portkey-config": "pc-abc123"}, CHAT, 400, "invalid_config", "config ids", id="config-id"),
     pytest.param(
         {"x-portkey-config": '{"provider": "openai", "request_timeout": "soon"}'},
-        CHAT, 400, "invalid_config", "x-portkey-config.request_timeout", id="config-bad-timeout",
+        CHAT, 400, "invalid_config", "config.request_timeout", id="config-bad-timeout",
     ),
     pytest.param(
         {"x-portkey-config": '{"provider": "openai", "overrideParams": [1]}'},
-        CHAT, 400, "invalid_config", "x-portkey-config.override_params: must be an object", id="config-bad-override",
+        CHAT, 400, "invalid_config", "config.override_params: must be an object", id="config-bad-override",
     ),
     pytest.param(
         {"x-portkey-config": '{"provider": "openai", "forward_headers": "x-a"}'},
-        CHAT, 400, "invalid_config", "x-portkey-config.forward_headers", id="config-bad-forward",
+        CHAT, 400, "invalid_config", "config.forward_headers", id="config-bad-forward",
     ),
-    pytest.param({"x-portkey-config": '{"provider": 7}'}, CHAT, 400, "invalid_config", "x-portkey-config.provider", id="config-bad-provider"),
+    pytest.param({"x-portkey-config": '{"provider": 7}'}, CHAT, 400, "invalid_config", "config.provider", id="config-bad-provider"),
     pytest.param(
         {"x-portkey-provider": "openai", "x-portkey-custom-host": "ftp://127.0.0.1/v1"},
         CHAT, 400, "invalid_custom_host", "http:// or https://", id="custom-host-scheme",

@@ -103,6 +103,9 @@ def _access_line(request: web.Request, state: RequestState, status: int, respons
     stream_error = state.stream_error
     if stream_error is not None:
         fields["stream_error"] = stream_error.code
+        fields["failed"] = "after_first_byte"  # the status was sent; the stream ended with an error event
+    elif status >= 400 and status != CLIENT_CLOSED and state.attempts:
+        fields["failed"] = "before_first_byte"  # every attempt failed before the client saw a byte
     access_log.info("request", extra={"fields": fields})
 
 

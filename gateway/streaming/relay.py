@@ -20,7 +20,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from ..errors import BodyTooLarge, GatewayError, UpstreamBroken, UpstreamTimeout
 from ..hop_by_hop import HOP_BY_HOP
 from ..middlewares.state import state_of
-from ..providers.base import ResponseTranslator
+from ..providers.base import ResponseTranslator, StreamTranslator
 from ..upstream import Opened
 
 log = logging.getLogger("gateway.relay")
@@ -62,8 +62,14 @@ async def relay(
     idle_timeout: float,
     translator: ResponseTranslator | None = None,
     wants_stream: bool = False,
+    stream_translator: StreamTranslator | None = None,
+    first_out: bytes = b"",
 ) -> web.StreamResponse:
-    """Answer ``request`` with ``opened``; returns the (finished) response."""
+    """Answer ``request`` with ``opened``; returns the (finished) response.
+
+    ``stream_translator`` is a translated stream already fed up to its first output
+    (``first_out``), by routing, which judged the answer before committing to it.
+    """
     upstream = opened.response
     headers = client_headers(upstream.headers, extra_headers)
     try:
@@ -74,7 +80,10 @@ async def relay(
             if not wants_stream:
                 body = await _read_rest(opened, idle_timeout)
                 return _whole(upstream.status, headers, translator.body(body))
-            return await _relay_translated(request, opened, headers, idle_timeout, translator.stream())
+            if stream_translator is None:
+                stream_translator = translator.stream()
+                first_out = stream_translator.feed(opened.first_chunk) if opened.first_chunk else b""
+            return await _relay_translated(request, opened, headers, idle_timeout, stream_translator, first_out)
         if _is_complete(opened):
             # The whole (small) body came with the first read: one write, with a length.
             opened.response.release()
@@ -100,10 +109,11 @@ async def _relay_bytes(request, opened: Opened, headers, idle_timeout: float) ->
     return await _pump(request, response, opened, opened.first_chunk, idle_timeout, is_sse, _same, _nothing)
 
 
-async def _relay_translated(request, opened: Opened, headers, idle_timeout: float, stream) -> web.StreamResponse:
-    # The first chunk is translated before the client sees anything: an error the
-    # upstream reports at once (a Bedrock exception frame) keeps its own status.
-    first_out = stream.feed(opened.first_chunk) if opened.first_chunk else b""
+async def _relay_translated(
+    request, opened: Opened, headers, idle_timeout: float, stream: StreamTranslator, first_out: bytes
+) -> web.StreamResponse:
+    # The first chunk was translated before the client saw anything: an error the
+    # upstream reports at once (a Bedrock exception frame) kept its own status.
     headers["Content-Type"] = EVENT_STREAM
     response = _stream_response(opened.response.status, headers, True)
     await response.prepare(request)

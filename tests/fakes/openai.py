@@ -14,6 +14,10 @@ Knobs a test sets before calling (all asyncio-synchronised, no sleeps):
 * ``error``: (status, json) answered instead of the normal reply.
 * ``disconnected``: set when the gateway closes the connection mid-answer.
 * ``request_seen``: set when a request has arrived.
+* ``script``: what the next requests get, one item each, before normal service:
+  ``Fail(status, ...)`` (an OpenAI error answer), ``HANG`` (wait on ``released``, an
+  Event tests leave unset, until the gateway gives up) or ``DROP`` (close the
+  connection without answering). Routing tests use it for "the first N requests fail".
 """
 
 from __future__ import annotations
@@ -32,6 +36,18 @@ from multidict import CIMultiDict
 
 API_KEY_PREFIX = "sk-test"
 MODEL = "gpt-4o-mini-2024-07-18"
+
+
+HANG = "hang"
+DROP = "drop"
+
+
+@dataclass(frozen=True)
+class Fail:
+    status: int
+    message: str = "The server had an error while processing your request."
+    type: str = "server_error"
+    headers: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -53,6 +69,8 @@ class FakeOpenAI:
     error: tuple[int, dict] | None = None
     disconnected: asyncio.Event = field(default_factory=asyncio.Event)
     request_seen: asyncio.Event = field(default_factory=asyncio.Event)
+    script: list = field(default_factory=list)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
     url: str = ""  # base URL including /v1, set by the fixture
 
     def app(self) -> web.Application:
@@ -79,6 +97,15 @@ class FakeOpenAI:
             )
             self.request_seen.set()
             try:
+                if self.script:
+                    step = self.script.pop(0)
+                    if step == HANG:
+                        await self.released.wait()
+                    elif step == DROP:
+                        request.transport.abort()
+                        return web.Response()
+                    else:
+                        return _error(step.status, step.message, step.type, None, step.headers)
                 if self.hang is not None:
                     await self.hang.wait()
                 auth = request.headers.get("Authorization", "").removeprefix("Bearer ")
@@ -288,8 +315,10 @@ def parse_multipart(content_type: str, body: bytes) -> dict:
     return fields
 
 
-def _error(status: int, message: str, type_: str, code: str | None) -> web.Response:
-    return web.json_response({"error": {"message": message, "type": type_, "param": None, "code": code}}, status=status)
+def _error(status: int, message: str, type_: str, code: str | None, headers: dict | None = None) -> web.Response:
+    return web.json_response(
+        {"error": {"message": message, "type": type_, "param": None, "code": code}}, status=status, headers=headers
+    )
 
 
 def _rate_headers() -> dict[str, str]:

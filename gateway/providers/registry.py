@@ -8,12 +8,14 @@ from typing import Mapping
 from ..errors import BadRequest
 from .azure_openai import AzureOpenAI
 from .base import Provider
+from .bedrock.provider import Bedrock
 from .openai_compatible import OPENAI_COMPATIBLE
 
 PROVIDERS: Mapping[str, Provider] = MappingProxyType(
     {
         **OPENAI_COMPATIBLE,
         "azure-openai": AzureOpenAI(),
+        "bedrock": Bedrock(),
     }
 )
 

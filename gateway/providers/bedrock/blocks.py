@@ -1,0 +1,86 @@
+"""Pieces shared by both client formats (OpenAI chat, Anthropic Messages) on their way
+into Converse: images, tool specs, inference settings, turn merging."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from ...errors import BadRequest
+
+# Converse image formats, by media type.
+IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/jpg": "jpeg", "image/gif": "gif", "image/webp": "webp"}
+
+
+def fail(message: str, param: str | None = None) -> BadRequest:
+    return BadRequest(message, code="invalid_request_for_bedrock", param=param)
+
+
+def image_block(media_type: str, data: str, param: str) -> dict[str, Any]:
+    """Base64 image data → a Converse image block (bytes travel base64 in JSON)."""
+    image_format = IMAGE_FORMATS.get(media_type.lower())
+    if image_format is None:
+        raise fail(f"{param}: bedrock accepts png, jpeg, gif or webp images, not {media_type!r}", param)
+    try:
+        base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise fail(f"{param}: image data is not valid base64", param) from None
+    return {"image": {"format": image_format, "source": {"bytes": data}}}
+
+
+def data_url_image(url: str, param: str) -> dict[str, Any]:
+    """``data:image/png;base64,...`` → image block; other URLs are refused clearly."""
+    if not url.startswith("data:"):
+        raise fail(
+            f"{param}: bedrock needs images inline as data URLs (data:image/png;base64,...); "
+            "it cannot fetch image URLs",
+            param,
+        )
+    header, sep, data = url[5:].partition(",")
+    media_type, _, encoding = header.partition(";")
+    if not sep or encoding != "base64":
+        raise fail(f"{param}: image data URL must be base64-encoded", param)
+    return image_block(media_type, data, param)
+
+
+def tool_spec(name: Any, description: Any, schema: Any, param: str) -> dict[str, Any]:
+    if not isinstance(name, str) or not name:
+        raise fail(f"{param}: a tool needs a name", param)
+    spec: dict[str, Any] = {"name": name, "inputSchema": {"json": schema or {"type": "object", "properties": {}}}}
+    if description:
+        spec["description"] = description
+    return {"toolSpec": spec}
+
+
+def inference_config(
+    max_tokens: Any, temperature: Any, top_p: Any, stop: Any
+) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    if max_tokens is not None:
+        config["maxTokens"] = max_tokens
+    if temperature is not None:
+        config["temperature"] = temperature
+    if top_p is not None:
+        config["topP"] = top_p
+    if stop:
+        config["stopSequences"] = [stop] if isinstance(stop, str) else list(stop)
+    return config
+
+
+def merge_turns(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Converse needs alternating roles: adjacent turns of one role become one turn
+    (e.g. several tool results, then the user's next words)."""
+    merged: list[dict[str, Any]] = []
+    for turn in turns:
+        if not turn["content"]:
+            continue
+        if merged and merged[-1]["role"] == turn["role"]:
+            merged[-1]["content"].extend(turn["content"])
+        else:
+            merged.append({"role": turn["role"], "content": list(turn["content"])})
+    return merged
+
+
+def has_tool_blocks(turns: list[dict[str, Any]]) -> bool:
+    return any("toolUse" in block or "toolResult" in block for turn in turns for block in turn["content"])

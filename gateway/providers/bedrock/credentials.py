@@ -1,0 +1,91 @@
+"""AWS credentials for one call: the request's own keys, or the standard chain.
+
+Keys given with the request (``x-portkey-aws-*`` headers or the config's ``aws_*``
+fields) win. A request that gives none uses the process's AWS identity through
+aiobotocore's standard chain (environment, shared config and credentials files,
+container role, instance role) — resolved once per process, then refreshed by
+aiobotocore itself, asynchronously, before it expires. Half a key pair is a client
+mistake (400), never silently completed from the chain.
+
+Credentials are secrets: they never appear in a ``repr``, a log line or an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from aiobotocore.session import AioSession, get_session
+
+from ...errors import BadRequest, Unauthorized
+
+
+@dataclass(frozen=True)
+class AwsCredentials:
+    access_key: str = field(repr=False)
+    secret_key: str = field(repr=False)
+    token: str | None = field(default=None, repr=False)
+
+
+class AwsCredentialChain:
+    """The process-wide AWS identity, created once in a cleanup context.
+
+    Resolving the chain may query the container or instance metadata endpoints; it
+    happens on first use (not at start-up, so a gateway that never calls Bedrock never
+    probes them), once, under a lock.
+    """
+
+    def __init__(self, session: AioSession | None = None) -> None:
+        self._session = session or get_session()
+        self._lock = asyncio.Lock()
+        self._credentials = None
+        self._resolved = False
+
+    async def current(self) -> AwsCredentials | None:
+        if not self._resolved:
+            async with self._lock:
+                if not self._resolved:
+                    self._credentials = await self._session.get_credentials()
+                    self._resolved = True
+        if self._credentials is None:
+            return None
+        # Refreshable credentials renew themselves here, without blocking the loop.
+        frozen = await self._credentials.get_frozen_credentials()
+        return AwsCredentials(frozen.access_key, frozen.secret_key, frozen.token)
+
+
+def request_credentials(options: Mapping[str, str]) -> AwsCredentials | None:
+    """The keys the request carries, or None when it carries none at all."""
+    key_id = options.get("aws_access_key_id")
+    secret = options.get("aws_secret_access_key")
+    token = options.get("aws_session_token")
+    if key_id and secret:
+        return AwsCredentials(key_id, secret, token)
+    if key_id or secret or token:
+        missing = "x-portkey-aws-secret-access-key" if key_id else "x-portkey-aws-access-key-id"
+        raise BadRequest(
+            f"incomplete AWS credentials: {missing} is missing "
+            "(send both the access key id and the secret access key, or neither to use "
+            "the gateway's own AWS identity)",
+            code="missing_aws_credentials",
+            param=missing,
+        )
+    return None
+
+
+async def resolve(options: Mapping[str, str], chain: AwsCredentialChain | None) -> AwsCredentials:
+    credentials = request_credentials(options)
+    if credentials is not None:
+        return credentials
+    if chain is not None:
+        credentials = await chain.current()
+    if credentials is None:
+        raise Unauthorized(
+            "no AWS credentials: send x-portkey-aws-access-key-id and "
+            "x-portkey-aws-secret-access-key (or aws_access_key_id / aws_secret_access_key in "
+            "x-portkey-config), or give the gateway an AWS identity (environment, shared "
+            "config, container or instance role)",
+            code="missing_aws_credentials",
+        )
+    return credentials

@@ -18,7 +18,7 @@ from typing import Mapping
 
 from aiobotocore.session import AioSession, get_session
 
-from ...errors import BadRequest, Unauthorized
+from ...errors import BadRequest
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,9 @@ async def resolve(options: Mapping[str, str], chain: AwsCredentialChain | None) 
     if chain is not None:
         credentials = await chain.current()
     if credentials is None:
-        raise Unauthorized(
+        # A 400, like any other missing request field (the contract), not a 401:
+        # nothing was presented that could be rejected.
+        raise BadRequest(
             "no AWS credentials: send x-portkey-aws-access-key-id and "
             "x-portkey-aws-secret-access-key (or aws_access_key_id / aws_secret_access_key in "
             "x-portkey-config), or give the gateway an AWS identity (environment, shared "

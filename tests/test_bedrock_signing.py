@@ -10,7 +10,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from gateway.config import Target
-from gateway.errors import BadRequest, NotFound
+from gateway.errors import BadRequest, GatewayError, NotFound
 from gateway.providers.base import Call, UpstreamRequest
 from gateway.providers.bedrock.credentials import AwsCredentialChain, AwsCredentials, request_credentials, resolve
 from gateway.providers.bedrock.provider import Bedrock, region_of
@@ -133,3 +133,21 @@ def test_default_url_and_operations():
         provider.prepare(call("images/generations", {"model": "m"}), target)
     with pytest.raises(BadRequest, match="model"):
         provider.prepare(call("chat/completions", {"messages": []}), target)
+
+
+def test_role_arn_is_refused_not_ignored():
+    with pytest.raises(BadRequest) as caught:
+        request_credentials({"aws_role_arn": "arn:aws:iam::1:role/r", "aws_access_key_id": "A", "aws_secret_access_key": "S"})
+    assert caught.value.code == "unsupported_aws_auth"
+
+
+@pytest.mark.parametrize("process", ["/nonexistent/secret-helper --token s3cr3t", "/bin/false s3cr3t"])
+async def test_chain_failure_is_a_500_without_details(tmp_path, monkeypatch, process):
+    # A profile whose credential process is missing or fails: botocore raises.
+    config = tmp_path / "config"
+    config.write_text(f"[default]\ncredential_process = {process}\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    with pytest.raises(GatewayError) as caught:
+        await resolve({}, AwsCredentialChain())
+    assert caught.value.status == 500 and caught.value.code == "aws_credentials_unavailable"
+    assert "s3cr3t" not in caught.value.message

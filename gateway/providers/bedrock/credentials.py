@@ -13,12 +13,16 @@ Credentials are secrets: they never appear in a ``repr``, a log line or an error
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 from typing import Mapping
 
 from aiobotocore.session import AioSession, get_session
+from botocore.exceptions import BotoCoreError, ClientError
 
-from ...errors import BadRequest
+from ...errors import BadRequest, GatewayError
+
+log = logging.getLogger("gateway.aws")
 
 
 @dataclass(frozen=True)
@@ -43,20 +47,39 @@ class AwsCredentialChain:
         self._resolved = False
 
     async def current(self) -> AwsCredentials | None:
-        if not self._resolved:
-            async with self._lock:
-                if not self._resolved:
-                    self._credentials = await self._session.get_credentials()
-                    self._resolved = True
-        if self._credentials is None:
-            return None
-        # Refreshable credentials renew themselves here, without blocking the loop.
-        frozen = await self._credentials.get_frozen_credentials()
+        try:
+            if not self._resolved:
+                async with self._lock:
+                    if not self._resolved:
+                        self._credentials = await self._session.get_credentials()
+                        self._resolved = True
+            if self._credentials is None:
+                return None
+            # Refreshable credentials renew themselves here, without blocking the loop.
+            frozen = await self._credentials.get_frozen_credentials()
+        except (BotoCoreError, ClientError, OSError) as exc:
+            # botocore's messages can name files and roles: the log and the client get
+            # the error's kind only. A failed resolution is tried again next call.
+            log.warning("AWS credential chain failed: %s", type(exc).__name__)
+            raise GatewayError(
+                f"the gateway could not obtain its AWS credentials ({type(exc).__name__})",
+                status=500,
+                code="aws_credentials_unavailable",
+            ) from None
         return AwsCredentials(frozen.access_key, frozen.secret_key, frozen.token)
 
 
 def request_credentials(options: Mapping[str, str]) -> AwsCredentials | None:
     """The keys the request carries, or None when it carries none at all."""
+    if options.get("aws_role_arn"):
+        # Refused rather than ignored: silently calling with the base identity instead
+        # of the role would be a surprise with real consequences (billing, permissions).
+        raise BadRequest(
+            "x-portkey-aws-role-arn: assuming an AWS role is not supported by this gateway; "
+            "send the role's temporary credentials (access key id, secret and session token)",
+            code="unsupported_aws_auth",
+            param="x-portkey-aws-role-arn",
+        )
     key_id = options.get("aws_access_key_id")
     secret = options.get("aws_secret_access_key")
     token = options.get("aws_session_token")

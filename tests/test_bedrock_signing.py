@@ -151,3 +151,22 @@ async def test_chain_failure_is_a_500_without_details(tmp_path, monkeypatch, pro
         await resolve({}, AwsCredentialChain())
     assert caught.value.status == 500 and caught.value.code == "aws_credentials_unavailable"
     assert "s3cr3t" not in caught.value.message
+
+
+def test_debug_logging_never_shows_the_signers_canonical_request(caplog):
+    import logging
+
+    from gateway.log import configure_logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        configure_logging("debug")
+        with caplog.at_level(logging.DEBUG):
+            signed_request("http://127.0.0.1:1/model/m/converse")
+        assert CREDS.token not in caplog.text
+        assert not logging.getLogger("botocore.auth").isEnabledFor(logging.DEBUG)
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+        logging.getLogger("botocore").setLevel(logging.NOTSET)

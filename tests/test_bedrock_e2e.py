@@ -366,3 +366,21 @@ async def test_keys_never_logged(bedrock_sdk, fake_bedrock, bedrock_headers, cap
     logged = " ".join(repr(vars(record)) for record in caplog.records if not record.name.startswith("botocore"))
     assert bedrock_headers["x-portkey-aws-secret-access-key"] not in logged
     assert bedrock_headers["x-portkey-aws-access-key-id"] not in logged
+
+
+async def test_anthropic_sdk_exception_before_first_byte(bedrock_anthropic, fake_bedrock):
+    fake_bedrock.exception_at = (0, "throttlingException", "Too many requests")
+    with pytest.raises(anthropic.RateLimitError) as caught:
+        async with bedrock_anthropic.messages.stream(model=MODEL, max_tokens=5, messages=[{"role": "user", "content": "x"}]) as stream:
+            async for _ in stream:
+                pass
+    assert caught.value.body == {"type": "error", "error": {"type": "rate_limit_error", "message": "bedrock: Too many requests"}}
+
+
+async def test_unsupported_endpoint_and_bad_model(client, fake_bedrock, bedrock_headers):
+    response = await client.post("/v1/images/generations", json={"model": MODEL, "prompt": "x"}, headers=bedrock_headers)
+    assert response.status == 404
+    assert (await response.json())["error"]["code"] == "unsupported_endpoint"
+    response = await client.post("/v1/chat/completions", json={"model": "..", "messages": [{"role": "user", "content": "x"}]}, headers=bedrock_headers)
+    assert response.status == 400
+    assert fake_bedrock.requests == []

@@ -447,3 +447,19 @@ def test_embeddings_response_cohere_typed_and_base64():
     body = orjson.dumps({"embeddings": {"float": [[1.0, 2.0]]}, "response_type": "embeddings_by_type"})
     data = orjson.loads(embeddings_response(body, "cohere.embed-english-v3", "base64"))["data"]
     assert base64.b64decode(data[0]["embedding"]) == b"\x00\x00\x80?\x00\x00\x00@"
+
+
+def messages_summary(chunks: list[bytes]) -> list:
+    translator = ConverseMessagesStream("m")
+    events = named_events(b"".join(translator.feed(chunk) for chunk in chunks) + translator.close())
+    for _, payload in events:
+        payload.get("message", {}).pop("id", None)
+    return events
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=len(STREAM)), max_size=40))
+def test_messages_stream_same_whatever_the_split(cuts):
+    points = sorted(set(cuts))
+    chunks = [STREAM[a:b] for a, b in zip([0, *points], [*points, len(STREAM)])]
+    assert messages_summary(chunks) == messages_summary([STREAM])

@@ -64,7 +64,11 @@ def _model(call: Call) -> str:
     model = (call.json or {}).get("model")
     if not isinstance(model, str) or not model.strip():
         raise BadRequest("model: required (a Bedrock model id, inference profile or ARN)", code="missing_model", param="model")
-    return model.strip()
+    model = model.strip()
+    if model in (".", "..") or any(ord(c) < 0x20 for c in model):
+        # A dot segment would be normalised away by servers (and by SigV4's canonical URI).
+        raise BadRequest(f"model: {model!r} is not a Bedrock model id", code="invalid_model", param="model")
+    return model
 
 
 class Bedrock:

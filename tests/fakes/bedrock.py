@@ -143,7 +143,7 @@ class FakeBedrock:
         if "host" not in signed or "x-amz-date" not in signed or (token and "x-amz-security-token" not in signed):
             return aws_error(403, "InvalidSignatureException", "Host, X-Amz-Date and the security token must be signed.")
         if (region, service, terminator) != (self.region, "bedrock", "aws4_request"):
-            return aws_error(403, "InvalidSignatureException", f"Credential should be scoped to a valid region and service 'bedrock'.")
+            return aws_error(403, "InvalidSignatureException", "Credential should be scoped to a valid region and service 'bedrock'.")
         headers = {name: request.headers.get(name, "") for name in signed}
         aws_request = AWSRequest(method=request.method, url=f"http://{request.headers['Host']}{request.raw_path}", data=body, headers=headers)
         aws_request.context["timestamp"] = request.headers.get("X-Amz-Date", "")

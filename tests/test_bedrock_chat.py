@@ -1,8 +1,6 @@
-"""Golden tests of the Bedrock translations, both ways, and of the stream translators."""
+"""Golden tests of OpenAI chat ↔ Converse, plain and streamed (fuzzed at random splits)."""
 
 from __future__ import annotations
-
-import base64
 
 import orjson
 import pytest
@@ -13,16 +11,9 @@ from gateway.errors import BadRequest, GatewayError, UpstreamBroken
 from gateway.providers.bedrock.converse_request import chat_to_converse
 from gateway.providers.bedrock.converse_response import converse_to_chat
 from gateway.providers.bedrock.converse_stream import ConverseChatStream
-from gateway.providers.bedrock.embeddings import embeddings_request, embeddings_response
-from gateway.providers.bedrock.errors import AnthropicShapedError, frame_error, upstream_error
-from gateway.providers.bedrock.messages import converse_to_message, messages_to_converse
-from gateway.providers.bedrock.messages_stream import ConverseMessagesStream
-from gateway.streaming.eventstream import Frame
+from tests.bedrock_samples import PNG, SCRIPT, STREAM, USAGE, split_at
 from tests.fakes.bedrock import Script, stream_frames
-from tests.fakes.eventstream import encode_frame, event_frame, exception_frame
-
-PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n-image-").decode()
-USAGE = {"inputTokens": 30, "outputTokens": 20, "totalTokens": 60, "cacheReadInputTokens": 8, "cacheWriteInputTokens": 2}
+from tests.fakes.eventstream import encode_frame, exception_frame
 
 
 def test_chat_request_golden():
@@ -186,18 +177,8 @@ def test_finish_reasons(stop, finish):
     assert orjson.loads(converse_to_chat(orjson.dumps(answer), "m"))["choices"][0]["finish_reason"] == finish
 
 
-# Streams ----------------------------------------------------------------------------
 
-SCRIPT = Script(
-    [
-        {"reasoningContent": {"reasoningText": {"text": "hmm ok", "signature": "sig1"}}},
-        {"text": "Hello world"},
-        {"toolUse": {"toolUseId": "t1", "name": "weather", "input": {"city": "Paris"}}},
-    ],
-    stop_reason="tool_use",
-    usage=USAGE,
-)
-STREAM = b"".join(stream_frames(SCRIPT))
+# Streams ----------------------------------------------------------------------------
 
 
 def sse_payloads(data: bytes) -> list:
@@ -244,9 +225,7 @@ def test_chat_stream_golden():
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.integers(min_value=0, max_value=len(STREAM)), max_size=40))
 def test_chat_stream_same_whatever_the_split(cuts):
-    points = sorted(set(cuts))
-    chunks = [STREAM[a:b] for a, b in zip([0, *points], [*points, len(STREAM)])]
-    assert chat_deltas(chunks) == chat_deltas([STREAM])
+    assert chat_deltas(split_at(STREAM, cuts)) == chat_deltas([STREAM])
 
 
 @pytest.mark.parametrize("keep", [1, 9, 10])  # before messageStop; before metadata
@@ -268,198 +247,10 @@ def test_chat_stream_exception_frame_raises_with_status():
     assert "Input is too long" in caught.value.message
 
 
-@pytest.mark.parametrize(
-    "name, status",
-    [
-        ("throttlingException", 429),
-        ("validationException", 400),
-        ("modelStreamErrorException", 424),
-        ("serviceUnavailableException", 503),
-        ("internalServerException", 500),
-        ("modelTimeoutException", 408),
-        ("somethingNewException", 502),
-    ],
-)
-def test_exception_frame_status(name, status):
-    frame = Frame({":message-type": "exception", ":exception-type": name}, b'{"message":"m"}')
-    assert frame_error(frame).status == status
-
-
-def test_error_frame_uses_its_headers():
-    frame = Frame({":message-type": "error", ":error-code": "InternalFailure", ":error-message": "boom"}, b"")
-    error = frame_error(frame)
-    assert (error.status, error.code, error.message) == (502, "InternalFailure", "bedrock: boom")
-
-
-def test_http_error_body_to_openai_shape():
-    headers = {"x-amzn-ErrorType": "ValidationException:http://internal.amazon.com/coral/com.amazon.bedrock/"}
-    body = orjson.loads(upstream_error(400, headers, b'{"message":"Malformed input request"}').body())
-    assert body["error"] == {
-        "message": "bedrock: Malformed input request",
-        "type": "invalid_request_error",
-        "param": None,
-        "code": "ValidationException",
-    }
-
-
-# Anthropic Messages -------------------------------------------------------------------
-
-
-def test_messages_request_golden():
-    body = {
-        "model": "m",
-        "max_tokens": 512,
-        "system": [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}],
-        "messages": [
-            {
-                "role": "user",
-                "content": [
-                    {"type": "text", "text": "Look"},
-                    {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}},
-                ],
-            },
-            {
-                "role": "assistant",
-                "content": [
-                    {"type": "thinking", "thinking": "hmm", "signature": "s1"},
-                    {"type": "tool_use", "id": "t1", "name": "weather", "input": {"city": "Paris"}},
-                ],
-            },
-            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "boom", "is_error": True}]},
-        ],
-        "stop_sequences": ["END"],
-        "top_k": 5,
-        "tools": [{"name": "weather", "description": "w", "input_schema": {"type": "object"}}],
-        "tool_choice": {"type": "any"},
-    }
-    assert messages_to_converse(body) == {
-        "system": [{"text": "Be brief."}],
-        "messages": [
-            {"role": "user", "content": [{"text": "Look"}, {"image": {"format": "png", "source": {"bytes": PNG}}}]},
-            {
-                "role": "assistant",
-                "content": [
-                    {"reasoningContent": {"reasoningText": {"text": "hmm", "signature": "s1"}}},
-                    {"toolUse": {"toolUseId": "t1", "name": "weather", "input": {"city": "Paris"}}},
-                ],
-            },
-            {"role": "user", "content": [{"toolResult": {"toolUseId": "t1", "content": [{"text": "boom"}], "status": "error"}}]},
-        ],
-        "inferenceConfig": {"maxTokens": 512, "stopSequences": ["END"]},
-        "toolConfig": {
-            "tools": [{"toolSpec": {"name": "weather", "description": "w", "inputSchema": {"json": {"type": "object"}}}}],
-            "toolChoice": {"any": {}},
-        },
-        "additionalModelRequestFields": {"top_k": 5},
-    }
-
-
-def test_messages_response_golden():
-    answer = {"output": {"message": {"content": SCRIPT.content}}, "stopReason": "tool_use", "usage": USAGE}
-    message = orjson.loads(converse_to_message(orjson.dumps(answer), "m"))
-    assert message["content"] == [
-        {"type": "thinking", "thinking": "hmm ok", "signature": "sig1"},
-        {"type": "text", "text": "Hello world"},
-        {"type": "tool_use", "id": "t1", "name": "weather", "input": {"city": "Paris"}},
-    ]
-    assert message["stop_reason"] == "tool_use"
-    assert message["usage"] == {"input_tokens": 30, "output_tokens": 20, "cache_creation_input_tokens": 2, "cache_read_input_tokens": 8}
-
-
-def named_events(data: bytes) -> list[tuple[str, dict]]:
-    events = []
-    for block in data.strip().split(b"\n\n"):
-        name_line, data_line = block.split(b"\n")
-        payload = orjson.loads(data_line[6:])
-        assert name_line[7:].decode() == payload["type"]
-        events.append((payload["type"], payload))
-    return events
-
-
-def test_messages_stream_golden():
-    translator = ConverseMessagesStream("m")
-    events = named_events(translator.feed(STREAM) + translator.close())
-    summary = [
-        (name, p.get("index"), (p.get("content_block") or p.get("delta") or {}).get("type")) for name, p in events
-    ]
-    assert summary == [
-        ("message_start", None, None),
-        ("content_block_start", 0, "thinking"),
-        ("content_block_delta", 0, "thinking_delta"),
-        ("content_block_delta", 0, "thinking_delta"),
-        ("content_block_delta", 0, "signature_delta"),
-        ("content_block_stop", 0, None),
-        ("content_block_start", 1, "text"),
-        ("content_block_delta", 1, "text_delta"),
-        ("content_block_delta", 1, "text_delta"),
-        ("content_block_stop", 1, None),
-        ("content_block_start", 2, "tool_use"),
-        ("content_block_delta", 2, "input_json_delta"),
-        ("content_block_delta", 2, "input_json_delta"),
-        ("content_block_stop", 2, None),
-        ("message_delta", None, None),
-        ("message_stop", None, None),
-    ]
-    delta = events[-2][1]
-    assert delta["delta"] == {"stop_reason": "tool_use", "stop_sequence": None}
-    assert delta["usage"]["output_tokens"] == 20 and delta["usage"]["cache_read_input_tokens"] == 8
-
-
-def test_messages_stream_errors_in_anthropic_shape():
-    translator = ConverseMessagesStream("m")
-    translator.feed(stream_frames(SCRIPT)[0])
-    with pytest.raises(AnthropicShapedError) as caught:
-        translator.close()
-    assert caught.value.sse_event().startswith(b"event: error\ndata: ")
-    assert orjson.loads(caught.value.sse_event().split(b"data: ")[1])["error"]["type"] == "api_error"
-    with pytest.raises(AnthropicShapedError) as caught:
-        ConverseMessagesStream("m").feed(exception_frame("throttlingException", "slow"))
-    assert caught.value.status == 429
-    assert orjson.loads(caught.value.body()) == {"type": "error", "error": {"type": "rate_limit_error", "message": "bedrock: slow"}}
-
 
 def test_unknown_events_are_tolerated():
     translator = ConverseChatStream("m", include_usage=False)
     future = encode_frame({":message-type": "event", ":event-type": "somethingNew"}, b'{"x":1}')
     out = translator.feed(future + b"".join(stream_frames(Script([{"text": "ok"}]))))
     assert b'"content":"o"' in out and out.endswith(b"data: [DONE]\n\n")
-    assert event_frame  # the helper used by stream_frames
 
-
-# Embeddings -------------------------------------------------------------------------
-
-
-def test_embeddings_requests():
-    assert embeddings_request({"input": ["hi"], "dimensions": 256}, "amazon.titan-embed-text-v2:0") == {"inputText": "hi", "dimensions": 256}
-    assert embeddings_request({"input": ["a", "b"], "input_type": "search_query"}, "cohere.embed-multilingual-v3") == {
-        "texts": ["a", "b"],
-        "input_type": "search_query",
-    }
-    with pytest.raises(BadRequest, match="one text per request"):
-        embeddings_request({"input": ["a", "b"]}, "amazon.titan-embed-text-v2:0")
-    with pytest.raises(BadRequest, match="not a Bedrock embedding model"):
-        embeddings_request({"input": "a"}, "anthropic.claude-v2")
-    with pytest.raises(BadRequest, match="a string or a non-empty list"):
-        embeddings_request({"input": [1, 2, 3]}, "cohere.embed-english-v3")
-
-
-def test_embeddings_response_cohere_typed_and_base64():
-    body = orjson.dumps({"embeddings": {"float": [[1.0, 2.0]]}, "response_type": "embeddings_by_type"})
-    data = orjson.loads(embeddings_response(body, "cohere.embed-english-v3", "base64"))["data"]
-    assert base64.b64decode(data[0]["embedding"]) == b"\x00\x00\x80?\x00\x00\x00@"
-
-
-def messages_summary(chunks: list[bytes]) -> list:
-    translator = ConverseMessagesStream("m")
-    events = named_events(b"".join(translator.feed(chunk) for chunk in chunks) + translator.close())
-    for _, payload in events:
-        payload.get("message", {}).pop("id", None)
-    return events
-
-
-@settings(max_examples=100, deadline=None)
-@given(st.lists(st.integers(min_value=0, max_value=len(STREAM)), max_size=40))
-def test_messages_stream_same_whatever_the_split(cuts):
-    points = sorted(set(cuts))
-    chunks = [STREAM[a:b] for a, b in zip([0, *points], [*points, len(STREAM)])]
-    assert messages_summary(chunks) == messages_summary([STREAM])

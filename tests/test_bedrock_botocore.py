@@ -86,8 +86,8 @@ def _validate(operation: str, params: dict) -> str:
 def test_translated_chat_request_matches_the_service_model():
     body = {
         "messages": [
-            {"role": "system", "content": "Be brief."},
-            {"role": "user", "content": [{"type": "text", "text": "Look"}, {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}}]},
+            {"role": "system", "content": [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}]},
+            {"role": "user", "content": [{"type": "text", "text": "Look", "cache_control": {"type": "ephemeral"}}, {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}}]},
             {"role": "assistant", "tool_calls": [{"id": "t1", "type": "function", "function": {"name": "f", "arguments": '{"a":1}'}}]},
             {"role": "tool", "tool_call_id": "t1", "content": "done"},
         ],
@@ -105,13 +105,13 @@ def test_translated_chat_request_matches_the_service_model():
 def test_translated_messages_request_matches_the_service_model():
     body = {
         "max_tokens": 10,
-        "system": "s",
+        "system": [{"type": "text", "text": "s", "cache_control": {"type": "ephemeral"}}],
         "messages": [
             {"role": "user", "content": [{"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}}]},
             {"role": "assistant", "content": [{"type": "thinking", "thinking": "t", "signature": "g"}, {"type": "tool_use", "id": "t1", "name": "f", "input": {}}]},
             {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": [{"type": "text", "text": "r"}], "is_error": True}]},
         ],
-        "tools": [{"name": "f", "input_schema": {"type": "object"}}],
+        "tools": [{"name": "f", "input_schema": {"type": "object"}, "cache_control": {"type": "ephemeral", "ttl": "5m"}}],
         "tool_choice": {"type": "auto"},
     }
     assert _validate("ConverseStream", {"modelId": MODEL, **messages_to_converse(body)}) == ""

@@ -94,6 +94,21 @@ def test_tool_choice(choice, expected):
     assert config.get("toolChoice") == expected
 
 
+def test_cache_control_marks_become_cache_points():
+    marker = {"type": "ephemeral"}
+    body = {
+        "messages": [
+            {"role": "system", "content": [{"type": "text", "text": "Long rules.", "cache_control": marker}]},
+            {"role": "user", "content": [{"type": "text", "text": "Long doc.", "cache_control": marker}, {"type": "text", "text": "Q?"}]},
+        ],
+        "tools": [{"type": "function", "function": {"name": "f"}, "cache_control": marker}],
+    }
+    converse = chat_to_converse(body)
+    assert converse["system"] == [{"text": "Long rules."}, {"cachePoint": {"type": "default"}}]
+    assert converse["messages"][0]["content"] == [{"text": "Long doc."}, {"cachePoint": {"type": "default"}}, {"text": "Q?"}]
+    assert converse["toolConfig"]["tools"][1] == {"cachePoint": {"type": "default"}}
+
+
 def test_tool_choice_none_drops_tools_unless_the_conversation_used_them():
     tools = [{"type": "function", "function": {"name": "f"}}]
     plain = {"messages": [{"role": "user", "content": "x"}], "tools": tools, "tool_choice": "none"}

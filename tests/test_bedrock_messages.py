@@ -25,7 +25,11 @@ def test_messages_request_golden():
                 "role": "user",
                 "content": [
                     {"type": "text", "text": "Look"},
-                    {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}},
+                    {
+                        "type": "image",
+                        "source": {"type": "base64", "media_type": "image/png", "data": PNG},
+                        "cache_control": {"type": "ephemeral", "ttl": "1h"},
+                    },
                 ],
             },
             {
@@ -43,9 +47,16 @@ def test_messages_request_golden():
         "tool_choice": {"type": "any"},
     }
     assert messages_to_converse(body) == {
-        "system": [{"text": "Be brief."}],
+        "system": [{"text": "Be brief."}, {"cachePoint": {"type": "default"}}],
         "messages": [
-            {"role": "user", "content": [{"text": "Look"}, {"image": {"format": "png", "source": {"bytes": PNG}}}]},
+            {
+                "role": "user",
+                "content": [
+                    {"text": "Look"},
+                    {"image": {"format": "png", "source": {"bytes": PNG}}},
+                    {"cachePoint": {"type": "default", "ttl": "1h"}},
+                ],
+            },
             {
                 "role": "assistant",
                 "content": [

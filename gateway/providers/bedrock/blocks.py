@@ -44,6 +44,18 @@ def data_url_image(url: str, param: str) -> dict[str, Any]:
     return image_block(media_type, data, param)
 
 
+def cache_point(block: Any) -> list[dict[str, Any]]:
+    """Anthropic's ``cache_control`` marker on a block → a Converse ``cachePoint`` after it
+    (``[]`` when unmarked): prompt caching, and its cache read/write usage, on Bedrock."""
+    marker = block.get("cache_control") if isinstance(block, dict) else None
+    if not isinstance(marker, dict):
+        return []
+    point: dict[str, Any] = {"type": "default"}
+    if marker.get("ttl") in ("5m", "1h"):
+        point["ttl"] = marker["ttl"]
+    return [{"cachePoint": point}]
+
+
 def tool_spec(name: Any, description: Any, schema: Any, param: str) -> dict[str, Any]:
     if not isinstance(name, str) or not name:
         raise fail(f"{param}: a tool needs a name", param)

@@ -10,6 +10,9 @@
   ``inferenceConfig``; ``tools``/``tool_choice`` → ``toolConfig``; ``top_k`` and
   ``thinking`` → ``additionalModelRequestFields`` (model-specific, passed as given).
 
+Content parts (and tools) carrying Anthropic's ``cache_control`` marker, as Portkey
+accepts them, are followed by a Converse ``cachePoint``.
+
 ``tool_choice: "none"`` has no Converse equivalent: the tools are left out, unless the
 conversation already holds tool blocks (Converse then requires ``toolConfig``), in
 which case they are sent with the model's default choice.
@@ -21,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from .blocks import data_url_image, fail, has_tool_blocks, inference_config, merge_turns, tool_spec
+from .blocks import cache_point, data_url_image, fail, has_tool_blocks, inference_config, merge_turns, tool_spec
 
 
 def chat_to_converse(body: dict[str, Any]) -> dict[str, Any]:
@@ -38,7 +41,7 @@ def chat_to_converse(body: dict[str, Any]) -> dict[str, Any]:
             raise fail(f"{param}: must be an object", param)
         role = message.get("role")
         if role in ("system", "developer"):
-            system.extend({"text": text} for text in _texts(message.get("content"), param) if text)
+            system.extend(_system(message.get("content"), param))
         elif role == "user":
             turns.append({"role": "user", "content": _content(message.get("content"), param)})
         elif role == "assistant":
@@ -65,6 +68,17 @@ def chat_to_converse(body: dict[str, Any]) -> dict[str, Any]:
     if additional:
         request["additionalModelRequestFields"] = additional
     return request
+
+
+def _system(content: Any, param: str) -> list[dict[str, Any]]:
+    texts = _texts(content, param)  # refuses anything but text
+    if not isinstance(content, list):
+        return [{"text": text} for text in texts if text]
+    blocks = []
+    for part in content:
+        if part.get("text"):
+            blocks += [{"text": part["text"]}, *cache_point(part)]
+    return blocks
 
 
 def _texts(content: Any, param: str) -> list[str]:
@@ -95,7 +109,7 @@ def _content(content: Any, param: str) -> list[dict[str, Any]]:
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text":
             if part.get("text"):
-                blocks.append({"text": part["text"]})
+                blocks += [{"text": part["text"]}, *cache_point(part)]
         elif kind == "image_url":
             image = part.get("image_url")
             url = image.get("url") if isinstance(image, dict) else image
@@ -143,7 +157,7 @@ def _tool_config(body: dict[str, Any], turns: list[dict[str, Any]]) -> dict[str,
         function = tool.get("function") if isinstance(tool, dict) else None
         if not isinstance(function, dict):
             raise fail(f"{param}: bedrock supports function tools only", param)
-        specs.append(tool_spec(function.get("name"), function.get("description"), function.get("parameters"), param))
+        specs += [tool_spec(function.get("name"), function.get("description"), function.get("parameters"), param), *cache_point(tool)]
     config: dict[str, Any] = {"tools": specs}
     if choice == "none":
         return config if has_tool_blocks(turns) else None

@@ -5,7 +5,8 @@ The request's blocks map one to one: ``text``, ``image`` (base64 source),
 ``error``), ``thinking`` / ``redacted_thinking`` → ``reasoningContent``. ``system``,
 ``max_tokens``, ``temperature``, ``top_p``, ``stop_sequences``, ``tools`` and
 ``tool_choice`` have Converse fields; ``top_k`` and ``thinking`` travel in
-``additionalModelRequestFields``. Prompt-cache markers (``cache_control``) are dropped.
+``additionalModelRequestFields``. Prompt-cache markers (``cache_control`` on system,
+message or tool blocks) become Converse ``cachePoint`` blocks right after the block.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, Mapping
 
 import orjson
 
-from .blocks import fail, has_tool_blocks, image_block, inference_config, merge_turns, tool_spec
+from .blocks import cache_point, fail, has_tool_blocks, image_block, inference_config, merge_turns, tool_spec
 from .converse_response import parse_json_object
 
 # Converse stopReason → Anthropic stop_reason.
@@ -79,7 +80,11 @@ def _system(system: Any) -> list[dict[str, str]]:
     if isinstance(system, str):
         return [{"text": system}] if system else []
     if isinstance(system, list):
-        return [{"text": block["text"]} for block in system if isinstance(block, dict) and block.get("text")]
+        blocks = []
+        for block in system:
+            if isinstance(block, dict) and block.get("text"):
+                blocks += [{"text": block["text"]}, *cache_point(block)]
+        return blocks
     if system is None:
         return []
     raise fail("system: must be a string or a list of text blocks", "system")
@@ -90,7 +95,10 @@ def _blocks(content: Any, param: str) -> list[dict[str, Any]]:
         return [{"text": content}] if content else []
     if not isinstance(content, list):
         raise fail(f"{param}.content: must be a string or a list of blocks", param)
-    return [_block(block, f"{param}.content[{index}]") for index, block in enumerate(content)]
+    blocks = []
+    for index, block in enumerate(content):
+        blocks += [_block(block, f"{param}.content[{index}]"), *cache_point(block)]
+    return blocks
 
 
 def _block(block: Any, param: str) -> dict[str, Any]:
@@ -137,10 +145,9 @@ def _tool_config(body: dict[str, Any], turns: list[dict[str, Any]]) -> dict[str,
     tools = body.get("tools")
     if not tools:
         return None
-    specs = [
-        tool_spec(tool.get("name"), tool.get("description"), tool.get("input_schema"), f"tools[{index}]")
-        for index, tool in enumerate(tools)
-    ]
+    specs = []
+    for index, tool in enumerate(tools):
+        specs += [tool_spec(tool.get("name"), tool.get("description"), tool.get("input_schema"), f"tools[{index}]"), *cache_point(tool)]
     config: dict[str, Any] = {"tools": specs}
     choice = body.get("tool_choice") or {}
     kind = choice.get("type")

@@ -11,6 +11,7 @@ import openai
 import pytest
 
 from tests.bedrock_support import *  # noqa: F403 (fixtures)
+from gateway.providers.bedrock.converse_stream import ConverseChatStream
 from tests.bedrock_support import MODEL
 
 
@@ -156,3 +157,35 @@ async def test_unsupported_endpoint_and_bad_model(client, fake_bedrock, bedrock_
     response = await client.post("/v1/chat/completions", json={"model": "..", "messages": [{"role": "user", "content": "x"}]}, headers=bedrock_headers)
     assert response.status == 400
     assert fake_bedrock.requests == []
+
+
+async def test_exception_frame_split_across_reads_keeps_its_status(client, fake_bedrock, bedrock_headers, monkeypatch):
+    fake_bedrock.exception_at = (0, "serviceUnavailableException", "Bedrock is unavailable")
+    fake_bedrock.chunk_size = 5  # the gateway's first read can hold only part of the frame
+    fake_bedrock.gate = asyncio.Event()  # the fake holds the rest until the gateway has fed that part
+    feed = ConverseChatStream.feed
+
+    def feed_then_release(self, data):
+        fake_bedrock.gate.set()
+        return feed(self, data)
+
+    monkeypatch.setattr(ConverseChatStream, "feed", feed_then_release)
+    response = await client.post(
+        "/v1/chat/completions",
+        json={"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "stream": True},
+        headers=bedrock_headers,
+    )
+    assert response.status == 503
+    assert (await response.json())["error"]["code"] == "serviceUnavailableException"
+
+
+async def test_stream_that_ends_before_any_event_is_a_502(client, fake_bedrock, bedrock_headers):
+    fake_bedrock.truncate_after = 0
+    fake_bedrock.chunk_size = 3
+    response = await client.post(
+        "/v1/chat/completions",
+        json={"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "stream": True},
+        headers=bedrock_headers,
+    )
+    assert response.status == 502
+    assert (await response.json())["error"]["code"] == "upstream_truncated"

@@ -125,12 +125,18 @@ async def _relay_bytes(request, opened: Opened, headers, idle_timeout: float) ->
 
 
 async def _relay_translated(request, opened: Opened, headers, idle_timeout: float, stream) -> web.StreamResponse:
-    # The first chunk is translated before the client sees anything: an error the
-    # upstream reports at once (a Bedrock exception frame) keeps its own status.
-    out = stream.feed(opened.first_chunk) if opened.first_chunk else b""
+    # Nothing reaches the client before the translator has something to say: an
+    # error the upstream reports at once (a Bedrock exception frame, even one split
+    # across reads) keeps its own status.
+    out, ended = await _first_output(opened, stream, idle_timeout)
     headers["Content-Type"] = EVENT_STREAM
     response = _stream_response(opened.response.status, headers, True)
     await response.prepare(request)
+    if ended:
+        await response.write(out)
+        opened.response.release()
+        await response.write_eof()
+        return response
     content = opened.response.content
     try:
         async with asyncio.timeout(None) as idle:
@@ -153,6 +159,22 @@ async def _relay_translated(request, opened: Opened, headers, idle_timeout: floa
     opened.response.release()
     await response.write_eof()
     return response
+
+
+async def _first_output(opened: Opened, stream, idle_timeout: float) -> tuple[bytes, bool]:
+    """Feed ``stream`` until it yields bytes; (output, whether the body has ended)."""
+    out = stream.feed(opened.first_chunk) if opened.first_chunk else b""
+    content = opened.response.content
+    while not out:
+        try:
+            async with asyncio.timeout(idle_timeout):
+                chunk = await content.readany()
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise _mid_stream_error(exc, idle_timeout) from None
+        if not chunk:
+            return stream.close(), True
+        out = stream.feed(chunk)
+    return out, False
 
 
 def _stream_response(status: int, headers: CIMultiDict[str], is_sse: bool) -> web.StreamResponse:

@@ -6,10 +6,13 @@ import asyncio
 import base64
 
 import openai
+import orjson
 
 from tests.bedrock_support import *  # noqa: F403 (fixtures)
 from tests.bedrock_support import MODEL, REGION
 from tests.fakes.bedrock import (
+    ACCESS_KEY,
+    SECRET_KEY,
     SESSION_ACCESS_KEY,
     SESSION_SECRET,
     SESSION_TOKEN,
@@ -232,3 +235,19 @@ async def test_embeddings_titan_and_cohere(bedrock_sdk, fake_bedrock):
     cohere = await bedrock_sdk.embeddings.create(model="cohere.embed-english-v3", input=["a", "bcd"], encoding_format="float")
     assert [d.embedding for d in cohere.data] == [[1.0, 0.5, -1.25], [3.0, 0.5, -1.25]]
     assert fake_bedrock.last.json == {"texts": ["a", "bcd"], "input_type": "search_document"}
+
+
+async def test_credentials_and_region_from_the_config(gateway, fake_bedrock):
+    fake_bedrock.region = "eu-west-1"
+    config = {
+        "provider": "bedrock",
+        "awsAccessKeyId": ACCESS_KEY,  # camelCase, as Portkey's own clients send it
+        "aws_secret_access_key": SECRET_KEY,
+        "awsRegion": "eu-west-1",
+        "custom_host": fake_bedrock.url,
+    }
+    headers = {"x-portkey-config": orjson.dumps(config).decode()}
+    async with openai.AsyncOpenAI(base_url=str(gateway.make_url("/v1")), api_key="x", default_headers=headers, max_retries=0) as sdk:
+        completion = await sdk.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
+    assert completion.choices[0].message.content == "You said: hi"
+    assert "/eu-west-1/bedrock/aws4_request" in fake_bedrock.last.headers["Authorization"]

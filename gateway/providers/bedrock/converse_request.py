@@ -126,8 +126,8 @@ def _assistant(message: dict[str, Any], param: str) -> list[dict[str, Any]]:
     for index, call in enumerate(message.get("tool_calls") or ()):
         call_param = f"{param}.tool_calls[{index}]"
         function = call.get("function") if isinstance(call, dict) else None
-        if not isinstance(function, dict) or not call.get("id"):
-            raise fail(f"{call_param}: needs an id and a function", call_param)
+        if not isinstance(function, dict) or not call.get("id") or not function.get("name"):
+            raise fail(f"{call_param}: needs an id and a function with a name", call_param)
         arguments = function.get("arguments") or "{}"
         try:
             parsed = orjson.loads(arguments)

@@ -107,7 +107,13 @@ def test_translated_messages_request_matches_the_service_model():
         "max_tokens": 10,
         "system": [{"type": "text", "text": "s", "cache_control": {"type": "ephemeral"}}],
         "messages": [
-            {"role": "user", "content": [{"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}}]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}},
+                    {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "d"}, "title": "t.txt"},
+                ],
+            },
             {"role": "assistant", "content": [{"type": "thinking", "thinking": "t", "signature": "g"}, {"type": "tool_use", "id": "t1", "name": "f", "input": {}}]},
             {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": [{"type": "text", "text": "r"}], "is_error": True}]},
         ],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import orjson
 import pytest
 from hypothesis import given, settings
@@ -269,3 +271,27 @@ def test_unknown_events_are_tolerated():
     out = translator.feed(future + b"".join(stream_frames(Script([{"text": "ok"}]))))
     assert b'"content":"o"' in out and out.endswith(b"data: [DONE]\n\n")
 
+
+
+def test_file_parts_become_documents():
+    pdf = base64.b64encode(b"%PDF-1.7 ...").decode()
+    body = {
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "file", "file": {"filename": "Q3 report_v2.final.pdf", "file_data": f"data:application/pdf;base64,{pdf}"}},
+                    {"type": "text", "text": "Summarise."},
+                ],
+            }
+        ]
+    }
+    assert chat_to_converse(body)["messages"][0]["content"][0] == {
+        "document": {"format": "pdf", "name": "Q3 report v2 final", "source": {"bytes": pdf}}
+    }
+    with pytest.raises(BadRequest, match="not a file id"):
+        chat_to_converse({"messages": [{"role": "user", "content": [{"type": "file", "file": {"file_id": "file-abc"}}]}]})
+    with pytest.raises(BadRequest, match="documents of type"):
+        chat_to_converse(
+            {"messages": [{"role": "user", "content": [{"type": "file", "file": {"file_data": "data:application/zip;base64,AAAA"}}]}]}
+        )

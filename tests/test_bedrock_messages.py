@@ -153,3 +153,22 @@ def messages_summary(chunks: list[bytes]) -> list:
 def test_messages_stream_same_whatever_the_split(cuts):
     assert messages_summary(split_at(STREAM, cuts)) == messages_summary([STREAM])
 
+
+
+def test_documents():
+    pdf = "JVBERi0xLjc="
+    body = {
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": pdf}, "title": "Annual report"},
+                    {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "plain words"}},
+                ],
+            }
+        ]
+    }
+    assert messages_to_converse(body)["messages"][0]["content"] == [
+        {"document": {"format": "pdf", "name": "Annual report", "source": {"bytes": pdf}}},
+        {"document": {"format": "txt", "name": "document", "source": {"bytes": "cGxhaW4gd29yZHM="}}},
+    ]

@@ -5,12 +5,27 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Any
 
 from ...errors import BadRequest
 
 # Converse image formats, by media type.
 IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/jpg": "jpeg", "image/gif": "gif", "image/webp": "webp"}
+
+
+# Converse document formats, by media type.
+DOCUMENT_FORMATS = {
+    "application/pdf": "pdf",
+    "text/csv": "csv",
+    "application/msword": "doc",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+    "application/vnd.ms-excel": "xls",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
+    "text/html": "html",
+    "text/plain": "txt",
+    "text/markdown": "md",
+}
 
 
 def fail(message: str, param: str | None = None) -> BadRequest:
@@ -22,11 +37,42 @@ def image_block(media_type: str, data: str, param: str) -> dict[str, Any]:
     image_format = IMAGE_FORMATS.get(media_type.lower())
     if image_format is None:
         raise fail(f"{param}: bedrock accepts png, jpeg, gif or webp images, not {media_type!r}", param)
+    _base64(data, param, "image")
+    return {"image": {"format": image_format, "source": {"bytes": data}}}
+
+
+def _base64(data: str, param: str, what: str) -> None:
     try:
         base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
-        raise fail(f"{param}: image data is not valid base64", param) from None
-    return {"image": {"format": image_format, "source": {"bytes": data}}}
+        raise fail(f"{param}: {what} data is not valid base64", param) from None
+
+
+def document_block(media_type: str, data: str, name: str | None, param: str) -> dict[str, Any]:
+    """Base64 document data → a Converse document block."""
+    document_format = DOCUMENT_FORMATS.get(media_type.lower())
+    if document_format is None:
+        known = ", ".join(sorted(DOCUMENT_FORMATS))
+        raise fail(f"{param}: bedrock accepts documents of type {known}; not {media_type!r}", param)
+    _base64(data, param, "document")
+    return {"document": {"format": document_format, "name": document_name(name), "source": {"bytes": data}}}
+
+
+def document_name(name: str | None) -> str:
+    # Converse allows letters, digits, single spaces, hyphens, parentheses and
+    # square brackets in a document's name; anything else becomes a space.
+    stem = (name or "").rsplit(".", 1)[0] if "." in (name or "") else (name or "")
+    cleaned = re.sub(r"\s+", " ", re.sub(r"[^A-Za-z0-9\-()\[\] ]", " ", stem)).strip()
+    return cleaned[:200] or "document"
+
+
+def data_url_parts(url: str, param: str) -> tuple[str, str]:
+    """``data:<media type>;base64,<data>`` → (media type, data)."""
+    header, sep, data = url[5:].partition(",")
+    media_type, _, encoding = header.partition(";")
+    if not url.startswith("data:") or not sep or encoding != "base64":
+        raise fail(f"{param}: expected a base64 data URL (data:<type>;base64,...)", param)
+    return media_type, data
 
 
 def data_url_image(url: str, param: str) -> dict[str, Any]:
@@ -37,10 +83,7 @@ def data_url_image(url: str, param: str) -> dict[str, Any]:
             "it cannot fetch image URLs",
             param,
         )
-    header, sep, data = url[5:].partition(",")
-    media_type, _, encoding = header.partition(";")
-    if not sep or encoding != "base64":
-        raise fail(f"{param}: image data URL must be base64-encoded", param)
+    media_type, data = data_url_parts(url, param)
     return image_block(media_type, data, param)
 
 

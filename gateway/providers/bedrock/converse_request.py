@@ -1,8 +1,9 @@
 """OpenAI chat completions request → Bedrock Converse request.
 
 * ``system`` / ``developer`` messages → top-level ``system`` text blocks;
-* user and assistant content (a string or parts) → ``text`` and ``image`` blocks
-  (images only as data URLs: Converse takes bytes, not links);
+* user and assistant content (a string or parts) → ``text``, ``image`` and (from
+  ``file`` parts) ``document`` blocks — inline data URLs only: Converse takes bytes,
+  not links or OpenAI file ids;
 * assistant ``tool_calls`` → ``toolUse`` blocks (arguments parsed from their JSON string);
 * ``tool`` messages → ``toolResult`` blocks in a user turn; consecutive ones, and a user
   message right after them, share one turn, since Converse roles must alternate;
@@ -24,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from .blocks import cache_point, data_url_image, fail, has_tool_blocks, inference_config, merge_turns, tool_spec
+from .blocks import cache_point, data_url_image, data_url_parts, document_block, fail, has_tool_blocks, inference_config, merge_turns, tool_spec
 
 
 def chat_to_converse(body: dict[str, Any]) -> dict[str, Any]:
@@ -116,9 +117,19 @@ def _content(content: Any, param: str) -> list[dict[str, Any]]:
             if not isinstance(url, str):
                 raise fail(f"{part_param}.image_url.url: must be a string", part_param)
             blocks.append(data_url_image(url, part_param))
+        elif kind == "file":
+            blocks.append(_document(part.get("file"), part_param))
         else:
-            raise fail(f"{part_param}: part type {kind!r} is not supported by bedrock (text, image_url)", part_param)
+            raise fail(f"{part_param}: part type {kind!r} is not supported by bedrock (text, image_url, file)", part_param)
     return blocks
+
+
+def _document(file: Any, param: str) -> dict[str, Any]:
+    data_url = file.get("file_data") if isinstance(file, dict) else None
+    if not isinstance(data_url, str):
+        raise fail(f"{param}.file: bedrock needs the document inline as file_data (a data URL), not a file id", param)
+    media_type, data = data_url_parts(data_url, param)
+    return document_block(media_type, data, file.get("filename"), param)
 
 
 def _assistant(message: dict[str, Any], param: str) -> list[dict[str, Any]]:

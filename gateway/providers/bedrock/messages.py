@@ -1,6 +1,7 @@
 """Anthropic Messages (``POST /v1/messages``) ↔ Bedrock Converse, plain answers.
 
 The request's blocks map one to one: ``text``, ``image`` (base64 source),
+``document`` (base64 or plain-text source),
 ``tool_use`` → ``toolUse``, ``tool_result`` → ``toolResult`` (``is_error`` → status
 ``error``), ``thinking`` / ``redacted_thinking`` → ``reasoningContent``. ``system``,
 ``max_tokens``, ``temperature``, ``top_p``, ``stop_sequences``, ``tools`` and
@@ -11,12 +12,13 @@ message or tool blocks) become Converse ``cachePoint`` blocks right after the bl
 
 from __future__ import annotations
 
+import base64
 import uuid
 from typing import Any, Mapping
 
 import orjson
 
-from .blocks import cache_point, fail, has_tool_blocks, image_block, inference_config, merge_turns, tool_spec
+from .blocks import cache_point, document_block, fail, has_tool_blocks, image_block, inference_config, merge_turns, tool_spec
 from .converse_response import parse_json_object
 
 # Converse stopReason → Anthropic stop_reason.
@@ -110,6 +112,14 @@ def _block(block: Any, param: str) -> dict[str, Any]:
         if source.get("type") != "base64":
             raise fail(f"{param}: bedrock needs images as base64 sources; it cannot fetch URLs", param)
         return image_block(source.get("media_type", ""), source.get("data", ""), param)
+    if kind == "document":
+        source = block.get("source") or {}
+        if source.get("type") == "text":
+            data = base64.b64encode(str(source.get("data", "")).encode()).decode()
+            return document_block("text/plain", data, block.get("title"), param)
+        if source.get("type") != "base64":
+            raise fail(f"{param}: bedrock needs documents as base64 or text sources; it cannot fetch URLs", param)
+        return document_block(source.get("media_type", ""), source.get("data", ""), block.get("title"), param)
     if kind == "tool_use":
         return {"toolUse": {"toolUseId": block.get("id"), "name": block.get("name"), "input": block.get("input", {})}}
     if kind == "tool_result":
@@ -135,8 +145,8 @@ def _result_content(content: Any, param: str) -> list[dict[str, Any]]:
     blocks = []
     for index, block in enumerate(content if isinstance(content, list) else ()):
         converted = _block(block, f"{param}.content[{index}]")
-        if "text" not in converted and "image" not in converted:
-            raise fail(f"{param}.content[{index}]: a tool result holds text and images only", param)
+        if not converted.keys() & {"text", "image", "document"}:
+            raise fail(f"{param}.content[{index}]: a tool result holds text, images and documents only", param)
         blocks.append(converted)
     return blocks or [{"text": ""}]
 

@@ -10,9 +10,10 @@ client's ``Authorization`` key (see ``tree.build_route`` for which targets get i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 import orjson
 from multidict import CIMultiDictProxy

@@ -8,9 +8,10 @@ does not set them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from ..custom_host import HostAllowList, validate_custom_host
 from ..errors import BadRequest

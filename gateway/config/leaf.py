@@ -7,9 +7,10 @@ Keys may be snake_case or camelCase, as in the wild; they are normalised to snak
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Collection, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .problems import Problems
 
@@ -63,8 +64,8 @@ class Target:
 def parse_target(
     node: Mapping[str, Any],
     path: str,
-    inherited: "Inherited",
-    headers: "HeaderSettings",
+    inherited: Inherited,
+    headers: HeaderSettings,
     providers: Collection[str],
     problems: Problems,
     *,

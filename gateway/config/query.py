@@ -17,8 +17,9 @@ match; ``$regex`` searches strings.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 from .problems import Problems
 

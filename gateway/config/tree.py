@@ -7,8 +7,9 @@ which is also what ``x-portkey-last-used-option-index`` answers.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Collection, Iterator, Mapping, Union
+from typing import Any
 
 from multidict import CIMultiDictProxy
 
@@ -46,7 +47,7 @@ class Condition:
 class Group:
     path: str
     mode: str
-    targets: tuple["Node", ...]
+    targets: tuple[Node, ...]
     name: str | None = None
     weight: float = 1.0
     # fallback: the statuses that move on to the next target (None: any non-2xx).
@@ -56,7 +57,7 @@ class Group:
     default: int | None = None
 
 
-Node = Union[Leaf, Group]
+Node = Leaf | Group
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from ..errors import BadRequest
 from .anthropic import Anthropic
 from .azure_openai import AzureOpenAI
 from .base import Provider
+from .bedrock.provider import Bedrock
 from .openai_compatible import OPENAI_COMPATIBLE
 
 PROVIDERS: Mapping[str, Provider] = MappingProxyType(
@@ -16,6 +17,7 @@ PROVIDERS: Mapping[str, Provider] = MappingProxyType(
         **OPENAI_COMPATIBLE,
         "azure-openai": AzureOpenAI(),
         "anthropic": Anthropic(),
+        "bedrock": Bedrock(),
     }
 )
 

@@ -112,7 +112,11 @@ async def attempt(ctx: RouteContext, leaf: Leaf) -> Outcome:
         outcome.translator = provider.translator(call)
         if outcome.translator is not None and call.wants_stream and outcome.ok:
             outcome.stream = outcome.translator.stream()
-            outcome.first_out = await _first_output(outcome.opened, outcome.stream, idle_timeout(target, settings))
+            outcome.first_out, ended = await _first_output(
+                outcome.opened, outcome.stream, idle_timeout(target, settings)
+            )
+            if ended:
+                outcome.stream = _EndedStream()
     except GatewayError as exc:
         outcome.discard()
         outcome.error = exc
@@ -123,12 +127,12 @@ async def attempt(ctx: RouteContext, leaf: Leaf) -> Outcome:
     return outcome
 
 
-async def _first_output(opened: Opened, stream: StreamTranslator, idle_s: float) -> bytes:
-    """Feed the translator until it has bytes for the client (or the upstream ends).
+async def _first_output(opened: Opened, stream: StreamTranslator, idle_s: float) -> tuple[bytes, bool]:
+    """Feed the translator until it has bytes for the client; (bytes, upstream ended).
 
     An error the upstream reports at once (a Bedrock exception frame, an Anthropic
-    ``error`` event) is then still an error before the first byte, with its own
-    status, and can be retried or fall back.
+    ``error`` event, a stream that ends before its first event) is then still an
+    error before the first byte, with its own status, and can be retried or fall back.
     """
     out = stream.feed(opened.first_chunk) if opened.first_chunk else b""
     content = opened.response.content
@@ -137,7 +141,7 @@ async def _first_output(opened: Opened, stream: StreamTranslator, idle_s: float)
             async with asyncio.timeout(idle_s):
                 chunk = await content.readany()
             if not chunk:
-                break
+                return stream.close(), True
             out = stream.feed(chunk)
     except TimeoutError:
         raise UpstreamTimeout(
@@ -145,7 +149,17 @@ async def _first_output(opened: Opened, stream: StreamTranslator, idle_s: float)
         ) from None
     except (aiohttp.ClientError, OSError) as exc:
         raise UpstreamBroken(f"upstream connection failed before its first event: {type(exc).__name__}") from None
-    return out
+    return out, False
+
+
+class _EndedStream:
+    """Stands in for a translator whose upstream already ended (and was closed)."""
+
+    def feed(self, data: bytes) -> bytes:
+        return b""
+
+    def close(self) -> bytes:
+        return b""
 
 
 def idle_timeout(target: Target, settings) -> float:

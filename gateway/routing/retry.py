@@ -14,8 +14,8 @@ rather than a client left waiting.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
-from typing import Mapping
 
 from ..config import Leaf, RetryPolicy
 from .attempt import Outcome, RouteContext, attempt

@@ -6,7 +6,7 @@ the next attempt starts, so at most one upstream answer is held open at a time.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from ..config import Group, Leaf, Node
 from ..errors import BadRequest

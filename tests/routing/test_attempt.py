@@ -66,7 +66,7 @@ async def test_reads_on_until_the_translator_has_output(opened):
     answer, fed_one = await opened([b"a", b"b", b"c"])
     translator = Translator(1, fed_one)
     out = await _first_output(answer, translator, idle_s=5)
-    assert out == b"out:b"
+    assert out == (b"out:b", False)
     assert translator.fed == [b"a", b"b"]
     answer.close()
 
@@ -79,7 +79,7 @@ async def test_an_error_in_the_first_events_is_raised_before_commit(opened):
     answer.close()
 
 
-async def test_an_answer_that_ends_without_output_returns_empty(opened):
+async def test_an_answer_that_ends_without_output_is_closed_and_says_so(opened):
     answer, fed_one = await opened([b"x"])
-    assert await _first_output(answer, Translator(5, fed_one), idle_s=5) == b""
+    assert await _first_output(answer, Translator(5, fed_one), idle_s=5) == (b"", True)
     answer.close()

@@ -34,7 +34,7 @@ def test_weighted_choice_matches_the_weights():
 
 def test_weighted_choice_edges():
     nodes = [Leaf("a", None, weight=0), Leaf("b", None, weight=2), Leaf("c", None, weight=0)]
-    assert {pick_weighted(nodes, lambda: x).path for x in (0.0, 0.5, 0.9999999)} == {"b"}
+    assert {pick_weighted(nodes, lambda x=x: x).path for x in (0.0, 0.5, 0.9999999)} == {"b"}
     nodes = [Leaf("a", None, weight=1), Leaf("b", None, weight=1)]
     assert pick_weighted(nodes, lambda: 0.4999).path == "a" and pick_weighted(nodes, lambda: 0.5).path == "b"
 

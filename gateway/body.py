@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import orjson
 from aiohttp import web
 
@@ -30,18 +27,10 @@ def stream_body(request: web.Request, call: Call, limit: int) -> None:
         call.stream = BodyCounter(request.content, limit)
 
 
-async def read_body(
-    request: web.Request,
-    call: Call,
-    limit: int,
-    *,
-    require_json: bool,
-    override_params: Mapping[str, Any] | None = None,
-) -> None:
-    """Read the body whole; parse it when JSON; apply ``override_params`` (config wins).
+async def read_body(request: web.Request, call: Call, limit: int, *, require_json: bool) -> None:
+    """Read the body whole, and parse it when it is JSON (or must be).
 
-    Routing applies each target's own override_params to its copy of the body
-    (``routing.attempt.call_for``), so the handler passes none here.
+    Each target applies its own override_params to its copy (``routing.attempt.call_for``).
     """
     content_length(request, limit)
     body = await request.read()  # bounded by the application's client_max_size
@@ -53,9 +42,6 @@ async def read_body(
             raise BadRequest(f"request body is not valid JSON: {exc}", code="invalid_json") from None
         if not isinstance(parsed, dict):
             raise BadRequest("request body must be a JSON object", code="invalid_json")
-        if override_params:
-            parsed.update(override_params)
-            body = orjson.dumps(parsed)
         call.json = parsed
     elif require_json:
         raise BadRequest("request body must be a JSON object", code="invalid_json")

@@ -139,3 +139,29 @@ def merge_turns(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def has_tool_blocks(turns: list[dict[str, Any]]) -> bool:
     return any("toolUse" in block or "toolResult" in block for turn in turns for block in turn["content"])
+
+
+def converse_request(
+    turns: list[dict[str, Any]],
+    system: list[dict[str, Any]],
+    inference: dict[str, Any],
+    body: dict[str, Any],
+    tool_config,
+) -> dict[str, Any]:
+    """A Converse request from translated parts; empty parts are left out.
+
+    ``tool_config(body, messages)`` builds the toolConfig once the turns are merged
+    (Bedrock wants one whenever the conversation holds tool blocks).
+    """
+    request: dict[str, Any] = {"messages": merge_turns(turns)}
+    if system:
+        request["system"] = system
+    if inference:
+        request["inferenceConfig"] = inference
+    config = tool_config(body, request["messages"])
+    if config:
+        request["toolConfig"] = config
+    additional = {key: body[key] for key in ("top_k", "thinking") if body.get(key) is not None}
+    if additional:
+        request["additionalModelRequestFields"] = additional
+    return request

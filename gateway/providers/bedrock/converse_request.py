@@ -27,13 +27,13 @@ import orjson
 
 from .blocks import (
     cache_point,
+    converse_request,
     data_url_image,
     data_url_parts,
     document_block,
     fail,
     has_tool_blocks,
     inference_config,
-    merge_turns,
     tool_spec,
 )
 
@@ -61,24 +61,13 @@ def chat_to_converse(body: dict[str, Any]) -> dict[str, Any]:
             turns.append({"role": "user", "content": [_tool_result(message, param)]})
         else:
             raise fail(f"{param}.role: {role!r} is not supported (system, developer, user, assistant, tool)", param)
-    request: dict[str, Any] = {"messages": merge_turns(turns)}
-    if system:
-        request["system"] = system
-    config = inference_config(
+    inference = inference_config(
         body.get("max_completion_tokens", body.get("max_tokens")),
         body.get("temperature"),
         body.get("top_p"),
         body.get("stop"),
     )
-    if config:
-        request["inferenceConfig"] = config
-    tool_config = _tool_config(body, request["messages"])
-    if tool_config:
-        request["toolConfig"] = tool_config
-    additional = {key: body[key] for key in ("top_k", "thinking") if body.get(key) is not None}
-    if additional:
-        request["additionalModelRequestFields"] = additional
-    return request
+    return converse_request(turns, system, inference, body, _tool_config)
 
 
 def _system(content: Any, param: str) -> list[dict[str, Any]]:

@@ -21,12 +21,12 @@ import orjson
 
 from .blocks import (
     cache_point,
+    converse_request,
     document_block,
     fail,
     has_tool_blocks,
     image_block,
     inference_config,
-    merge_turns,
     tool_spec,
 )
 from .converse_response import parse_json_object
@@ -72,20 +72,10 @@ def messages_to_converse(body: dict[str, Any]) -> dict[str, Any]:
         if role not in ("user", "assistant"):
             raise fail(f"{param}.role: must be user or assistant", param)
         turns.append({"role": role, "content": _blocks(message.get("content"), param)})
-    request: dict[str, Any] = {"messages": merge_turns(turns)}
-    system = _system(body.get("system"))
-    if system:
-        request["system"] = system
-    config = inference_config(body.get("max_tokens"), body.get("temperature"), body.get("top_p"), body.get("stop_sequences"))
-    if config:
-        request["inferenceConfig"] = config
-    tool_config = _tool_config(body, request["messages"])
-    if tool_config:
-        request["toolConfig"] = tool_config
-    additional = {key: body[key] for key in ("top_k", "thinking") if body.get(key) is not None}
-    if additional:
-        request["additionalModelRequestFields"] = additional
-    return request
+    inference = inference_config(
+        body.get("max_tokens"), body.get("temperature"), body.get("top_p"), body.get("stop_sequences")
+    )
+    return converse_request(turns, _system(body.get("system")), inference, body, _tool_config)
 
 
 def _system(system: Any) -> list[dict[str, str]]:

@@ -17,9 +17,8 @@ from botocore.validate import ParamValidator
 
 from gateway.providers.bedrock.converse_request import chat_to_converse
 from gateway.providers.bedrock.messages import messages_to_converse
-from tests.bedrock_support import *  # noqa: F403 (fixtures)
-from tests.bedrock_support import REGION
 from tests.fakes.bedrock import ACCESS_KEY, SECRET_KEY, Script
+from tests.providers.bedrock.samples import REGION
 
 MODEL = "us.anthropic.claude-3-7-sonnet-20250219-v1:0"
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n").decode()

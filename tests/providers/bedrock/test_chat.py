@@ -13,9 +13,9 @@ from gateway.errors import BadRequest, GatewayError, UpstreamBroken
 from gateway.providers.bedrock.converse_request import chat_to_converse
 from gateway.providers.bedrock.converse_response import converse_to_chat
 from gateway.providers.bedrock.converse_stream import ConverseChatStream
-from tests.bedrock_samples import PNG, SCRIPT, STREAM, USAGE, split_at
 from tests.fakes.bedrock import Script, stream_frames
 from tests.fakes.eventstream import encode_frame, exception_frame
+from tests.providers.bedrock.samples import PNG, SCRIPT, STREAM, USAGE, split_at
 
 
 def test_chat_request_golden():

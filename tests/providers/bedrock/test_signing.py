@@ -15,7 +15,6 @@ from gateway.providers.base import Call, UpstreamRequest
 from gateway.providers.bedrock.credentials import AwsCredentialChain, AwsCredentials, request_credentials, resolve
 from gateway.providers.bedrock.provider import Bedrock, region_of
 from gateway.providers.bedrock.signing import host_header, sign
-from tests.bedrock_support import no_ambient_aws  # noqa: F401 (autouse fixture)
 
 CREDS = AwsCredentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "token/with+chars==")
 

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from gateway.providers.bedrock.errors import AnthropicShapedError
 from gateway.providers.bedrock.messages import converse_to_message, messages_to_converse
 from gateway.providers.bedrock.messages_stream import ConverseMessagesStream
-from tests.bedrock_samples import PNG, SCRIPT, STREAM, USAGE, split_at
 from tests.fakes.bedrock import stream_frames
 from tests.fakes.eventstream import exception_frame
+from tests.providers.bedrock.samples import PNG, SCRIPT, STREAM, USAGE, split_at
 
 
 def test_messages_request_golden():

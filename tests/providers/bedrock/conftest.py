@@ -7,9 +7,7 @@ import openai
 import pytest
 
 from tests.fakes.bedrock import ACCESS_KEY, SECRET_KEY, FakeBedrock
-
-REGION = "us-east-1"
-MODEL = "anthropic.claude-3-5-sonnet-20241022-v2:0"
+from tests.providers.bedrock.samples import REGION
 
 
 @pytest.fixture(autouse=True)

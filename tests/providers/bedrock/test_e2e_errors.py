@@ -11,8 +11,7 @@ import openai
 import pytest
 
 from gateway.providers.bedrock.converse_stream import ConverseChatStream
-from tests.bedrock_support import *  # noqa: F403 (fixtures)
-from tests.bedrock_support import MODEL
+from tests.providers.bedrock.samples import MODEL
 
 
 async def test_bad_secret_is_the_upstream_403(client, fake_bedrock, bedrock_headers):

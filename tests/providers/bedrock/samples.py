@@ -6,6 +6,9 @@ import base64
 
 from tests.fakes.bedrock import Script, stream_frames
 
+REGION = "us-east-1"
+MODEL = "anthropic.claude-3-5-sonnet-20241022-v2:0"
+
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n-image-").decode()
 USAGE = {"inputTokens": 30, "outputTokens": 20, "totalTokens": 60, "cacheReadInputTokens": 8, "cacheWriteInputTokens": 2}
 

@@ -8,8 +8,6 @@ import base64
 import openai
 import orjson
 
-from tests.bedrock_support import *  # noqa: F403 (fixtures)
-from tests.bedrock_support import MODEL, REGION
 from tests.fakes.bedrock import (
     ACCESS_KEY,
     SECRET_KEY,
@@ -18,6 +16,7 @@ from tests.fakes.bedrock import (
     SESSION_TOKEN,
     Script,
 )
+from tests.providers.bedrock.samples import MODEL, REGION
 
 WEATHER_TOOL = {
     "type": "function",

@@ -78,6 +78,8 @@ class Processes:
             self._started.remove(process)
 
     def __enter__(self) -> "Processes":
+        # SIGTERM would end the script without unwinding, leaving its children behind.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
         return self
 
     def __exit__(self, *exc) -> None:

@@ -22,6 +22,11 @@ from .settings import Settings, SettingsError, parse_settings
 
 log = logging.getLogger("gateway")
 
+# aiohttp's default of 128 overflows when many clients connect at once (1,000 streams
+# opening within a second): the kernel drops the SYNs and they come back only after a
+# 1 s, 3 s, 7 s retransmit. The kernel caps this at net.core.somaxconn.
+LISTEN_BACKLOG = 4096
+
 
 def main(argv: list[str] | None = None) -> int:
     try:
@@ -47,6 +52,7 @@ def serve(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         reuse_port=settings.workers > 1,
+        backlog=LISTEN_BACKLOG,
         shutdown_timeout=settings.shutdown_timeout,
         handler_cancellation=True,  # a client that hangs up cancels its upstream call
         access_log=None,

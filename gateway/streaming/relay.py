@@ -21,6 +21,7 @@ from ..middlewares.state import state_of
 from ..errors import BodyTooLarge, GatewayError, UpstreamBroken, UpstreamTimeout
 from ..providers.base import ResponseTranslator
 from ..upstream import Opened
+from .idle import IdleDeadline
 
 log = logging.getLogger("gateway.relay")
 
@@ -109,13 +110,12 @@ async def _relay_bytes(request, opened: Opened, headers, idle_timeout: float) ->
     content = opened.response.content
     chunk = opened.first_chunk
     try:
-        async with asyncio.timeout(None) as idle:
-            loop = asyncio.get_running_loop()
+        with IdleDeadline(idle_timeout) as idle:
             while chunk:
                 await response.write(chunk)
-                idle.reschedule(loop.time() + idle_timeout)
+                idle.waiting()
                 chunk = await content.readany()
-                idle.reschedule(None)
+                idle.done()
     except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         await _fail_started(request, response, is_sse, _mid_stream_error(exc, idle_timeout))
         return response
@@ -133,14 +133,13 @@ async def _relay_translated(request, opened: Opened, headers, idle_timeout: floa
     await response.prepare(request)
     content = opened.response.content
     try:
-        async with asyncio.timeout(None) as idle:
-            loop = asyncio.get_running_loop()
+        with IdleDeadline(idle_timeout) as idle:
             while True:
                 if out:
                     await response.write(out)
-                idle.reschedule(loop.time() + idle_timeout)
+                idle.waiting()
                 chunk = await content.readany()
-                idle.reschedule(None)
+                idle.done()
                 if not chunk:
                     break
                 out = stream.feed(chunk)

@@ -125,6 +125,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds each case is split into")
     parser.add_argument("--large-kb", type=int, default=200, help="size of the large prompt case")
     parser.add_argument("--connections", default="1,64", help="comma-separated connection counts")
+    parser.add_argument("--gateway-workers", type=int, default=1, help="the gateway's --workers")
     parser.add_argument("--no-pin", action="store_true", help="do not give the proxies a CPU of their own")
     args = parser.parse_args()
     benchlib.need_commands({"wrk": "wrk", "nginx": "nginx-light"})
@@ -138,7 +139,9 @@ def main() -> int:
         upstream = f"http://{HOST}:{nginx_port}"
         relay = procs.start([sys.executable, str(benchlib.SCRIPTS / "bare_relay.py"), str(relay_port), upstream],
                             port=relay_port, cpus=proxy_cpus)
-        gateway = procs.start(benchlib.gateway_args(gateway_port), port=gateway_port, cpus=proxy_cpus)
+        # Several workers share the port (SO_REUSEPORT) and may use every CPU.
+        gateway = procs.start(benchlib.gateway_args(gateway_port, args.gateway_workers), port=gateway_port,
+                              cpus=proxy_cpus if args.gateway_workers == 1 else None)
         headers = benchlib.gateway_headers(nginx_port)
         targets = {
             "direct": f"{upstream}/v1/chat/completions",
@@ -170,10 +173,10 @@ def main() -> int:
                           file=sys.stderr, flush=True)
                     for target, url in targets.items():
                         key = target, body_name, conns
-                        before = benchlib.cpu_seconds(pids[target]) if pids[target] else 0.0
+                        before = benchlib.cpu_seconds_tree(pids[target]) if pids[target] else 0.0
                         runs.setdefault(key, []).append(wrk(url, lua, conns, args.duration / args.rounds, load_cpus))
                         if pids[target]:
-                            cpu[key] = cpu.get(key, 0.0) + benchlib.cpu_seconds(pids[target]) - before
+                            cpu[key] = cpu.get(key, 0.0) + benchlib.cpu_seconds_tree(pids[target]) - before
         results = {key: merge(r) for key, r in runs.items()}
         rows = []
         for target in targets:
@@ -187,7 +190,7 @@ def main() -> int:
                                  r["errors"] + r["non2xx"]])
 
     print(f"\nbench_overhead: {benchlib.machine()}")
-    print(f"{args.duration:g} s per case in {args.rounds} interleaved rounds (latency: median of the rounds' "
+    print(f"gateway workers: {args.gateway_workers}; {args.duration:g} s per case in {args.rounds} interleaved rounds (latency: median of the rounds' "
           f"percentiles); proxies pinned to CPU {sorted(proxy_cpus) if proxy_cpus else 'none'}, "
           f"wrk and nginx to {sorted(load_cpus) if load_cpus else 'any'}\n")
     print(benchlib.table(["target", "body", "conns", "req/s", "p50 ms", "p90 ms", "p99 ms", "CPU us/req", "errors"], rows))

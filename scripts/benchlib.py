@@ -87,8 +87,9 @@ class Processes:
             self.stop(process)
 
 
-def gateway_args(port: int) -> list[str]:
-    return [sys.executable, "-m", "gateway", "--host", HOST, "--port", str(port), "--log-level", "warning"]
+def gateway_args(port: int, workers: int = 1) -> list[str]:
+    return [sys.executable, "-m", "gateway", "--host", HOST, "--port", str(port), "--log-level", "warning",
+            "--workers", str(workers)]
 
 
 def gateway_headers(upstream_port: int) -> dict[str, str]:
@@ -137,6 +138,12 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds_tree(pid: int) -> float:
+    """CPU time of a process and its live children (the workers of ``--workers N``)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return cpu_seconds(pid) + sum(cpu_seconds(int(child)) for child in children)
 
 
 def percentile(values: list[float], q: float) -> float:

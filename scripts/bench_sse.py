@@ -8,7 +8,8 @@ then runs the client (``scripts/sse_client.py``, its own process) twice: straigh
 at the upstream, then through the gateway. Reports the time to first byte, the
 per-chunk delay (client receive time minus upstream send time) and the errors of
 both runs and what the gateway added, the gateway's CPU time per chunk and its peak
-RSS (VmHWM). With two or more CPUs the gateway gets one of its own.
+RSS (VmHWM); then the same for ``scripts/bare_relay.py``, the floor of any aiohttp
+design (``--no-relay`` skips it). With two or more CPUs the gateway gets one of its own.
 
 Modes: ``passthrough`` (OpenAI SSE relayed as bytes). ``bedrock`` (Bedrock
 event-stream translated to OpenAI SSE) needs gateway/providers/bedrock and an
@@ -74,7 +75,7 @@ def run_mode(name: str, mode: Mode, args) -> list[list] | None:
         return None
     load_cpus, gateway_cpus = (None, None) if args.no_pin else benchlib.cpu_split()
     with benchlib.Processes() as procs:
-        upstream_port, gateway_port = benchlib.free_port(), benchlib.free_port()
+        upstream_port, gateway_port, relay_port = benchlib.free_port(), benchlib.free_port(), benchlib.free_port()
         procs.start(mode.upstream_args(upstream_port, args), port=upstream_port, cpus=load_cpus)
         gateway = procs.start(benchlib.gateway_args(gateway_port), port=gateway_port, cpus=gateway_cpus)
         path = "/v1/chat/completions"
@@ -85,6 +86,17 @@ def run_mode(name: str, mode: Mode, args) -> list[list] | None:
         through = run_client(f"http://{HOST}:{gateway_port}{path}", mode.gateway_headers(upstream_port), args, load_cpus)
         cpu_used = benchlib.cpu_seconds(gateway.pid) - cpu_before
         peak_rss_mb = benchlib.proc_status_kb(gateway.pid, "VmHWM") / 1024
+        procs.stop(gateway)
+        floor = None
+        if name == "passthrough" and not args.no_relay:
+            # The same streams through the bare aiohttp relay: the floor for this design.
+            relay = procs.start([sys.executable, str(benchlib.SCRIPTS / "bare_relay.py"), str(relay_port),
+                                 f"http://{HOST}:{upstream_port}"], port=relay_port, cpus=gateway_cpus)
+            print(f"  {name}: {args.streams} streams through the bare relay ...", file=sys.stderr, flush=True)
+            relay_before = benchlib.cpu_seconds(relay.pid)
+            floor = run_client(f"http://{HOST}:{relay_port}{path}", {}, args, load_cpus)
+            floor["cpu_us"] = (benchlib.cpu_seconds(relay.pid) - relay_before) / max(1, len(floor["delay_ms"])) * 1e6
+            floor["rss_mb"] = benchlib.proc_status_kb(relay.pid, "VmHWM") / 1024
     cpu_per_chunk_us = cpu_used / max(1, len(through["delay_ms"])) * 1e6
     rows = []
     figures = {}
@@ -97,6 +109,12 @@ def run_mode(name: str, mode: Mode, args) -> list[list] | None:
                      "-", "-"])
     added = [g - d for g, d in zip(figures[f"gateway ({name})"], figures["direct"])]
     rows.append([f"added by gateway ({name})", *added, "", "", round(cpu_per_chunk_us, 1), round(peak_rss_mb, 1)])
+    if floor is not None:
+        relay_figures = [percentile(floor["ttfb_ms"], 50), percentile(floor["ttfb_ms"], 99),
+                         percentile(floor["delay_ms"], 50), percentile(floor["delay_ms"], 99)]
+        rows.append(["bare relay", *relay_figures, len(floor["delay_ms"]), sum(floor["errors"].values()), "-", "-"])
+        rows.append(["added by bare relay", *(r - d for r, d in zip(relay_figures, figures["direct"])), "", "",
+                     round(floor["cpu_us"], 1), round(floor["rss_mb"], 1)])
     return rows
 
 
@@ -107,6 +125,7 @@ def main() -> int:
     parser.add_argument("--gap-ms", type=float, default=10.0)
     parser.add_argument("--ramp-s", type=float, default=1.0, help="seconds over which the client starts its streams")
     parser.add_argument("--mode", default="passthrough", help=f"comma-separated: {', '.join(MODES)}")
+    parser.add_argument("--no-relay", action="store_true", help="skip the bare relay run (the floor)")
     parser.add_argument("--no-pin", action="store_true", help="do not give the gateway a CPU of its own")
     args = parser.parse_args()
     rows = []

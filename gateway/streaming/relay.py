@@ -177,6 +177,11 @@ def _mid_stream_error(exc: BaseException, idle_timeout: float) -> GatewayError:
 
 async def _fail_started(request, response: web.StreamResponse, is_sse: bool, error: GatewayError) -> None:
     """End a response whose status is already sent, so the client knows it failed."""
+    if request.transport is None or request.transport.is_closing():
+        # The failure was our write to a client that hung up: aiohttp's handler
+        # cancellation only lost the race to notice. Nothing upstream failed, and
+        # there is nobody to tell: end as that cancellation would.
+        raise asyncio.CancelledError
     state_of(request).stream_error = error
     log.warning("stream failed after the first byte: %s", error.message)
     if is_sse:

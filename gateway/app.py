@@ -7,6 +7,7 @@ from aiohttp import web
 from .appkeys import SETTINGS
 from .handlers import add_routes
 from .middlewares import MIDDLEWARES
+from .providers.bedrock.lifecycle import aws_credentials_context
 from .settings import Settings
 from .upstream import session_context
 
@@ -16,5 +17,6 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=settings.max_body_size)
     app[SETTINGS] = settings
     app.cleanup_ctx.append(session_context(settings))
+    app.cleanup_ctx.append(aws_credentials_context)
     add_routes(app)
     return app

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
-
 import orjson
 from aiohttp import web
 
@@ -28,22 +26,21 @@ def stream_body(request: web.Request, call: Call, limit: int) -> None:
     if not request.body_exists:
         return
     content = request.content
-    if content.is_eof():
-        # The whole body came in with the headers (small requests do): hand it on as
-        # bytes, which go upstream in one write with the request's headers instead of
-        # through an async iterator and a second write.
-        body = content.read_nowait()
-        if len(body) > limit:
-            raise BodyTooLarge(f"request body is larger than {limit} bytes")
-        call.body = body
+    if call.content_length is not None and content.is_eof():
+        # The whole body (of a length already checked) came in with the headers, as
+        # small requests do: hand it on as bytes, which go upstream in one write with
+        # the request's headers instead of through an async iterator and a second
+        # write. A body sent without a length still goes upstream chunked.
+        call.body = content.read_nowait()
         return
     call.stream = BodyCounter(content, limit)
 
 
-async def read_body(
-    request: web.Request, call: Call, limit: int, *, require_json: bool, override_params: Mapping[str, Any]
-) -> None:
-    """Read the body whole; parse it when JSON; apply ``override_params`` (config wins)."""
+async def read_body(request: web.Request, call: Call, limit: int, *, require_json: bool) -> None:
+    """Read the body whole, and parse it when it is JSON (or must be).
+
+    Each target applies its own override_params to its copy (``routing.attempt.call_for``).
+    """
     content_length(request, limit)
     body = await request.read()  # bounded by the application's client_max_size
     is_json = request.content_type in JSON_TYPES or (require_json and not request.content_type.startswith("multipart/"))
@@ -54,9 +51,6 @@ async def read_body(
             raise BadRequest(f"request body is not valid JSON: {exc}", code="invalid_json") from None
         if not isinstance(parsed, dict):
             raise BadRequest("request body must be a JSON object", code="invalid_json")
-        if override_params:
-            parsed.update(override_params)
-            body = orjson.dumps(parsed)
         call.json = parsed
     elif require_json:
         raise BadRequest("request body must be a JSON object", code="invalid_json")

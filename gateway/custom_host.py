@@ -32,7 +32,7 @@ class HostAllowList:
                 raise ValueError(f"not a host name, IP address or CIDR network: {pattern!r}")
 
     @classmethod
-    def parse(cls, text: str) -> "HostAllowList":
+    def parse(cls, text: str) -> HostAllowList:
         return cls(tuple(p.strip().lower() for p in text.split(",") if p.strip()))
 
     def allows(self, host: str) -> bool:

@@ -50,8 +50,14 @@ class GatewayError(Exception):
         )
 
     def sse_event(self) -> bytes:
-        """The error as one server-sent event, for failures after a stream started."""
-        return b"data: " + orjson.dumps({"error": self.error_object()}) + b"\n\n"
+        """The error as one server-sent event, for failures after a stream started.
+
+        Named ``error`` as well as carrying ``{"error": ...}``: OpenAI clients raise on
+        the data, and Anthropic clients (a relayed ``/v1/messages`` stream) raise only
+        on an event named ``error`` and skip unnamed ones, which would make a broken
+        stream look finished.
+        """
+        return b"event: error\ndata: " + orjson.dumps({"error": self.error_object()}) + b"\n\n"
 
     def response(self) -> web.Response:
         return web.Response(

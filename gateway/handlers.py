@@ -24,11 +24,9 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def proxy(request: web.Request) -> web.StreamResponse:
-    """Any ``/v1/...`` call: to the route's provider, body streamed unless needed whole."""
+    """Any ``/v1/...`` call: routed by its RouteSpec, body streamed unless needed whole."""
     settings = request.app[SETTINGS]
     route = state_of(request).route
-    target = route.target
-    provider = get_provider(target.provider)
     path = request.raw_path.split("?", 1)[0]
     call = Call(
         method=request.method,
@@ -36,18 +34,21 @@ async def proxy(request: web.Request) -> web.StreamResponse:
         query_string=request.raw_path.partition("?")[2],
         headers=request.headers,
     )
-    needs_body = provider.needs_body(call)
-    if needs_body or target.override_params:
-        await read_body(
-            request,
-            call,
-            settings.max_body_size,
-            require_json=needs_body,
-            override_params=target.override_params,
-        )
+    # The body is read whole (once) when a provider must read it, when it may be sent
+    # more than once (a stream cannot be replayed), when a target rewrites it
+    # (override_params, applied to each target's own copy) or a condition reads it.
+    leaves = route.leaves
+    needs_json = any(get_provider(name).needs_body(call) for name in {leaf.target.provider for leaf in leaves})
+    if (
+        needs_json
+        or route.max_calls > 1
+        or route.reads_params
+        or any(leaf.target.override_params for leaf in leaves)
+    ):
+        await read_body(request, call, settings.max_body_size, require_json=needs_json)
     else:
         stream_body(request, call, settings.max_body_size)
-    return await answer(request, call, route, provider)
+    return await answer(request, call, route)
 
 
 def add_routes(app: web.Application) -> None:

@@ -34,3 +34,6 @@ def configure_logging(level: str) -> None:
     root.setLevel(level.upper())
     # The access line is ours (gateway.access); aiohttp's own would repeat it.
     logging.getLogger("aiohttp.access").disabled = True
+    # botocore's signer logs each canonical request at DEBUG, and a canonical request
+    # holds the x-amz-security-token: never let a debug level put credentials in logs.
+    logging.getLogger("botocore").setLevel(max(root.level, logging.INFO))

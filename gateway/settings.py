@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from .custom_host import DEFAULT_ALLOWED_HOSTS, HostAllowList
 
@@ -62,7 +61,7 @@ _OPTIONS = (
 
 def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
     parser = _ArgumentParser(prog="gateway", description="OpenAI-compatible AI gateway")
-    for name, kind, help_text in _OPTIONS:
+    for name, _kind, help_text in _OPTIONS:
         env = "GATEWAY_" + name.upper()
         parser.add_argument(
             "--" + name.replace("_", "-"), dest=name, default=environ.get(env), help=f"{help_text} [{env}]"
@@ -77,7 +76,7 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
         try:
             values[name] = kinds[name](text)
         except ValueError:
-            raise SettingsError(f"--{name.replace('_', '-')}: not a valid {kinds[name].__name__}: {text!r}")
+            raise SettingsError(f"--{name.replace('_', '-')}: not a valid {kinds[name].__name__}: {text!r}") from None
     if "allowed_custom_hosts" in raw:
         try:
             values["allowed_custom_hosts"] = HostAllowList.parse(raw["allowed_custom_hosts"])

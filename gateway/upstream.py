@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import AsyncIterator
 
 import aiohttp
 from aiohttp import web
@@ -20,7 +20,6 @@ from .appkeys import HTTP_SESSION
 from .errors import BodyTooLarge, GatewayError, UpstreamTimeout, UpstreamUnreachable
 from .providers.base import UpstreamRequest
 from .settings import Settings
-
 
 
 def session_context(settings: Settings):

@@ -23,6 +23,23 @@ async def fake_openai(aiohttp_server):
 
 
 @pytest.fixture
+async def make_fake(aiohttp_server):
+    """More fake OpenAI upstreams, each on its own port: ``await make_fake()``."""
+    fakes = []
+
+    async def make() -> FakeOpenAI:
+        fake = FakeOpenAI()
+        server = await aiohttp_server(fake.app())
+        fake.url = str(server.make_url("/v1"))
+        fakes.append(fake)
+        return fake
+
+    yield make
+    for fake in fakes:
+        fake.released.set()  # let hanging handlers end before the servers close
+
+
+@pytest.fixture
 def settings() -> Settings:
     """Override in a test module (or parametrize) to change the gateway's settings."""
     return Settings()

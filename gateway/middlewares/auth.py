@@ -12,8 +12,8 @@ import hmac
 
 from aiohttp import web
 
-from ..errors import Unauthorized
 from ..appkeys import SETTINGS
+from ..errors import Unauthorized
 from .state import is_api_request, state_of
 
 GATEWAY_KEY_HEADER = "x-portkey-api-key"

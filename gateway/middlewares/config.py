@@ -1,13 +1,16 @@
-"""Third middleware: x-portkey-* headers and x-portkey-config → RouteSpec."""
+"""Third middleware: x-portkey-* headers and x-portkey-config → RouteSpec.
+
+The whole routing tree is checked here, before the handler reads a byte of the body
+or calls any upstream; provider names are checked against the registry.
+"""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from aiohttp import web
 
-from ..config import build_route
 from ..appkeys import SETTINGS
+from ..config import build_route
+from ..providers.registry import PROVIDERS
 from .state import is_api_request, state_of
 
 
@@ -16,9 +19,12 @@ async def config_middleware(request: web.Request, handler):
     if not is_api_request(request):
         return await handler(request)
     state = state_of(request)
-    route = build_route(request.headers, request.app[SETTINGS].allowed_custom_hosts)
-    if route.target.api_key is None and state.header_api_key is not None:
-        route = replace(route, target=replace(route.target, api_key=state.header_api_key))
+    route = build_route(
+        request.headers,
+        request.app[SETTINGS].allowed_custom_hosts,
+        providers=PROVIDERS,
+        api_key=state.header_api_key,
+    )
     state.route = route
     state.provider = route.target.provider
     return await handler(request)

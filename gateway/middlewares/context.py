@@ -41,7 +41,7 @@ async def context_middleware(request: web.Request, handler):
                 param=TRACE_HEADER,
             )
         response = await handler(request)
-        status = response.status
+        status = CLIENT_CLOSED if state.client_gone else response.status
     except GatewayError as exc:
         response, status = exc.response(), exc.status
     except web.HTTPRequestEntityTooLarge as exc:
@@ -104,7 +104,7 @@ def _access_line(request: web.Request, state: RequestState, status: int, respons
         "status": status,
         "provider": state.provider,
         "duration_ms": round((time.perf_counter() - state.started) * 1000, 2),
-        "bytes_out": getattr(response, "body_length", 0) if response is not None else 0,
+        "bytes_out": _bytes_out(response, state),
     }
     if state.option_path is not None:
         fields["option"] = state.option_path
@@ -113,4 +113,15 @@ def _access_line(request: web.Request, state: RequestState, status: int, respons
     stream_error = state.stream_error
     if stream_error is not None:
         fields["stream_error"] = stream_error.code
+        fields["failed"] = "after_first_byte"  # the status was sent; the stream ended with an error event
+    elif status >= 400 and status != CLIENT_CLOSED and state.attempts:
+        fields["failed"] = "before_first_byte"  # every attempt failed before the client saw a byte
     access_log.info("request", extra={"fields": fields})
+
+
+def _bytes_out(response: web.StreamResponse | None, state: RequestState) -> int:
+    """Body bytes sent (streamed answers) or about to be sent (whole answers)."""
+    if response is None or response.prepared:
+        return state.body_bytes_out
+    body = getattr(response, "body", None)
+    return len(body) if isinstance(body, (bytes, bytearray)) else 0

@@ -10,7 +10,6 @@ from aiohttp import web
 from ..config import RouteSpec
 
 
-
 @dataclass
 class RequestState:
     trace_id: str
@@ -25,6 +24,10 @@ class RequestState:
     attempts: list[dict[str, Any]] = field(default_factory=list)
     # Set when an answer failed after its first byte (it ended with an error event).
     stream_error: Any = None
+    # Set when the client hung up while its answer was being written.
+    client_gone: bool = False
+    # Body bytes written to the client by a streamed answer.
+    body_bytes_out: int = 0
 
 
 STATE_KEY = web.RequestKey("gateway_state", RequestState)

@@ -7,8 +7,9 @@ relay bytes untouched and have no translator.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterable, Protocol
+from typing import Any, Protocol
 
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -16,6 +17,7 @@ from yarl import URL
 
 from ..config import Target
 from ..errors import Unauthorized
+from ..hop_by_hop import HOP_BY_HOP
 
 # Client headers that every provider receives when present; everything else is
 # dropped unless the client lists it in x-portkey-forward-headers.
@@ -23,25 +25,14 @@ DEFAULT_FORWARDED = ("content-type", "accept", "openai-beta")
 
 # Never forwarded, whatever the client asks: they describe the client's own
 # connection, the gateway's credentials, or are recomputed for the new body.
-NEVER_FORWARDED = frozenset(
-    {
-        "host",
-        "connection",
-        "keep-alive",
-        "proxy-authorization",
-        "proxy-authenticate",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "content-length",
-        "accept-encoding",
-        "expect",
-        "x-portkey-api-key",
-        "x-portkey-config",
-    }
-)
+NEVER_FORWARDED = HOP_BY_HOP | {
+    "host",
+    "content-length",
+    "accept-encoding",
+    "expect",
+    "x-portkey-api-key",
+    "x-portkey-config",
+}
 
 
 @dataclass

@@ -7,9 +7,9 @@ carry a custom host.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
 
 from ..config import Target
 from ..errors import BadRequest

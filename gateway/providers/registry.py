@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Mapping
 
 from ..errors import BadRequest
+from .anthropic import Anthropic
 from .azure_openai import AzureOpenAI
 from .base import Provider
+from .bedrock.provider import Bedrock
 from .openai_compatible import OPENAI_COMPATIBLE
 
 PROVIDERS: Mapping[str, Provider] = MappingProxyType(
     {
         **OPENAI_COMPATIBLE,
         "azure-openai": AzureOpenAI(),
+        "anthropic": Anthropic(),
+        "bedrock": Bedrock(),
     }
 )
 

@@ -1,65 +1,56 @@
-"""From a RouteSpec to an answer: the attempt(s) made upstream.
+"""From a RouteSpec to an answer: the attempts made upstream, then the relay.
 
-Today a route has one target and one attempt; strategies (fallback, loadbalance,
-conditional, retries) extend this module.
+Retries and fallbacks all happen before the client sees a byte (``strategies.run``
+returns one Outcome, every other attempt already discarded); then the answer is
+relayed, and its status is fixed. A failure after that point ends the stream with an
+error event (``streaming.relay``), and the access line says so.
 """
 
 from __future__ import annotations
 
-import time
-
 from aiohttp import web
 
-from ..appkeys import HTTP_SESSION, SETTINGS
-from ..config import RouteSpec, Target
-from ..errors import GatewayError
+from ..appkeys import SETTINGS
+from ..config import RouteSpec
 from ..middlewares.state import state_of
-from ..providers.base import Call, Provider
+from ..providers.base import Call
 from ..streaming.relay import relay
-from ..upstream import open_upstream, request_deadline
+from .attempt import Outcome, RouteContext, idle_timeout
+from .strategies import run
+from .tools import ROUTING_TOOLS, RoutingTools, tools_of
+
+__all__ = ["ROUTING_TOOLS", "RoutingTools", "answer"]
 
 
-async def answer(request: web.Request, call: Call, route: RouteSpec, provider: Provider) -> web.StreamResponse:
-    settings = request.app[SETTINGS]
+async def answer(request: web.Request, call: Call, route: RouteSpec) -> web.StreamResponse:
+    ctx = RouteContext(request, call, route, tools_of(request.app))
+    outcome = await run(ctx, route.root)
     state = state_of(request)
-    target = route.target
-    upstream_request = provider.prepare(call, target)
-    if call.stream is not None and call.content_length is not None:
-        upstream_request.headers["Content-Length"] = str(call.content_length)
-    await provider.authorize(upstream_request, target, request.app)
-    timeout_s, timeout_error = request_deadline(target.request_timeout_ms, settings)
-    started = time.perf_counter()
-    try:
-        opened = await open_upstream(
-            request.app[HTTP_SESSION], upstream_request, timeout_s=timeout_s, timeout_error=timeout_error
-        )
-    except GatewayError as exc:
-        _record(state, route.option_path, exc.status, started)
-        raise
-    _record(state, route.option_path, opened.status, started)
-    state.option_path = route.option_path
+    state.option_path = outcome.leaf.path
+    state.provider = outcome.leaf.target.provider
+    state.retry_attempts = outcome.retries
+    headers = response_headers(request, outcome)
+    if outcome.error is not None:
+        outcome.error.headers.update(headers)
+        raise outcome.error
     return await relay(
         request,
-        opened,
-        extra_headers=response_headers(request, target, route.option_path),
-        idle_timeout=settings.idle_timeout,
-        translator=provider.translator(call),
-        wants_stream=call.wants_stream,
+        outcome.opened,
+        extra_headers=headers,
+        idle_timeout=idle_timeout(outcome.leaf.target, request.app[SETTINGS]),
+        translator=outcome.translator,
+        wants_stream=outcome.call.wants_stream,
+        stream_translator=outcome.stream,
+        first_out=outcome.first_out,
     )
 
 
-def response_headers(request: web.Request, target: Target, option_path: str) -> dict[str, str]:
+def response_headers(request: web.Request, outcome: Outcome) -> dict[str, str]:
     state = state_of(request)
     return {
-        "x-portkey-provider": target.provider,
+        "x-portkey-provider": outcome.leaf.target.provider,
         "x-portkey-trace-id": state.trace_id,
-        "x-portkey-last-used-option-index": option_path,
-        "x-portkey-retry-attempt-count": str(state.retry_attempts),
+        "x-portkey-last-used-option-index": outcome.leaf.path,
+        "x-portkey-retry-attempt-count": str(outcome.retries),
         "x-portkey-cache-status": "DISABLED",
     }
-
-
-def _record(state, option_path: str, status: int, started: float) -> None:
-    state.attempts.append(
-        {"option": option_path, "status": status, "ms": round((time.perf_counter() - started) * 1000, 2)}
-    )

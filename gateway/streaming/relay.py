@@ -17,9 +17,10 @@ import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from ..middlewares.state import state_of
 from ..errors import BodyTooLarge, GatewayError, UpstreamBroken, UpstreamTimeout
-from ..providers.base import ResponseTranslator
+from ..hop_by_hop import HOP_BY_HOP
+from ..middlewares.state import state_of
+from ..providers.base import ResponseTranslator, StreamTranslator
 from ..upstream import Opened
 from .idle import IdleDeadline
 
@@ -30,26 +31,16 @@ EVENT_STREAM = "text/event-stream"
 # Upstream response headers the client never sees: hop-by-hop ones, those that
 # describe the upstream's encoding of the body (aiohttp decodes it), and those that
 # only make sense for the upstream's own domain or server.
-_DROPPED_RESPONSE_HEADERS = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "content-length",
-        "content-encoding",
-        "set-cookie",
-        "alt-svc",
-        "strict-transport-security",
-        "server",
-        "date",
-        "via",
-    }
-)
+_DROPPED_RESPONSE_HEADERS = HOP_BY_HOP | {
+    "content-length",
+    "content-encoding",
+    "set-cookie",
+    "alt-svc",
+    "strict-transport-security",
+    "server",
+    "date",
+    "via",
+}
 
 # Largest whole upstream body read for translation (a chat answer is far smaller).
 MAX_TRANSLATED_BODY = 64 * 1024 * 1024
@@ -72,8 +63,14 @@ async def relay(
     idle_timeout: float,
     translator: ResponseTranslator | None = None,
     wants_stream: bool = False,
+    stream_translator: StreamTranslator | None = None,
+    first_out: bytes = b"",
 ) -> web.StreamResponse:
-    """Answer ``request`` with ``opened``; returns the (finished) response."""
+    """Answer ``request`` with ``opened``; returns the (finished) response.
+
+    ``stream_translator`` is a translated stream already fed up to its first output
+    (``first_out``), by routing, which judged the answer before committing to it.
+    """
     upstream = opened.response
     headers = client_headers(upstream.headers, extra_headers)
     try:
@@ -84,7 +81,10 @@ async def relay(
             if not wants_stream:
                 body = await _read_rest(opened, idle_timeout)
                 return _whole(upstream.status, headers, translator.body(body))
-            return await _relay_translated(request, opened, headers, idle_timeout, translator.stream())
+            if stream_translator is None:
+                stream_translator = translator.stream()
+                first_out = stream_translator.feed(opened.first_chunk) if opened.first_chunk else b""
+            return await _relay_translated(request, opened, headers, idle_timeout, stream_translator, first_out)
         if _is_complete(opened):
             # The whole (small) body came with the first read: one write, with a length.
             opened.response.release()
@@ -107,16 +107,52 @@ async def _relay_bytes(request, opened: Opened, headers, idle_timeout: float) ->
     is_sse = opened.response.content_type == EVENT_STREAM
     response = _stream_response(opened.response.status, headers, is_sse)
     await response.prepare(request)
+    return await _pump(request, response, opened, opened.first_chunk, idle_timeout, is_sse, _same, _nothing)
+
+
+async def _relay_translated(
+    request, opened: Opened, headers, idle_timeout: float, stream: StreamTranslator, first_out: bytes
+) -> web.StreamResponse:
+    # The first chunk was translated before the client saw anything: an error the
+    # upstream reports at once (a Bedrock exception frame) kept its own status.
+    headers["Content-Type"] = EVENT_STREAM
+    response = _stream_response(opened.response.status, headers, True)
+    await response.prepare(request)
+    return await _pump(request, response, opened, first_out, idle_timeout, True, stream.feed, stream.close)
+
+
+class _ClientGone(Exception):
+    """The client closed its connection while we were writing to it."""
+
+
+async def _pump(request, response, opened: Opened, out: bytes, idle_timeout: float, is_sse: bool, feed, close):
+    """Write ``out``, then each upstream chunk through ``feed``, then ``close()``.
+
+    The idle deadline runs only while waiting for the upstream, so a slow client
+    never counts as a silent upstream.
+    """
     content = opened.response.content
-    chunk = opened.first_chunk
+    state = state_of(request)
     try:
         with IdleDeadline(idle_timeout) as idle:
-            while chunk:
-                await response.write(chunk)
+            while True:
+                if out:
+                    await _write(response, out)
+                    state.body_bytes_out += len(out)
                 idle.waiting()
                 chunk = await content.readany()
                 idle.done()
-    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                if not chunk:
+                    break
+                out = feed(chunk)
+        out = close()
+        if out:
+            await _write(response, out)
+            state.body_bytes_out += len(out)
+    except _ClientGone:
+        state.client_gone = True
+        return response
+    except (TimeoutError, aiohttp.ClientError, OSError, GatewayError) as exc:
         await _fail_started(request, response, is_sse, _mid_stream_error(exc, idle_timeout))
         return response
     opened.response.release()
@@ -124,34 +160,19 @@ async def _relay_bytes(request, opened: Opened, headers, idle_timeout: float) ->
     return response
 
 
-async def _relay_translated(request, opened: Opened, headers, idle_timeout: float, stream) -> web.StreamResponse:
-    # The first chunk is translated before the client sees anything: an error the
-    # upstream reports at once (a Bedrock exception frame) keeps its own status.
-    out = stream.feed(opened.first_chunk) if opened.first_chunk else b""
-    headers["Content-Type"] = EVENT_STREAM
-    response = _stream_response(opened.response.status, headers, True)
-    await response.prepare(request)
-    content = opened.response.content
+async def _write(response: web.StreamResponse, data: bytes) -> None:
     try:
-        with IdleDeadline(idle_timeout) as idle:
-            while True:
-                if out:
-                    await response.write(out)
-                idle.waiting()
-                chunk = await content.readany()
-                idle.done()
-                if not chunk:
-                    break
-                out = stream.feed(chunk)
-        out = stream.close()
-    except (TimeoutError, aiohttp.ClientError, OSError, GatewayError) as exc:
-        await _fail_started(request, response, True, _mid_stream_error(exc, idle_timeout))
-        return response
-    if out:
-        await response.write(out)
-    opened.response.release()
-    await response.write_eof()
-    return response
+        await response.write(data)
+    except ConnectionResetError as exc:
+        raise _ClientGone from exc
+
+
+def _same(chunk: bytes) -> bytes:
+    return chunk
+
+
+def _nothing() -> bytes:
+    return b""
 
 
 def _stream_response(status: int, headers: CIMultiDict[str], is_sse: bool) -> web.StreamResponse:
@@ -177,16 +198,13 @@ def _mid_stream_error(exc: BaseException, idle_timeout: float) -> GatewayError:
 
 async def _fail_started(request, response: web.StreamResponse, is_sse: bool, error: GatewayError) -> None:
     """End a response whose status is already sent, so the client knows it failed."""
-    if request.transport is None or request.transport.is_closing():
-        # The failure was our write to a client that hung up: aiohttp's handler
-        # cancellation only lost the race to notice. Nothing upstream failed, and
-        # there is nobody to tell: end as that cancellation would.
-        raise asyncio.CancelledError
     state_of(request).stream_error = error
     log.warning("stream failed after the first byte: %s", error.message)
     if is_sse:
         try:
-            await response.write(error.sse_event())
+            event = error.sse_event()
+            await response.write(event)
+            state_of(request).body_bytes_out += len(event)
             await response.write_eof()
         except (ConnectionError, RuntimeError):
             pass  # the client is gone too; nothing left to tell it

@@ -13,6 +13,11 @@ Knobs a test sets before calling (all asyncio-synchronised, no sleeps):
 * ``hang``: an Event the handler waits on before answering (for timeouts).
 * ``error``: (status, json) answered instead of the normal reply.
 * ``disconnected``: set when the gateway closes the connection mid-answer.
+* ``request_seen``: set when a request has arrived.
+* ``script``: what the next requests get, one item each, before normal service:
+  ``Fail(status, ...)`` (an OpenAI error answer), ``HANG`` (wait on ``released``, an
+  Event tests leave unset, until the gateway gives up) or ``DROP`` (close the
+  connection without answering). Routing tests use it for "the first N requests fail".
 """
 
 from __future__ import annotations
@@ -33,6 +38,18 @@ API_KEY_PREFIX = "sk-test"
 MODEL = "gpt-4o-mini-2024-07-18"
 
 
+HANG = "hang"
+DROP = "drop"
+
+
+@dataclass(frozen=True)
+class Fail:
+    status: int
+    message: str = "The server had an error while processing your request."
+    type: str = "server_error"
+    headers: dict = field(default_factory=dict)
+
+
 @dataclass
 class Recorded:
     method: str
@@ -51,6 +68,9 @@ class FakeOpenAI:
     hang: asyncio.Event | None = None
     error: tuple[int, dict] | None = None
     disconnected: asyncio.Event = field(default_factory=asyncio.Event)
+    request_seen: asyncio.Event = field(default_factory=asyncio.Event)
+    script: list = field(default_factory=list)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
     url: str = ""  # base URL including /v1, set by the fixture
 
     def app(self) -> web.Application:
@@ -75,11 +95,22 @@ class FakeOpenAI:
             self.requests.append(
                 Recorded(request.method, request.path, request.query_string, CIMultiDict(request.headers), body)
             )
+            self.request_seen.set()
             try:
+                if self.script:
+                    step = self.script.pop(0)
+                    if step == HANG:
+                        await self.released.wait()
+                    elif step == DROP:
+                        request.transport.abort()
+                        return web.Response()
+                    else:
+                        return _error(step.status, step.message, step.type, None, step.headers)
                 if self.hang is not None:
                     await self.hang.wait()
-                auth = request.headers.get("Authorization", "")
-                if not auth.startswith("Bearer " + API_KEY_PREFIX) and request.path != "/v1/echo-open":
+                auth = request.headers.get("Authorization", "").removeprefix("Bearer ")
+                key = auth or request.headers.get("api-key", "")  # Azure's header
+                if not key.startswith(API_KEY_PREFIX) and not request.path.startswith("/open/"):
                     return _error(401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key")
                 if self.error is not None:
                     status, payload = self.error
@@ -233,6 +264,7 @@ class FakeOpenAI:
                 "path": request.path,
                 "raw_path": request.raw_path,
                 "body_size": len(body),
+                "headers": {name.lower(): value for name, value in request.headers.items()},
             },
             headers={"x-request-id": "req_echo"},
         )
@@ -283,8 +315,10 @@ def parse_multipart(content_type: str, body: bytes) -> dict:
     return fields
 
 
-def _error(status: int, message: str, type_: str, code: str | None) -> web.Response:
-    return web.json_response({"error": {"message": message, "type": type_, "param": None, "code": code}}, status=status)
+def _error(status: int, message: str, type_: str, code: str | None, headers: dict | None = None) -> web.Response:
+    return web.json_response(
+        {"error": {"message": message, "type": type_, "param": None, "code": code}}, status=status, headers=headers
+    )
 
 
 def _rate_headers() -> dict[str, str]:

@@ -1,0 +1,158 @@
+"""A leaf of the routing tree: one upstream target, a provider with its credentials.
+
+Keys may be snake_case or camelCase, as in the wild; they are normalised to snake_case
+(never inside ``override_params`` or ``metadata``, which hold data verbatim).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from .problems import Problems
+
+if TYPE_CHECKING:
+    from .headers import HeaderSettings
+    from .inherit import Inherited
+
+# Provider-specific string options: config key → the x-portkey-* header that also sets it.
+PROVIDER_OPTION_HEADERS: Mapping[str, str] = MappingProxyType(
+    {
+        "resource_name": "x-portkey-azure-resource-name",
+        "deployment_id": "x-portkey-azure-deployment-id",
+        "api_version": "x-portkey-azure-api-version",
+        "aws_access_key_id": "x-portkey-aws-access-key-id",
+        "aws_secret_access_key": "x-portkey-aws-secret-access-key",
+        "aws_session_token": "x-portkey-aws-session-token",
+        "aws_region": "x-portkey-aws-region",
+        "aws_role_arn": "x-portkey-aws-role-arn",
+        "aws_external_id": "x-portkey-aws-external-id",
+        "aws_auth_type": "x-portkey-aws-auth-type",
+        "openai_organization": "x-portkey-openai-organization",
+        "openai_project": "x-portkey-openai-project",
+        "anthropic_version": "x-portkey-anthropic-version",
+        "anthropic_beta": "x-portkey-anthropic-beta",
+    }
+)
+
+# Keys that only make sense on a target (a node that names a provider).
+LEAF_ONLY_KEYS = ("provider", "api_key", *PROVIDER_OPTION_HEADERS)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One upstream call: a provider, its credentials and its per-call options.
+
+    Secrets (``api_key`` and the provider options, which hold AWS keys) are left out of
+    ``repr`` so that a logged or printed Target never shows them.
+    """
+
+    provider: str
+    api_key: str | None = field(default=None, repr=False)
+    custom_host: str | None = None
+    override_params: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    forward_headers: tuple[str, ...] = ()
+    request_timeout_ms: int | None = None
+    options: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # Longest silence (ms) allowed between two chunks of an answer; None = the setting.
+    idle_timeout_ms: int | None = None
+
+
+def parse_target(
+    node: Mapping[str, Any],
+    path: str,
+    inherited: Inherited,
+    headers: HeaderSettings,
+    providers: Collection[str],
+    problems: Problems,
+    *,
+    key_provider: str | None,
+) -> Target | None:
+    """The target at ``path`` with what it inherits and what the headers impose.
+
+    The client's own key (``Authorization``) goes to a target without ``api_key`` only
+    when the target's provider is ``key_provider``, the one the key was meant for
+    (see ``tree.key_provider``). A key is never sent to another provider.
+    """
+    provider = node.get("provider")
+    if provider is None:
+        provider = headers.provider
+        if provider is None:
+            if path == "config":
+                problems.add(
+                    "x-portkey-provider",
+                    "no provider: send the x-portkey-provider header or a provider in x-portkey-config",
+                    code="missing_provider",
+                )
+            elif "virtual_key" in node:
+                problems.add(
+                    f"{path}.virtual_key",
+                    "virtual keys live in Portkey's hosted service; give provider and api_key instead",
+                )
+            else:
+                problems.add(f"{path}.provider", "required: name a provider here or send x-portkey-provider")
+            return None
+        if provider not in providers:
+            problems.add("x-portkey-provider", _unknown(provider, providers), code="unknown_provider")
+            return None
+    elif not isinstance(provider, str) or not provider.strip():
+        problems.add(f"{path}.provider", "must be a non-empty string")
+        return None
+    else:
+        provider = provider.strip().lower()
+        if provider not in providers:
+            problems.add(f"{path}.provider", _unknown(provider, providers), code="unknown_provider")
+            return None
+
+    api_key = node.get("api_key")
+    if api_key is not None and not isinstance(api_key, str):
+        problems.add(f"{path}.api_key", "must be a string")
+    if not api_key and provider == key_provider:
+        api_key = headers.api_key
+
+    options = {}
+    for key in PROVIDER_OPTION_HEADERS:
+        value = node.get(key)
+        if value is None:
+            value = headers.options.get(key)
+        elif not isinstance(value, str):
+            problems.add(f"{path}.{key}", "must be a string")
+        if value:
+            options[key] = value
+
+    return Target(
+        provider=provider,
+        api_key=api_key or None,
+        custom_host=headers.custom_host or inherited.custom_host,
+        override_params=inherited.override_params,
+        forward_headers=headers.forward_headers if headers.forward_headers is not None else inherited.forward_headers,
+        request_timeout_ms=headers.request_timeout_ms or inherited.request_timeout_ms,
+        options=MappingProxyType(options),
+        idle_timeout_ms=inherited.idle_timeout_ms,
+    )
+
+
+def _unknown(provider: str, providers: Collection[str]) -> str:
+    return f"unknown provider {provider!r} (known providers: {', '.join(sorted(providers))})"
+
+
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+# Values under these keys are data, not config: their keys are kept verbatim.
+_VERBATIM_KEYS = frozenset({"override_params", "metadata", "query"})
+
+
+def normalise_keys(node: dict[str, Any]) -> dict[str, Any]:
+    """camelCase config keys → snake_case, recursively through nested targets."""
+    result: dict[str, Any] = {}
+    for key, value in node.items():
+        key = _CAMEL_BOUNDARY.sub("_", key).lower() if isinstance(key, str) else key
+        if key not in _VERBATIM_KEYS:
+            if isinstance(value, dict):
+                value = normalise_keys(value)
+            elif isinstance(value, list):
+                value = [normalise_keys(v) if isinstance(v, dict) else v for v in value]
+        result[key] = value
+    return result

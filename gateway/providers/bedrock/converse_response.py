@@ -1,0 +1,94 @@
+"""Bedrock Converse answer → OpenAI ``chat.completion`` (and the pieces streams share)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from ...errors import UpstreamBroken
+
+# Converse stopReason → OpenAI finish_reason.
+FINISH_REASONS: Mapping[str, str] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "guardrail_intervened": "content_filter",
+    "content_filtered": "content_filter",
+}
+
+
+def finish_reason(stop_reason: str | None) -> str:
+    return FINISH_REASONS.get(stop_reason or "", "stop")
+
+
+def openai_usage(usage: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Converse usage → OpenAI usage. Bedrock's ``inputTokens`` leaves cached tokens out;
+    OpenAI's ``prompt_tokens`` counts every prompt token, cached ones included."""
+    usage = usage or {}
+    cache_read = usage.get("cacheReadInputTokens") or 0
+    cache_write = usage.get("cacheWriteInputTokens") or 0
+    prompt = (usage.get("inputTokens") or 0) + cache_read + cache_write
+    completion = usage.get("outputTokens") or 0
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": cache_read, "cache_write_tokens": cache_write},
+        "completion_tokens_details": {"reasoning_tokens": 0},
+    }
+
+
+def parse_json_object(body: bytes, what: str) -> dict[str, Any]:
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise UpstreamBroken(f"bedrock sent a {what} that is not a JSON object", code="upstream_bad_response")
+    return parsed
+
+
+def converse_to_chat(body: bytes, model: str) -> bytes:
+    answer = parse_json_object(body, "Converse answer")
+    content = ((answer.get("output") or {}).get("message") or {}).get("content") or []
+    texts: list[str] = []
+    reasoning: list[str] = []
+    tool_calls: list[dict[str, Any]] = []
+    for block in content:
+        if "text" in block:
+            texts.append(block["text"])
+        elif "toolUse" in block:
+            use = block["toolUse"]
+            tool_calls.append(
+                {
+                    "id": use.get("toolUseId"),
+                    "type": "function",
+                    "function": {"name": use.get("name"), "arguments": orjson.dumps(use.get("input", {})).decode()},
+                }
+            )
+        elif "reasoningContent" in block:
+            text = (block["reasoningContent"].get("reasoningText") or {}).get("text")
+            if text:
+                reasoning.append(text)
+    message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts else None, "refusal": None}
+    if tool_calls:
+        message["tool_calls"] = tool_calls
+    if reasoning:
+        message["reasoning_content"] = "".join(reasoning)
+    completion = {
+        "id": "chatcmpl-" + uuid.uuid4().hex,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason(answer.get("stopReason"))}
+        ],
+        "usage": openai_usage(answer.get("usage")),
+    }
+    return orjson.dumps(completion)

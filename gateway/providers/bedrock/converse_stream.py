@@ -1,0 +1,103 @@
+"""ConverseStream event frames → OpenAI ``chat.completion.chunk`` events, incrementally.
+
+Events in order: ``messageStart`` → per block ``contentBlockStart`` (tool use only),
+``contentBlockDelta`` (text, tool input pieces, reasoning), ``contentBlockStop`` →
+``messageStop`` (the stop reason) → ``metadata`` (usage, after the stop). The finish
+chunk goes out at ``messageStop``; the usage chunk and ``[DONE]`` at ``metadata``.
+An exception frame raises the matching GatewayError; a stream that ends before both
+``messageStop`` and ``metadata`` arrived raises too — it never ends with ``[DONE]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from ...errors import UpstreamBroken
+from ...streaming.eventstream import EventStreamDecoder, Frame
+from ...translate.openai_chunks import ChatChunkStream
+from .converse_response import finish_reason, openai_usage
+from .errors import frame_error
+
+
+def event_of(frame: Frame) -> tuple[str, dict[str, Any]]:
+    """A frame → (event name, payload); exception and error frames raise."""
+    if frame.message_type != "event":
+        raise frame_error(frame)
+    try:
+        payload = orjson.loads(frame.payload) if frame.payload else {}
+    except orjson.JSONDecodeError:
+        raise UpstreamBroken(
+            f"bedrock sent a {frame.event_type} event that is not JSON", code="upstream_bad_frame"
+        ) from None
+    return frame.event_type or "", payload if isinstance(payload, dict) else {}
+
+
+class ConverseChatStream:
+    def __init__(self, model: str, include_usage: bool) -> None:
+        self._decoder = EventStreamDecoder()
+        self._chunks = ChatChunkStream(model=model, include_usage=include_usage)
+        self._started = False
+        self._tool_index: dict[int, int] = {}  # contentBlockIndex → OpenAI tool_calls index
+        self._stopped = False
+        self._done = False
+
+    def feed(self, data: bytes) -> bytes:
+        out = []
+        for frame in self._decoder.feed(data):
+            name, payload = event_of(frame)
+            out.append(self._event(name, payload))
+        return b"".join(out)
+
+    def close(self) -> bytes:
+        self._decoder.close()
+        if not self._done:
+            missing = "metadata" if self._stopped else "messageStop"
+            raise UpstreamBroken(
+                f"bedrock stream ended before {missing}: the answer is incomplete", code="upstream_truncated"
+            )
+        return b""
+
+    def _event(self, name: str, payload: dict[str, Any]) -> bytes:
+        if self._done:
+            return b""
+        if name == "messageStart":
+            return self._role()
+        if name == "contentBlockStart":
+            use = (payload.get("start") or {}).get("toolUse")
+            if use is None:
+                return b""
+            index = len(self._tool_index)
+            self._tool_index[payload.get("contentBlockIndex", 0)] = index
+            return self._role() + self._chunks.tool_call_start(index, use.get("toolUseId", ""), use.get("name", ""))
+        if name == "contentBlockDelta":
+            return self._delta(payload.get("contentBlockIndex", 0), payload.get("delta") or {})
+        if name == "messageStop":
+            self._stopped = True
+            return self._role() + self._chunks.finish(finish_reason(payload.get("stopReason")))
+        if name == "metadata":
+            if not self._stopped:
+                return b""  # usage arrives after messageStop; anything else is not the end
+            self._done = True
+            return self._chunks.usage(openai_usage(payload.get("usage"))) + self._chunks.done()
+        return b""  # contentBlockStop, and events added to the API later
+
+    def _delta(self, block: int, delta: dict[str, Any]) -> bytes:
+        if "text" in delta:
+            return self._role() + self._chunks.content(delta["text"])
+        if "toolUse" in delta:
+            index = self._tool_index.get(block)
+            if index is None:
+                raise UpstreamBroken("bedrock sent tool input for a block it never started", code="upstream_bad_frame")
+            return self._chunks.tool_call_arguments(index, (delta["toolUse"] or {}).get("input", ""))
+        reasoning = delta.get("reasoningContent")
+        if isinstance(reasoning, dict) and reasoning.get("text"):
+            return self._role() + self._chunks.reasoning(reasoning["text"])
+        return b""
+
+    def _role(self) -> bytes:
+        if self._started:
+            return b""
+        self._started = True
+        return self._chunks.role()

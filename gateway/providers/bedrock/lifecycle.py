@@ -1,0 +1,17 @@
+"""The process's AWS session, opened once in ``app.cleanup_ctx``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from ...appkeys import AWS_CREDENTIALS
+from .credentials import AwsCredentialChain
+
+
+async def aws_credentials_context(app: web.Application) -> AsyncIterator[None]:
+    # One aiobotocore session for the process: the credential chain it resolves and
+    # refreshes is shared by every Bedrock call that carries no keys of its own.
+    app[AWS_CREDENTIALS] = AwsCredentialChain()
+    yield

@@ -1,0 +1,173 @@
+"""The Bedrock provider declaration: URLs, signing, and which translation applies.
+
+Client route → Bedrock operation:
+
+* ``POST /v1/chat/completions`` → ``/model/{modelId}/converse`` (``converse-stream``
+  when ``stream: true``), OpenAI chat format in and out;
+* ``POST /v1/messages`` → the same operations, Anthropic Messages format in and out;
+* ``POST /v1/embeddings`` → ``/model/{modelId}/invoke`` (Titan, Cohere).
+
+The model id (a plain id, an inference profile, or an ARN with ``:`` and ``/``) is
+percent-encoded as one path segment. The host is
+``https://bedrock-runtime.{region}.amazonaws.com``; a custom host replaces it whole
+(Bedrock's base has no ``/v1``).
+
+Region: the request's (``x-portkey-aws-region`` or ``aws_region`` in the config), else
+the process's ``AWS_REGION`` / ``AWS_DEFAULT_REGION``, else ``us-east-1`` as Portkey
+defaults. It must look like an AWS region (it becomes part of a host name).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+from multidict import CIMultiDict
+
+from ...appkeys import AWS_CREDENTIALS
+from ...config import Target
+from ...errors import BadRequest, NotFound
+from ..base import NEVER_FORWARDED, Call, UpstreamRequest, join_url
+from .converse_request import chat_to_converse
+from .converse_response import converse_to_chat
+from .converse_stream import ConverseChatStream
+from .credentials import resolve
+from .embeddings import embeddings_request, embeddings_response
+from .errors import AnthropicShapedError, upstream_error
+from .messages import converse_to_message, messages_to_converse
+from .messages_stream import ConverseMessagesStream
+from .signing import sign
+
+DEFAULT_REGION = "us-east-1"
+EVENT_STREAM = "application/vnd.amazon.eventstream"
+_REGION = re.compile(r"[a-z]{2,}(-[a-z]+)+-[0-9]+")
+_ENDPOINTS = ("chat/completions", "messages", "embeddings")
+
+
+def region_of(target: Target) -> str:
+    region = target.options.get("aws_region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    region = (region or DEFAULT_REGION).strip()
+    if not _REGION.fullmatch(region):
+        raise BadRequest(
+            f"x-portkey-aws-region: {region!r} is not an AWS region name (e.g. us-east-1)",
+            code="invalid_aws_region",
+            param="x-portkey-aws-region",
+        )
+    return region
+
+
+def _model(call: Call) -> str:
+    model = (call.json or {}).get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise BadRequest("model: required (a Bedrock model id, inference profile or ARN)", code="missing_model", param="model")
+    model = model.strip()
+    if model in (".", "..") or any(ord(c) < 0x20 for c in model):
+        # A dot segment would be normalised away by servers (and by SigV4's canonical URI).
+        raise BadRequest(f"model: {model!r} is not a Bedrock model id", code="invalid_model", param="model")
+    return model
+
+
+class Bedrock:
+    name = "bedrock"
+
+    def needs_body(self, call: Call) -> bool:
+        return True  # translated, and signed over its exact bytes
+
+    def prepare(self, call: Call, target: Target) -> UpstreamRequest:
+        if call.endpoint not in _ENDPOINTS:
+            raise NotFound(
+                f"/v1/{call.endpoint} is not served by bedrock (it serves /v1/chat/completions, "
+                "/v1/messages and /v1/embeddings)",
+                code="unsupported_endpoint",
+            )
+        if call.method != "POST":
+            raise BadRequest(f"/v1/{call.endpoint} takes POST", code="method_not_allowed")
+        body = call.json or {}
+        model = _model(call)
+        if call.endpoint == "embeddings":
+            if call.wants_stream:
+                raise BadRequest("stream: embeddings are not streamed", code="invalid_request_for_bedrock", param="stream")
+            operation, payload, accept = "invoke", embeddings_request(body, model), "application/json"
+        else:
+            translate = chat_to_converse if call.endpoint == "chat/completions" else messages_to_converse
+            payload = translate(body)
+            operation, accept = ("converse-stream", EVENT_STREAM) if call.wants_stream else ("converse", "application/json")
+        base = target.custom_host or f"https://bedrock-runtime.{region_of(target)}.amazonaws.com"
+        url = join_url(base, f"model/{quote(model, safe='')}/{operation}", "")
+        headers = _forwarded(call, target)
+        headers["Content-Type"] = "application/json"
+        headers["Accept"] = accept
+        return UpstreamRequest("POST", url, headers, orjson.dumps(payload))
+
+    async def authorize(self, request: UpstreamRequest, target: Target, app) -> None:
+        credentials = await resolve(target.options, app.get(AWS_CREDENTIALS))
+        sign(request, credentials, region_of(target))
+
+    def translator(self, call: Call):
+        body = call.json or {}
+        model = str(body.get("model", ""))
+        if call.endpoint == "chat/completions":
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            return ChatTranslator(model, include_usage)
+        if call.endpoint == "messages":
+            return MessagesTranslator(model)
+        return EmbeddingsTranslator(model, body.get("encoding_format"))
+
+
+def _forwarded(call: Call, target: Target) -> CIMultiDict[str]:
+    # Only what the client explicitly lists: OpenAI's own headers mean nothing to AWS.
+    headers: CIMultiDict[str] = CIMultiDict()
+    for name in target.forward_headers:
+        if name not in NEVER_FORWARDED and not name.startswith("x-amz"):
+            for value in call.headers.getall(name, ()):
+                headers.add(name, value)
+    return headers
+
+
+@dataclass(frozen=True)
+class ChatTranslator:
+    model: str
+    include_usage: bool
+
+    def error(self, status: int, headers: Mapping[str, str], body: bytes) -> bytes:
+        return upstream_error(status, headers, body).body()
+
+    def body(self, body: bytes) -> bytes:
+        return converse_to_chat(body, self.model)
+
+    def stream(self) -> ConverseChatStream:
+        return ConverseChatStream(self.model, self.include_usage)
+
+
+@dataclass(frozen=True)
+class MessagesTranslator:
+    model: str
+
+    def error(self, status: int, headers: Mapping[str, str], body: bytes) -> bytes:
+        return AnthropicShapedError(upstream_error(status, headers, body)).body()
+
+    def body(self, body: bytes) -> bytes:
+        return converse_to_message(body, self.model)
+
+    def stream(self) -> ConverseMessagesStream:
+        return ConverseMessagesStream(self.model)
+
+
+@dataclass(frozen=True)
+class EmbeddingsTranslator:
+    model: str
+    encoding_format: Any
+
+    def error(self, status: int, headers: Mapping[str, str], body: bytes) -> bytes:
+        return upstream_error(status, headers, body).body()
+
+    def body(self, body: bytes) -> bytes:
+        return embeddings_response(body, self.model, self.encoding_format)
+
+    def stream(self):
+        raise BadRequest("embeddings are not streamed", code="invalid_request_for_bedrock")

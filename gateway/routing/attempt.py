@@ -1,0 +1,182 @@
+"""One call to one target, up to the first byte the client would see.
+
+Nothing is sent to the client here: an attempt ends with an Outcome holding either an
+opened upstream answer (status and first chunk in; for a translated stream, the
+first translated bytes too) or the gateway's own error. The strategies decide whether
+the Outcome is answered or discarded in favour of another attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import aiohttp
+import orjson
+from aiohttp import web
+
+from ..appkeys import HTTP_SESSION, SETTINGS
+from ..config import Leaf, RouteSpec, Target
+from ..errors import GatewayError, UpstreamBroken, UpstreamTimeout, UpstreamUnreachable
+from ..middlewares.state import state_of
+from ..providers.base import Call, Provider, ResponseTranslator, StreamTranslator
+from ..providers.registry import get_provider
+from ..upstream import Opened, open_upstream, request_deadline
+from .tools import RoutingTools
+
+
+@dataclass
+class RouteContext:
+    """Everything the strategies need for one client request."""
+
+    request: web.Request
+    call: Call
+    route: RouteSpec
+    tools: RoutingTools
+
+    def facts(self) -> dict[str, Any]:
+        """What conditional routing reads: metadata.*, params.*, url.pathname."""
+        return {
+            "metadata": self.route.metadata,
+            "params": self.call.json or {},
+            "url": {"pathname": self.request.path},
+        }
+
+
+@dataclass
+class Outcome:
+    leaf: Leaf
+    provider: Provider
+    call: Call
+    opened: Opened | None = None
+    error: GatewayError | None = None
+    translator: ResponseTranslator | None = None
+    # A streamed 2xx answer of a translating provider: its translator, already fed.
+    stream: StreamTranslator | None = None
+    first_out: bytes = b""
+    # Retries made at this target; -1 when every retry was used and it still failed.
+    retries: int = 0
+    record: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def status(self) -> int:
+        return self.error.status if self.error is not None else self.opened.status
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and 200 <= self.opened.status < 300
+
+    @property
+    def network_error(self) -> bool:
+        """The upstream could not be reached, or hung up before answering."""
+        return isinstance(self.error, UpstreamUnreachable)
+
+    def discard(self) -> None:
+        """Let go of an answer that will not be relayed."""
+        if self.opened is not None:
+            length = self.opened.response.content_length
+            if length is not None and length == len(self.opened.first_chunk):
+                self.opened.response.release()  # all read: the connection goes back to the pool
+            else:
+                self.opened.close()
+            self.opened = None
+
+
+def call_for(call: Call, target: Target) -> Call:
+    """The call as this target sends it: its own copy of the body with override_params."""
+    if not target.override_params or call.json is None:
+        return call
+    merged = {**call.json, **target.override_params}
+    return replace(call, json=merged, body=orjson.dumps(merged))
+
+
+async def attempt(ctx: RouteContext, leaf: Leaf) -> Outcome:
+    request = ctx.request
+    settings = request.app[SETTINGS]
+    target = leaf.target
+    provider = get_provider(target.provider)
+    call = call_for(ctx.call, target)
+    outcome = Outcome(leaf, provider, call)
+    started = time.perf_counter()
+    try:
+        upstream_request = provider.prepare(call, target)
+        if call.stream is not None and call.content_length is not None:
+            upstream_request.headers["Content-Length"] = str(call.content_length)
+        await provider.authorize(upstream_request, target, request.app)
+        timeout_s, timeout_error = request_deadline(target.request_timeout_ms, settings)
+        outcome.opened = await open_upstream(
+            request.app[HTTP_SESSION], upstream_request, timeout_s=timeout_s, timeout_error=timeout_error
+        )
+        outcome.translator = provider.translator(call)
+        if outcome.translator is not None and call.wants_stream and outcome.ok:
+            outcome.stream = outcome.translator.stream()
+            outcome.first_out, ended = await _first_output(
+                outcome.opened, outcome.stream, idle_timeout(target, settings)
+            )
+            if ended:
+                outcome.stream = _EndedStream()
+    except GatewayError as exc:
+        outcome.discard()
+        outcome.error = exc
+    except BaseException:
+        outcome.discard()  # cancelled (the client left) or a bug: never leak the connection
+        raise
+    outcome.record = _record(ctx, outcome, started)
+    return outcome
+
+
+async def _first_output(opened: Opened, stream: StreamTranslator, idle_s: float) -> tuple[bytes, bool]:
+    """Feed the translator until it has bytes for the client; (bytes, upstream ended).
+
+    An error the upstream reports at once (a Bedrock exception frame, an Anthropic
+    ``error`` event, a stream that ends before its first event) is then still an
+    error before the first byte, with its own status, and can be retried or fall back.
+    """
+    out = stream.feed(opened.first_chunk) if opened.first_chunk else b""
+    content = opened.response.content
+    try:
+        while not out:
+            async with asyncio.timeout(idle_s):
+                chunk = await content.readany()
+            if not chunk:
+                return stream.close(), True
+            out = stream.feed(chunk)
+    except TimeoutError:
+        raise UpstreamTimeout(
+            f"upstream sent nothing for {idle_s:g} s before its first event", status=504, code="stream_idle_timeout"
+        ) from None
+    except (aiohttp.ClientError, OSError) as exc:
+        raise UpstreamBroken(f"upstream connection failed before its first event: {type(exc).__name__}") from None
+    return out, False
+
+
+class _EndedStream:
+    """Stands in for a translator whose upstream already ended (and was closed)."""
+
+    def feed(self, data: bytes) -> bytes:
+        return b""
+
+    def close(self) -> bytes:
+        return b""
+
+
+def idle_timeout(target: Target, settings) -> float:
+    if target.idle_timeout_ms is not None:
+        return target.idle_timeout_ms / 1000
+    return settings.idle_timeout
+
+
+def _record(ctx: RouteContext, outcome: Outcome, started: float) -> dict[str, Any]:
+    """One entry of the access line's ``attempts``: target path, status, time to answer."""
+    record: dict[str, Any] = {
+        "target": outcome.leaf.path,
+        "provider": outcome.leaf.target.provider,
+        "status": outcome.status,
+        "ms": round((time.perf_counter() - started) * 1000, 2),
+    }
+    if outcome.error is not None:
+        record["error"] = outcome.error.code
+    state_of(ctx.request).attempts.append(record)
+    return record

@@ -1,0 +1,259 @@
+"""A fake AWS Bedrock Runtime: the real wire format, SigV4 checked, programmable per test.
+
+Every request's signature is recomputed with botocore from the fake's known test
+credentials (``KEYS``); a mismatch answers 403 exactly as AWS does
+(``{"message": ...}`` + ``x-amzn-ErrorType``). Operations:
+
+* ``POST /model/{modelId}/converse`` → Converse JSON answer;
+* ``POST /model/{modelId}/converse-stream`` → ``application/vnd.amazon.eventstream``
+  frames, one write per frame (or ``chunk_size`` bytes per write, across frames);
+* ``POST /model/{modelId}/invoke`` → Titan / Cohere embeddings.
+
+The answer is ``script`` (content blocks in Converse form, stop reason, usage); by
+default the model echoes the last user text. Knobs: ``exception_at`` (frame index,
+exception type, message) replaces that frame by an exception frame and ends the
+stream; ``truncate_after`` ends the body after that many frames (no messageStop);
+``gate`` is awaited after the first frame; ``first_frame_sent`` is set after it.
+Unknown models answer 400 ``ValidationException`` as AWS does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+import orjson
+from aiohttp import web
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from multidict import CIMultiDict
+
+from tests.fakes.eventstream import event_frame, exception_frame
+
+ACCESS_KEY = "AKIATESTKEY000000001"
+SECRET_KEY = "test/secret/key+0000000000000000000000001"
+SESSION_ACCESS_KEY = "ASIATESTSESSIONKEY01"
+SESSION_SECRET = "session/secret/key+000000000000000000002"
+SESSION_TOKEN = "FwoGZXIvYXdzEXAMPLE//session+token=="
+# access key → (secret, the session token it requires, if any)
+KEYS = {ACCESS_KEY: (SECRET_KEY, None), SESSION_ACCESS_KEY: (SESSION_SECRET, SESSION_TOKEN)}
+
+KNOWN_MODELS = {
+    "anthropic.claude-3-5-sonnet-20241022-v2:0",
+    "us.anthropic.claude-3-7-sonnet-20250219-v1:0",
+    "meta.llama3-1-70b-instruct-v1:0",
+    "amazon.nova-pro-v1:0",
+    "amazon.titan-embed-text-v2:0",
+    "cohere.embed-english-v3",
+}
+
+_PATH = re.compile(r"^/model/(?P<model>[^/]+)/(?P<op>converse|converse-stream|invoke)$")
+_AUTH = re.compile(r"^AWS4-HMAC-SHA256 Credential=(?P<cred>[^,]+), SignedHeaders=(?P<signed>[^,]+), Signature=(?P<sig>[0-9a-f]+)$")
+
+
+def aws_error(status: int, name: str, message: str) -> web.Response:
+    return web.json_response(
+        {"message": message},
+        status=status,
+        headers={"x-amzn-ErrorType": f"{name}:http://internal.amazon.com/coral/com.amazon.bedrock/"},
+    )
+
+
+@dataclass
+class Script:
+    content: list[dict[str, Any]]
+    stop_reason: str = "end_turn"
+    usage: dict[str, int] = field(default_factory=lambda: {"inputTokens": 12, "outputTokens": 5, "totalTokens": 17})
+
+
+@dataclass
+class Recorded:
+    path: str  # raw, as sent
+    model: str  # decoded
+    headers: CIMultiDict
+    body: bytes
+
+    @property
+    def json(self) -> dict[str, Any]:
+        return orjson.loads(self.body)
+
+
+@dataclass
+class FakeBedrock:
+    region: str = "us-east-1"
+    requests: list[Recorded] = field(default_factory=list)
+    script: Script | None = None
+    exception_at: tuple[int, str, str] | None = None
+    truncate_after: int | None = None
+    chunk_size: int | None = None
+    gate: asyncio.Event | None = None
+    first_frame_sent: asyncio.Event = field(default_factory=asyncio.Event)
+    url: str = ""  # set by the fixture: http://127.0.0.1:PORT (Bedrock's base has no /v1)
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/{tail:.*}", self.handle)
+        return app
+
+    @property
+    def last(self) -> Recorded:
+        return self.requests[-1]
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        raw_path = request.raw_path
+        match = _PATH.match(raw_path)
+        if match is None:
+            return aws_error(404, "UnknownOperationException", "")
+        model = unquote(match["model"])
+        self.requests.append(Recorded(raw_path, model, CIMultiDict(request.headers), body))
+        refused = self.check_signature(request, body)
+        if refused is not None:
+            return refused
+        if model.rsplit("/", 1)[-1] not in KNOWN_MODELS:
+            return aws_error(400, "ValidationException", "The provided model identifier is invalid.")
+        payload = orjson.loads(body)
+        if match["op"] == "invoke":
+            return self.invoke(model, payload)
+        problem = converse_problem(payload)
+        if problem:
+            return aws_error(400, "ValidationException", problem)
+        script = self.script or echo(payload)
+        if match["op"] == "converse":
+            return web.json_response(converse_answer(script), headers={"x-amzn-RequestId": "req-1"})
+        return await self.stream(request, script)
+
+    def check_signature(self, request: web.Request, body: bytes) -> web.Response | None:
+        """Recompute the SigV4 signature with botocore, as AWS does on its side."""
+        match = _AUTH.match(request.headers.get("Authorization", ""))
+        if match is None:
+            return aws_error(403, "MissingAuthenticationTokenException", "Missing Authentication Token")
+        key_id, date, region, service, terminator = match["cred"].split("/")
+        if key_id not in KEYS:
+            return aws_error(403, "UnrecognizedClientException", "The security token included in the request is invalid.")
+        secret, token = KEYS[key_id]
+        if token is not None and request.headers.get("X-Amz-Security-Token") != token:
+            return aws_error(403, "UnrecognizedClientException", "The security token included in the request is invalid.")
+        signed = match["signed"].split(";")
+        if "host" not in signed or "x-amz-date" not in signed or (token and "x-amz-security-token" not in signed):
+            return aws_error(403, "InvalidSignatureException", "Host, X-Amz-Date and the security token must be signed.")
+        if (region, service, terminator) != (self.region, "bedrock", "aws4_request"):
+            return aws_error(403, "InvalidSignatureException", "Credential should be scoped to a valid region and service 'bedrock'.")
+        headers = {name: request.headers.get(name, "") for name in signed}
+        aws_request = AWSRequest(method=request.method, url=f"http://{request.headers['Host']}{request.raw_path}", data=body, headers=headers)
+        aws_request.context["timestamp"] = request.headers.get("X-Amz-Date", "")
+        if aws_request.context["timestamp"][:8] != date:
+            return aws_error(403, "InvalidSignatureException", "Date in Credential scope does not match YYYYMMDD from X-Amz-Date.")
+        signer = SigV4Auth(Credentials(key_id, secret, token), "bedrock", region)
+        canonical = signer.canonical_request(aws_request)
+        expected = signer.signature(signer.string_to_sign(aws_request, canonical), aws_request)
+        if not hmac.compare_digest(expected, match["sig"]):
+            return aws_error(
+                403,
+                "InvalidSignatureException",
+                "The request signature we calculated does not match the signature you provided. "
+                "Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
+            )
+        return None
+
+    async def stream(self, request: web.Request, script: Script) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/vnd.amazon.eventstream", "x-amzn-RequestId": "req-2"})
+        await response.prepare(request)
+        frames = stream_frames(script)
+        if self.exception_at is not None:
+            index, name, message = self.exception_at
+            frames = frames[:index] + [exception_frame(name, message)]
+        if self.truncate_after is not None:
+            frames = frames[: self.truncate_after]
+        if self.chunk_size:
+            data = b"".join(frames)
+            frames = [data[i : i + self.chunk_size] for i in range(0, len(data), self.chunk_size)]
+        for number, frame in enumerate(frames):
+            await response.write(frame)
+            if number == 0:
+                self.first_frame_sent.set()
+                if self.gate is not None:
+                    await self.gate.wait()
+        await response.write_eof()
+        return response
+
+    def invoke(self, model: str, payload: dict[str, Any]) -> web.Response:
+        if "titan-embed" in model:
+            text = payload["inputText"]
+            return web.json_response({"embedding": vector(text), "inputTextTokenCount": len(text.split())})
+        texts = payload["texts"]
+        if payload.get("input_type") not in ("search_document", "search_query", "classification", "clustering"):
+            return aws_error(400, "ValidationException", "Malformed input request: input_type is required")
+        return web.json_response(
+            {"embeddings": [vector(t) for t in texts], "id": "emb-1", "response_type": "embeddings_floats", "texts": texts}
+        )
+
+
+def vector(text: str) -> list[float]:
+    return [float(len(text)), 0.5, -1.25]
+
+
+def converse_problem(payload: dict[str, Any]) -> str | None:
+    """The checks Bedrock makes that a bad translation would trip."""
+    messages = payload.get("messages") or []
+    if not messages or messages[0]["role"] != "user":
+        return "A conversation must start with a user message. Try again with a conversation that starts with a user message."
+    for before, after in zip(messages, messages[1:], strict=False):
+        if before["role"] == after["role"]:
+            return "A conversation must alternate between user and assistant roles."
+    for message in messages:
+        for block in message["content"]:
+            if ("toolUse" in block or "toolResult" in block) and "toolConfig" not in payload:
+                return "The toolConfig field must be defined when using toolUse and toolResult content blocks."
+            if "text" in block and not block["text"].strip() and "toolResult" not in block:
+                return "The text field in the ContentBlock object is blank."
+    return None
+
+
+def echo(payload: dict[str, Any]) -> Script:
+    last = payload["messages"][-1]["content"]
+    text = " ".join(block["text"] for block in last if "text" in block)
+    return Script([{"text": f"You said: {text}"}])
+
+
+def converse_answer(script: Script) -> dict[str, Any]:
+    return {
+        "output": {"message": {"role": "assistant", "content": script.content}},
+        "stopReason": script.stop_reason,
+        "usage": script.usage,
+        "metrics": {"latencyMs": 42},
+    }
+
+
+def _halves(text: str) -> list[str]:
+    middle = len(text) // 2
+    return [part for part in (text[:middle], text[middle:]) if part]
+
+
+def stream_frames(script: Script) -> list[bytes]:
+    """The ConverseStream events for a scripted answer, as AWS sends them ("p" is AWS's padding)."""
+    frames = [event_frame("messageStart", {"role": "assistant", "p": "abcd"})]
+    for index, block in enumerate(script.content):
+        if "text" in block:
+            for piece in _halves(block["text"]):
+                frames.append(event_frame("contentBlockDelta", {"contentBlockIndex": index, "delta": {"text": piece}, "p": "ab"}))
+        elif "toolUse" in block:
+            use = block["toolUse"]
+            start = {"toolUse": {"toolUseId": use["toolUseId"], "name": use["name"]}}
+            frames.append(event_frame("contentBlockStart", {"contentBlockIndex": index, "start": start}))
+            for piece in _halves(orjson.dumps(use["input"]).decode()):
+                frames.append(event_frame("contentBlockDelta", {"contentBlockIndex": index, "delta": {"toolUse": {"input": piece}}}))
+        elif "reasoningContent" in block:
+            text = block["reasoningContent"]["reasoningText"]
+            for piece in _halves(text["text"]):
+                frames.append(event_frame("contentBlockDelta", {"contentBlockIndex": index, "delta": {"reasoningContent": {"text": piece}}}))
+            frames.append(event_frame("contentBlockDelta", {"contentBlockIndex": index, "delta": {"reasoningContent": {"signature": text["signature"]}}}))
+        frames.append(event_frame("contentBlockStop", {"contentBlockIndex": index}))
+    frames.append(event_frame("messageStop", {"stopReason": script.stop_reason}))
+    frames.append(event_frame("metadata", {"usage": script.usage, "metrics": {"latencyMs": 42}}))
+    return frames

@@ -1,0 +1,50 @@
+"""Fixtures: the fake Anthropic API, and both official SDKs pointed at the gateway."""
+
+from __future__ import annotations
+
+import anthropic
+import openai
+import pytest
+
+from tests.fakes.anthropic import FakeAnthropic
+
+ANTHROPIC_KEY = "sk-ant-test-0123456789"
+
+
+@pytest.fixture
+async def fake_anthropic(aiohttp_server):
+    fake = FakeAnthropic()
+    server = await aiohttp_server(fake.app())
+    fake.url = str(server.make_url("/v1"))
+    return fake
+
+
+@pytest.fixture
+def anthropic_headers(fake_anthropic) -> dict[str, str]:
+    return {"x-portkey-provider": "anthropic", "x-portkey-custom-host": fake_anthropic.url}
+
+
+@pytest.fixture
+async def claude_via_openai(gateway, anthropic_headers):
+    """The official OpenAI SDK talking to Claude through the gateway."""
+    client = openai.AsyncOpenAI(
+        base_url=str(gateway.make_url("/v1")),
+        api_key=ANTHROPIC_KEY,
+        default_headers=anthropic_headers,
+        max_retries=0,
+    )
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def claude_native(gateway, anthropic_headers):
+    """The official Anthropic SDK talking to the gateway's /v1/messages."""
+    client = anthropic.AsyncAnthropic(
+        base_url=str(gateway.make_url("/")).rstrip("/"),
+        api_key=ANTHROPIC_KEY,
+        default_headers=anthropic_headers,
+        max_retries=0,
+    )
+    yield client
+    await client.close()

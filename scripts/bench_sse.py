@@ -1,6 +1,6 @@
 """Streaming: N concurrent SSE streams direct from a fake upstream, then through the gateway.
 
-    .venv/bin/python scripts/bench_sse.py [--streams 1000] [--chunks 100] [--gap-ms 10] [--mode passthrough]
+    .venv/bin/python scripts/bench_sse.py [--streams 1000] [--chunks 100] [--gap-ms 10] [--mode passthrough,bedrock]
 
 Starts on 127.0.0.1 the fake upstream (``scripts/fake_upstream.py``, its own
 process, which stamps each chunk with its send time) and the gateway (one worker),
@@ -11,9 +11,10 @@ both runs and what the gateway added, the gateway's CPU time per chunk and its p
 RSS (VmHWM); then the same for ``scripts/bare_relay.py``, the floor of any aiohttp
 design (``--no-relay`` skips it). With two or more CPUs the gateway gets one of its own.
 
-Modes: ``passthrough`` (OpenAI SSE relayed as bytes). ``bedrock`` (Bedrock
-event-stream translated to OpenAI SSE) needs gateway/providers/bedrock and an
-event-stream fake upstream; it is skipped, with a note, while either is missing.
+Modes: ``passthrough`` (OpenAI SSE relayed as bytes) and ``bedrock`` (Bedrock
+ConverseStream event-stream frames translated to OpenAI SSE; skipped, with a note,
+in a tree without gateway/providers/bedrock). With both, the table ends with the
+ratio of their CPU per chunk.
 """
 
 from __future__ import annotations
@@ -48,12 +49,27 @@ def _fake_openai(port: int, args) -> list[str]:
 def _bedrock_missing() -> str | None:
     if not (benchlib.REPO / "gateway" / "providers" / "bedrock").exists():
         return "gateway/providers/bedrock does not exist in this tree"
-    return "the Bedrock event-stream fake upstream is not written yet (add it to fake_upstream.py)"
+    return None
+
+
+def _bedrock_headers(upstream_port: int) -> dict[str, str]:
+    # Keys the fake upstream never checks: the gateway still signs every request.
+    return {
+        "Content-Type": "application/json",
+        "x-portkey-provider": "bedrock",
+        "x-portkey-custom-host": f"http://{HOST}:{upstream_port}",
+        "x-portkey-aws-access-key-id": "AKIDBENCHMARK",
+        "x-portkey-aws-secret-access-key": "bench-secret",
+        "x-portkey-aws-region": "us-east-1",
+    }
 
 
 MODES = {
     "passthrough": Mode(_fake_openai, benchlib.gateway_headers, lambda: None),
-    "bedrock": Mode(_fake_openai, benchlib.gateway_headers, _bedrock_missing),
+    # The same chunks, sent as Bedrock ConverseStream event-stream frames and
+    # translated by the gateway into OpenAI SSE. Its direct run is the upstream's
+    # OpenAI form (the client reads SSE): same process, same cadence.
+    "bedrock": Mode(_fake_openai, _bedrock_headers, _bedrock_missing),
 }
 
 
@@ -68,7 +84,7 @@ def run_client(url: str, headers: dict, args, cpus) -> dict:
     return json.loads(result.stdout)
 
 
-def run_mode(name: str, mode: Mode, args) -> list[list] | None:
+def run_mode(name: str, mode: Mode, args, cpu_per_chunk: dict) -> list[list] | None:
     missing = mode.missing()
     if missing:
         print(f"mode {name}: skipped: {missing}", file=sys.stderr)
@@ -98,22 +114,23 @@ def run_mode(name: str, mode: Mode, args) -> list[list] | None:
             floor["cpu_us"] = (benchlib.cpu_seconds(relay.pid) - relay_before) / max(1, len(floor["delay_ms"])) * 1e6
             floor["rss_mb"] = benchlib.proc_status_kb(relay.pid, "VmHWM") / 1024
     cpu_per_chunk_us = cpu_used / max(1, len(through["delay_ms"])) * 1e6
+    cpu_per_chunk[name] = cpu_per_chunk_us
     rows = []
     figures = {}
-    for label, result in (("direct", direct), (f"gateway ({name})", through)):
+    for label, result in ((f"direct ({name})", direct), (f"gateway ({name})", through)):
         figures[label] = [percentile(result["ttfb_ms"], 50), percentile(result["ttfb_ms"], 99),
                           percentile(result["delay_ms"], 50), percentile(result["delay_ms"], 99)]
         errors = sum(result["errors"].values())
         detail = ", ".join(f"{k}: {v}" for k, v in result["errors"].items())
         rows.append([label, *figures[label], len(result["delay_ms"]), f"{errors}" + (f" ({detail})" if detail else ""),
                      "-", "-"])
-    added = [g - d for g, d in zip(figures[f"gateway ({name})"], figures["direct"])]
+    added = [g - d for g, d in zip(figures[f"gateway ({name})"], figures[f"direct ({name})"])]
     rows.append([f"added by gateway ({name})", *added, "", "", round(cpu_per_chunk_us, 1), round(peak_rss_mb, 1)])
     if floor is not None:
         relay_figures = [percentile(floor["ttfb_ms"], 50), percentile(floor["ttfb_ms"], 99),
                          percentile(floor["delay_ms"], 50), percentile(floor["delay_ms"], 99)]
         rows.append(["bare relay", *relay_figures, len(floor["delay_ms"]), sum(floor["errors"].values()), "-", "-"])
-        rows.append(["added by bare relay", *(r - d for r, d in zip(relay_figures, figures["direct"])), "", "",
+        rows.append(["added by bare relay", *(r - d for r, d in zip(relay_figures, figures[f"direct ({name})"])), "", "",
                      round(floor["cpu_us"], 1), round(floor["rss_mb"], 1)])
     return rows
 
@@ -124,21 +141,25 @@ def main() -> int:
     parser.add_argument("--chunks", type=int, default=100)
     parser.add_argument("--gap-ms", type=float, default=10.0)
     parser.add_argument("--ramp-s", type=float, default=1.0, help="seconds over which the client starts its streams")
-    parser.add_argument("--mode", default="passthrough", help=f"comma-separated: {', '.join(MODES)}")
+    parser.add_argument("--mode", default="passthrough,bedrock", help=f"comma-separated: {', '.join(MODES)}")
     parser.add_argument("--no-relay", action="store_true", help="skip the bare relay run (the floor)")
     parser.add_argument("--no-pin", action="store_true", help="do not give the gateway a CPU of its own")
     args = parser.parse_args()
     rows = []
+    cpu_per_chunk: dict[str, float] = {}
     for name in args.mode.split(","):
         if name not in MODES:
             parser.error(f"unknown mode {name!r}; known: {', '.join(MODES)}")
-        rows += run_mode(name, MODES[name], args) or []
+        rows += run_mode(name, MODES[name], args, cpu_per_chunk) or []
     print(f"\nbench_sse: {benchlib.machine()}")
     print(f"{args.streams} concurrent streams (started over {args.ramp_s:g} s), {args.chunks} chunks "
           f"{args.gap_ms:g} ms apart\n")
     if rows:
         print(benchlib.table(["run", "TTFB p50 ms", "TTFB p99 ms", "delay p50 ms", "delay p99 ms", "chunks",
                               "errors", "CPU us/chunk", "peak RSS MB"], rows))
+    if {"passthrough", "bedrock"} <= cpu_per_chunk.keys():
+        ratio = cpu_per_chunk["bedrock"] / cpu_per_chunk["passthrough"]
+        print(f"\ntranslated (bedrock) CPU per chunk = {ratio:.2f} x passthrough")
     return 0
 
 

@@ -4,9 +4,11 @@
 
 ``POST /v1/chat/completions`` answers the fixed chat.completion JSON, or, when the
 body asks for ``"stream": true``, an SSE stream of ``--chunks`` chat.completion.chunk
-events ``--gap-ms`` apart, then ``data: [DONE]``. Each chunk's content is
-``t=<time.monotonic() at send>`` so that a client on the same host can tell how long
-the chunk took to reach it (CLOCK_MONOTONIC is one clock for all processes).
+events ``--gap-ms`` apart, then ``data: [DONE]``. ``POST .../converse-stream`` (AWS
+Bedrock) answers the same stream as AWS event-stream frames: messageStart, one
+contentBlockDelta per chunk, contentBlockStop, messageStop, metadata. Each chunk's
+text is ``t=<time.monotonic() at send>`` so that a client on the same host can tell
+how long it took to reach it (CLOCK_MONOTONIC is one clock for all processes).
 
 Raw asyncio protocol and libuv timers rather than a web framework, so that the
 upstream costs far less per chunk than what is measured; HTTP/1.1 keep-alive, and
@@ -17,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import struct
 import time
+import zlib
 
 import orjson
 
@@ -38,8 +42,67 @@ JSON_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Lengt
 SSE_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\nCache-Control: no-cache\r\n\r\n"
 
 
+EVENT_STREAM_HEAD = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.amazon.eventstream\r\n"
+    b"Transfer-Encoding: chunked\r\nx-amzn-RequestId: bench\r\n\r\n"
+)
+
+
 def http_chunk(data: bytes) -> bytes:
     return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+def aws_event(event_type: str, payload: bytes) -> bytes:
+    """One AWS event-stream frame: prelude (lengths + CRC32), string headers, payload, CRC32."""
+    headers = b""
+    for name, value in ((b":event-type", event_type.encode()), (b":content-type", b"application/json"),
+                        (b":message-type", b"event")):
+        headers += struct.pack(">B", len(name)) + name + struct.pack(">BH", 7, len(value)) + value
+    prelude = struct.pack(">II", 16 + len(headers) + len(payload), len(headers))
+    message = prelude + struct.pack(">I", zlib.crc32(prelude)) + headers + payload
+    return message + struct.pack(">I", zlib.crc32(message))
+
+
+class OpenAIStream:
+    """The frames of an OpenAI chat stream, as HTTP chunks."""
+
+    head = SSE_HEAD
+
+    @staticmethod
+    def first() -> bytes:
+        return http_chunk(CHUNK % time.monotonic())
+
+    @staticmethod
+    def chunk() -> bytes:
+        return http_chunk(CHUNK % time.monotonic())
+
+    last = http_chunk(LAST) + b"0\r\n\r\n"
+
+
+class BedrockStream:
+    """The frames of a Bedrock ConverseStream answer, as HTTP chunks."""
+
+    head = EVENT_STREAM_HEAD
+    _delta = b'{"contentBlockIndex":0,"delta":{"text":"t=%.6f"},"p":"abcdefgh"}'
+
+    @classmethod
+    def first(cls) -> bytes:
+        return http_chunk(aws_event("messageStart", b'{"role":"assistant","p":"abcd"}') + cls._frame())
+
+    @classmethod
+    def chunk(cls) -> bytes:
+        return http_chunk(cls._frame())
+
+    @classmethod
+    def _frame(cls) -> bytes:
+        return aws_event("contentBlockDelta", cls._delta % time.monotonic())
+
+    last = http_chunk(
+        aws_event("contentBlockStop", b'{"contentBlockIndex":0,"p":"ab"}')
+        + aws_event("messageStop", b'{"stopReason":"end_turn","p":"abc"}')
+        + aws_event("metadata", b'{"usage":{"inputTokens":12,"outputTokens":100,"totalTokens":112},'
+                                b'"metrics":{"latencyMs":42},"p":"abcdef"}')
+    ) + b"0\r\n\r\n"
 
 
 class Upstream(asyncio.Protocol):
@@ -68,19 +131,24 @@ class Upstream(asyncio.Protocol):
             end = head_end + 4 + length
             if len(self.buffer) < end:
                 return
+            request_line = self.buffer[: self.buffer.find(b"\r\n")]
             body, self.buffer = self.buffer[head_end + 4 : end], self.buffer[end:]
-            self.answer(body)
+            self.answer(request_line, body)
 
-    def answer(self, body: bytes) -> None:
-        try:
-            stream = orjson.loads(body).get("stream") is True
-        except (orjson.JSONDecodeError, AttributeError):
-            stream = False
-        if not stream:
-            self.transport.write(JSON_HEAD % len(CHAT_COMPLETION) + CHAT_COMPLETION)
-            return
+    def answer(self, request_line: bytes, body: bytes) -> None:
+        if b"/converse-stream " in request_line:
+            self.stream = BedrockStream
+        else:
+            try:
+                wants_stream = orjson.loads(body).get("stream") is True
+            except (orjson.JSONDecodeError, AttributeError):
+                wants_stream = False
+            if not wants_stream:
+                self.transport.write(JSON_HEAD % len(CHAT_COMPLETION) + CHAT_COMPLETION)
+                return
+            self.stream = OpenAIStream
         loop = asyncio.get_running_loop()
-        self.transport.write(SSE_HEAD + http_chunk(CHUNK % time.monotonic()))
+        self.transport.write(self.stream.head + self.stream.first())
         self.schedule(loop, loop.time(), 1)
 
     def schedule(self, loop, started: float, sent: int) -> None:
@@ -91,11 +159,11 @@ class Upstream(asyncio.Protocol):
         if self.transport.is_closing():
             return
         if sent < self.chunks:
-            self.transport.write(http_chunk(CHUNK % time.monotonic()))
+            self.transport.write(self.stream.chunk())
             self.schedule(loop, started, sent + 1)
         else:
             self.timer = None
-            self.transport.write(http_chunk(LAST) + b"0\r\n\r\n")
+            self.transport.write(self.stream.last)
 
 
 async def serve(port: int) -> None:

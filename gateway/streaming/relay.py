@@ -156,7 +156,12 @@ async def _pump(request, response, opened: Opened, out: bytes, idle_timeout: flo
         await _fail_started(request, response, is_sse, _mid_stream_error(exc, idle_timeout))
         return response
     opened.response.release()
-    await response.write_eof()
+    try:
+        await response.write_eof()
+    except ConnectionResetError:
+        # The client left just before the end; aiohttp, which writes the end again
+        # after us, takes a closed connection quietly.
+        state.client_gone = True
     return response
 
 

@@ -216,7 +216,7 @@ def summary(results: dict, connections: list[int], bodies: list[str]) -> str:
         lines.append(f"{body} body: gateway throughput at {most} connections = {ratio:.0%} of the bare relay's")
         direct, gateway = results["direct", body, one], results["gateway", body, one]
         lines.append(
-            f"{body} body: gateway adds at {one} connection p50 {(gateway['p50'] - direct['p50']) / 1000:.2f} ms, "
+            f"{body} body: gateway adds at {one} connection(s) p50 {(gateway['p50'] - direct['p50']) / 1000:.2f} ms, "
             f"p99 {(gateway['p99'] - direct['p99']) / 1000:.2f} ms over direct"
         )
     return "\n".join(lines)

@@ -41,7 +41,7 @@ class Mode:
     missing: Callable[[], str | None]
 
 
-def _fake_openai(port: int, args) -> list[str]:
+def _fake_upstream(port: int, args) -> list[str]:
     return [sys.executable, str(benchlib.SCRIPTS / "fake_upstream.py"), str(port),
             "--chunks", str(args.chunks), "--gap-ms", str(args.gap_ms)]
 
@@ -65,11 +65,11 @@ def _bedrock_headers(upstream_port: int) -> dict[str, str]:
 
 
 MODES = {
-    "passthrough": Mode(_fake_openai, benchlib.gateway_headers, lambda: None),
+    "passthrough": Mode(_fake_upstream, benchlib.gateway_headers, lambda: None),
     # The same chunks, sent as Bedrock ConverseStream event-stream frames and
     # translated by the gateway into OpenAI SSE. Its direct run is the upstream's
     # OpenAI form (the client reads SSE): same process, same cadence.
-    "bedrock": Mode(_fake_openai, _bedrock_headers, _bedrock_missing),
+    "bedrock": Mode(_fake_upstream, _bedrock_headers, _bedrock_missing),
 }
 
 
@@ -84,10 +84,11 @@ def run_client(url: str, headers: dict, args, cpus) -> dict:
     return json.loads(result.stdout)
 
 
-def run_mode(name: str, mode: Mode, args, cpu_per_chunk: dict) -> list[list] | None:
+def run_mode(name: str, mode: Mode, args, cpu_per_chunk: dict, notes: list[str]) -> list[list] | None:
     missing = mode.missing()
     if missing:
-        print(f"mode {name}: skipped: {missing}", file=sys.stderr)
+        notes.append(f"mode {name}: skipped: {missing}")
+        print(notes[-1], file=sys.stderr)
         return None
     load_cpus, gateway_cpus = (None, None) if args.no_pin else benchlib.cpu_split()
     with benchlib.Processes() as procs:
@@ -147,10 +148,13 @@ def main() -> int:
     args = parser.parse_args()
     rows = []
     cpu_per_chunk: dict[str, float] = {}
-    for name in args.mode.split(","):
+    notes: list[str] = []
+    modes = args.mode.split(",")
+    for name in modes:
         if name not in MODES:
             parser.error(f"unknown mode {name!r}; known: {', '.join(MODES)}")
-        rows += run_mode(name, MODES[name], args, cpu_per_chunk) or []
+    for name in modes:
+        rows += run_mode(name, MODES[name], args, cpu_per_chunk, notes) or []
     print(f"\nbench_sse: {benchlib.machine()}")
     print(f"{args.streams} concurrent streams (started over {args.ramp_s:g} s), {args.chunks} chunks "
           f"{args.gap_ms:g} ms apart\n")
@@ -160,6 +164,8 @@ def main() -> int:
     if {"passthrough", "bedrock"} <= cpu_per_chunk.keys():
         ratio = cpu_per_chunk["bedrock"] / cpu_per_chunk["passthrough"]
         print(f"\ntranslated (bedrock) CPU per chunk = {ratio:.2f} x passthrough")
+    for note in notes:
+        print(note)
     return 0
 
 

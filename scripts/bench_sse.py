@@ -94,15 +94,17 @@ def run_mode(name: str, mode: Mode, args, cpu_per_chunk: dict, notes: list[str])
     with benchlib.Processes() as procs:
         upstream_port, gateway_port, relay_port = benchlib.free_port(), benchlib.free_port(), benchlib.free_port()
         procs.start(mode.upstream_args(upstream_port, args), port=upstream_port, cpus=load_cpus)
-        gateway = procs.start(benchlib.gateway_args(gateway_port), port=gateway_port, cpus=gateway_cpus)
+        # Several workers share the port (SO_REUSEPORT) and may use every CPU.
+        gateway = procs.start(benchlib.gateway_args(gateway_port, args.gateway_workers), port=gateway_port,
+                              cpus=gateway_cpus if args.gateway_workers == 1 else None)
         path = "/v1/chat/completions"
         print(f"  {name}: {args.streams} streams direct ...", file=sys.stderr, flush=True)
         direct = run_client(f"http://{HOST}:{upstream_port}{path}", {}, args, load_cpus)
         print(f"  {name}: {args.streams} streams through the gateway ...", file=sys.stderr, flush=True)
-        cpu_before = benchlib.cpu_seconds(gateway.pid)
+        cpu_before = benchlib.cpu_seconds_tree(gateway.pid)
         through = run_client(f"http://{HOST}:{gateway_port}{path}", mode.gateway_headers(upstream_port), args, load_cpus)
-        cpu_used = benchlib.cpu_seconds(gateway.pid) - cpu_before
-        peak_rss_mb = benchlib.proc_status_kb(gateway.pid, "VmHWM") / 1024
+        cpu_used = benchlib.cpu_seconds_tree(gateway.pid) - cpu_before
+        peak_rss_mb = benchlib.peak_rss_mb(gateway.pid)
         procs.stop(gateway)
         floor = None
         if name == "passthrough" and not args.no_relay:
@@ -143,6 +145,7 @@ def main() -> int:
     parser.add_argument("--gap-ms", type=float, default=10.0)
     parser.add_argument("--ramp-s", type=float, default=1.0, help="seconds over which the client starts its streams")
     parser.add_argument("--mode", default="passthrough,bedrock", help=f"comma-separated: {', '.join(MODES)}")
+    parser.add_argument("--gateway-workers", type=int, default=1, help="the gateway's --workers (peak RSS: the largest)")
     parser.add_argument("--no-relay", action="store_true", help="skip the bare relay run (the floor)")
     parser.add_argument("--no-pin", action="store_true", help="do not give the gateway a CPU of its own")
     args = parser.parse_args()
@@ -157,7 +160,7 @@ def main() -> int:
         rows += run_mode(name, MODES[name], args, cpu_per_chunk, notes) or []
     print(f"\nbench_sse: {benchlib.machine()}")
     print(f"{args.streams} concurrent streams (started over {args.ramp_s:g} s), {args.chunks} chunks "
-          f"{args.gap_ms:g} ms apart\n")
+          f"{args.gap_ms:g} ms apart; gateway workers: {args.gateway_workers}\n")
     if rows:
         print(benchlib.table(["run", "TTFB p50 ms", "TTFB p99 ms", "delay p50 ms", "delay p99 ms", "chunks",
                               "errors", "CPU us/chunk", "peak RSS MB"], rows))

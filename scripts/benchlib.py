@@ -140,10 +140,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
 def cpu_seconds_tree(pid: int) -> float:
     """CPU time of a process and its live children (the workers of ``--workers N``)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return cpu_seconds(pid) + sum(cpu_seconds(int(child)) for child in children)
+    return cpu_seconds(pid) + sum(cpu_seconds(child) for child in children(pid))
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The largest peak RSS (VmHWM) of a process and its children, in MB."""
+    return max(proc_status_kb(p, "VmHWM") for p in [pid, *children(pid)]) / 1024
 
 
 def percentile(values: list[float], q: float) -> float:

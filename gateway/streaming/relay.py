@@ -22,6 +22,7 @@ from ..hop_by_hop import HOP_BY_HOP
 from ..middlewares.state import state_of
 from ..providers.base import ResponseTranslator, StreamTranslator
 from ..upstream import Opened
+from .idle import IdleDeadline
 
 log = logging.getLogger("gateway.relay")
 
@@ -131,17 +132,16 @@ async def _pump(request, response, opened: Opened, out: bytes, idle_timeout: flo
     never counts as a silent upstream.
     """
     content = opened.response.content
-    loop = asyncio.get_running_loop()
     state = state_of(request)
     try:
-        async with asyncio.timeout(None) as idle:
+        with IdleDeadline(idle_timeout) as idle:
             while True:
                 if out:
                     await _write(response, out)
                     state.body_bytes_out += len(out)
-                idle.reschedule(loop.time() + idle_timeout)
+                idle.waiting()
                 chunk = await content.readany()
-                idle.reschedule(None)
+                idle.done()
                 if not chunk:
                     break
                 out = feed(chunk)
@@ -156,7 +156,12 @@ async def _pump(request, response, opened: Opened, out: bytes, idle_timeout: flo
         await _fail_started(request, response, is_sse, _mid_stream_error(exc, idle_timeout))
         return response
     opened.response.release()
-    await response.write_eof()
+    try:
+        await response.write_eof()
+    except ConnectionResetError:
+        # The client left just before the end; aiohttp, which writes the end again
+        # after us, takes a closed connection quietly.
+        state.client_gone = True
     return response
 
 

@@ -1,0 +1,47 @@
+"""The floor for any aiohttp proxy: forward the bytes, nothing else.
+
+    python scripts/bare_relay.py PORT UPSTREAM_BASE_URL
+
+No config, no validation, no logging: the request body is read and sent on; an
+answer is sent back whole, or chunk by chunk when it is an event stream. Same event loop (uvloop) and client settings as
+the gateway, so the gap between the two is the gateway's own work.
+"""
+
+import sys
+
+import aiohttp
+from aiohttp import web
+
+try:
+    import uvloop
+except ImportError:
+    uvloop = None
+
+PORT, UPSTREAM = int(sys.argv[1]), sys.argv[2].rstrip("/")
+FORWARDED = ("Content-Type", "Authorization", "Accept")
+
+
+async def relay(request: web.Request) -> web.StreamResponse:
+    headers = {name: request.headers[name] for name in FORWARDED if name in request.headers}
+    body = await request.read()
+    async with request.app["session"].request(request.method, UPSTREAM + request.path_qs, headers=headers, data=body) as upstream:
+        if upstream.content_type != "text/event-stream":  # a whole answer: one write, with a length
+            return web.Response(status=upstream.status, body=await upstream.read(), content_type=upstream.content_type)
+        response = web.StreamResponse(status=upstream.status, headers={"Content-Type": upstream.content_type})
+        await response.prepare(request)
+        async for chunk in upstream.content.iter_any():
+            await response.write(chunk)
+        await response.write_eof()
+        return response
+
+
+async def session(app: web.Application):
+    app["session"] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+    yield
+    await app["session"].close()
+
+
+app = web.Application(client_max_size=64 * 1024 * 1024)
+app.cleanup_ctx.append(session)
+app.router.add_route("*", "/{tail:.*}", relay)
+web.run_app(app, host="127.0.0.1", port=PORT, access_log=None, print=None, loop=uvloop.new_event_loop() if uvloop else None)

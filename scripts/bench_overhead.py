@@ -1,0 +1,226 @@
+"""Non-streaming overhead: direct to the upstream, through a bare relay, through the gateway.
+
+    .venv/bin/python scripts/bench_overhead.py [--duration 10] [--large-kb 200]
+
+Starts on 127.0.0.1: nginx (its own config in a temporary prefix) answering every
+POST with a fixed chat.completion JSON body, ``scripts/bare_relay.py`` and the
+gateway (one worker), each on a free port. Load comes from ``wrk`` with a Lua
+script for the POST (installed with apt-get when missing). With two or more CPUs
+the relay and the gateway get a CPU of their own and wrk and nginx share the rest,
+so that what is measured is one core of Python. Each case runs in short rounds,
+the three targets interleaved, so that a noisy neighbour slows them alike; the CPU
+time each proxy used per request is read from /proc (it does not depend on noise).
+Prints one table; stops everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import urllib.request
+from pathlib import Path
+
+import benchlib
+from benchlib import HOST
+
+NGINX_CONF = """\
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {prefix}/body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    keepalive_requests 10000000;
+    keepalive_timeout 120s;
+    client_max_body_size 64m;
+    client_body_buffer_size 1m;
+    server {{
+        listen {host}:{port} reuseport;
+        location / {{
+            default_type application/json;
+            return 200 '{body}';
+        }}
+    }}
+}}
+"""
+
+WRK_LUA = """\
+wrk.method = "POST"
+wrk.headers = {headers}
+local file = io.open("{body_path}", "rb")
+wrk.body = file:read("*a")
+file:close()
+
+function done(summary, latency, requests)
+  local errors = summary.errors
+  io.write(string.format(
+    'WRK_RESULT {{"requests": %d, "duration_us": %d, "p50": %d, "p90": %d, "p99": %d, ' ..
+    '"errors": %d, "non2xx": %d}}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90),
+    latency:percentile(99), errors.connect + errors.read + errors.write + errors.timeout, errors.status))
+end
+"""
+
+
+def chat_body(size: int) -> bytes:
+    """A chat request whose JSON is ``size`` bytes or a little more (at least a tiny one)."""
+    base = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": ""}], "max_tokens": 16}
+    filler = max(0, size - len(json.dumps(base)))
+    base["messages"][0]["content"] = "Hello there, how are you? " * (filler // 26 + 1) if filler else "Hello there"
+    return json.dumps(base).encode()
+
+
+def start_nginx(procs: benchlib.Processes, prefix: Path, cpus) -> int:
+    port = benchlib.free_port()
+    conf = prefix / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(prefix=prefix, host=HOST, port=port, body=benchlib.CHAT_COMPLETION.decode()))
+    # -e: nginx opens its default error log before reading the config; keep it here too.
+    procs.start(
+        ["nginx", "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(conf), "-g", "daemon off;"],
+        port=port,
+        cpus=cpus,
+    )
+    return port
+
+
+def check(url: str, headers: dict[str, str]) -> None:
+    """One request first: the load must measure correct answers, not fast errors."""
+    request = urllib.request.Request(url, data=chat_body(0), headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            body = response.read()
+    except Exception as exc:
+        raise SystemExit(f"{url} did not answer the check request: {exc}")
+    if json.loads(body)["object"] != "chat.completion":
+        raise SystemExit(f"{url} answered something else: {body[:200]!r}")
+
+
+def wrk(url: str, lua: Path, connections: int, duration: float, cpus) -> dict:
+    threads = 1 if connections == 1 else 2
+    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration:g}s", "--timeout", "10s", "-s", str(lua), url]
+    result = subprocess.run(
+        args, capture_output=True, text=True, timeout=duration + 60,
+        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
+    )
+    for line in result.stdout.splitlines():
+        if line.startswith("WRK_RESULT "):
+            return json.loads(line[len("WRK_RESULT "):])
+    raise SystemExit(f"wrk gave no result:\n{result.stdout}\n{result.stderr}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of load per case")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of unmeasured load before each target")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds each case is split into")
+    parser.add_argument("--large-kb", type=int, default=200, help="size of the large prompt case")
+    parser.add_argument("--connections", default="1,64", help="comma-separated connection counts")
+    parser.add_argument("--gateway-workers", type=int, default=1, help="the gateway's --workers")
+    parser.add_argument("--no-pin", action="store_true", help="do not give the proxies a CPU of their own")
+    args = parser.parse_args()
+    benchlib.need_commands({"wrk": "wrk", "nginx": "nginx-light"})
+    load_cpus, proxy_cpus = (None, None) if args.no_pin else benchlib.cpu_split()
+    connections = [int(c) for c in args.connections.split(",")]
+
+    with tempfile.TemporaryDirectory(prefix="bench-overhead-") as tmp, benchlib.Processes() as procs:
+        tmp = Path(tmp)
+        nginx_port = start_nginx(procs, tmp, load_cpus)
+        relay_port, gateway_port = benchlib.free_port(), benchlib.free_port()
+        upstream = f"http://{HOST}:{nginx_port}"
+        relay = procs.start([sys.executable, str(benchlib.SCRIPTS / "bare_relay.py"), str(relay_port), upstream],
+                            port=relay_port, cpus=proxy_cpus)
+        # Several workers share the port (SO_REUSEPORT) and may use every CPU.
+        gateway = procs.start(benchlib.gateway_args(gateway_port, args.gateway_workers), port=gateway_port,
+                              cpus=proxy_cpus if args.gateway_workers == 1 else None)
+        headers = benchlib.gateway_headers(nginx_port)
+        targets = {
+            "direct": f"{upstream}/v1/chat/completions",
+            "bare relay": f"http://{HOST}:{relay_port}/v1/chat/completions",
+            "gateway": f"http://{HOST}:{gateway_port}/v1/chat/completions",
+        }
+        bodies = {"small": chat_body(0), f"{args.large_kb} KB": chat_body(args.large_kb * 1024)}
+        scripts = {}
+        for name, body in bodies.items():
+            body_path = tmp / f"body-{len(body)}.json"
+            body_path.write_bytes(body)
+            lua = tmp / f"post-{len(body)}.lua"
+            lua_headers = "{" + ", ".join(f'["{k}"] = "{v}"' for k, v in headers.items()) + "}"
+            lua.write_text(WRK_LUA.format(headers=lua_headers, body_path=body_path))
+            scripts[name] = (lua, len(body))
+
+        pids = {"direct": None, "bare relay": relay.pid, "gateway": gateway.pid}
+        for target, url in targets.items():
+            check(url, headers)
+            wrk(url, scripts["small"][0], 64, args.warmup, load_cpus)
+        # Short runs, interleaved round by round: a noisy neighbour then slows all
+        # three targets alike instead of whichever ran at the wrong moment.
+        runs: dict[tuple, list[dict]] = {}
+        cpu: dict[tuple, float] = {}
+        for round_ in range(args.rounds):
+            for body_name, (lua, size) in scripts.items():
+                for conns in connections:
+                    print(f"  round {round_ + 1}/{args.rounds}: {body_name} body, {conns} connection(s)",
+                          file=sys.stderr, flush=True)
+                    for target, url in targets.items():
+                        key = target, body_name, conns
+                        before = benchlib.cpu_seconds_tree(pids[target]) if pids[target] else 0.0
+                        runs.setdefault(key, []).append(wrk(url, lua, conns, args.duration / args.rounds, load_cpus))
+                        if pids[target]:
+                            cpu[key] = cpu.get(key, 0.0) + benchlib.cpu_seconds_tree(pids[target]) - before
+        results = {key: merge(r) for key, r in runs.items()}
+        rows = []
+        for target in targets:
+            for body_name, (_, size) in scripts.items():
+                for conns in connections:
+                    key = target, body_name, conns
+                    r = results[key]
+                    cpu_us = cpu[key] / r["requests"] * 1e6 if key in cpu and r["requests"] else float("nan")
+                    rows.append([target, f"{body_name} ({size} B)", conns, round(r["rps"]), r["p50"] / 1000,
+                                 r["p90"] / 1000, r["p99"] / 1000, round(cpu_us) if cpu_us == cpu_us else "-",
+                                 r["errors"] + r["non2xx"]])
+
+    print(f"\nbench_overhead: {benchlib.machine()}")
+    print(f"gateway workers: {args.gateway_workers}; {args.duration:g} s per case in {args.rounds} interleaved rounds (latency: median of the rounds' "
+          f"percentiles); proxies pinned to CPU {sorted(proxy_cpus) if proxy_cpus else 'none'}, "
+          f"wrk and nginx to {sorted(load_cpus) if load_cpus else 'any'}\n")
+    print(benchlib.table(["target", "body", "conns", "req/s", "p50 ms", "p90 ms", "p99 ms", "CPU us/req", "errors"], rows))
+    print()
+    print(summary(results, connections, list(scripts)))
+    return 0
+
+
+def merge(runs: list[dict]) -> dict:
+    """Rounds of one case → throughput over all of them, median of each percentile."""
+    merged = {q: statistics.median(r[q] for r in runs) for q in ("p50", "p90", "p99")}
+    merged["rps"] = sum(r["requests"] for r in runs) / (sum(r["duration_us"] for r in runs) / 1e6)
+    for name in ("requests", "errors", "non2xx"):
+        merged[name] = sum(r[name] for r in runs)
+    return merged
+
+
+def summary(results: dict, connections: list[int], bodies: list[str]) -> str:
+    lines = []
+    for body in bodies:
+        most, one = max(connections), min(connections)
+        ratio = results["gateway", body, most]["rps"] / results["bare relay", body, most]["rps"]
+        lines.append(f"{body} body: gateway throughput at {most} connections = {ratio:.0%} of the bare relay's")
+        direct, gateway = results["direct", body, one], results["gateway", body, one]
+        lines.append(
+            f"{body} body: gateway adds at {one} connection(s) p50 {(gateway['p50'] - direct['p50']) / 1000:.2f} ms, "
+            f"p99 {(gateway['p99'] - direct['p99']) / 1000:.2f} ms over direct"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -100,7 +100,7 @@ def check(url: str, headers: dict[str, str]) -> None:
         with urllib.request.urlopen(request, timeout=10) as response:
             body = response.read()
     except Exception as exc:
-        raise SystemExit(f"{url} did not answer the check request: {exc}")
+        raise SystemExit(f"{url} did not answer the check request: {exc}") from None
     if json.loads(body)["object"] != "chat.completion":
         raise SystemExit(f"{url} answered something else: {body[:200]!r}")
 
@@ -159,7 +159,7 @@ def main() -> int:
             scripts[name] = (lua, len(body))
 
         pids = {"direct": None, "bare relay": relay.pid, "gateway": gateway.pid}
-        for target, url in targets.items():
+        for url in targets.values():
             check(url, headers)
             wrk(url, scripts["small"][0], 64, args.warmup, load_cpus)
         # Short runs, interleaved round by round: a noisy neighbour then slows all
@@ -167,7 +167,7 @@ def main() -> int:
         runs: dict[tuple, list[dict]] = {}
         cpu: dict[tuple, float] = {}
         for round_ in range(args.rounds):
-            for body_name, (lua, size) in scripts.items():
+            for body_name, (lua, _size) in scripts.items():
                 for conns in connections:
                     print(f"  round {round_ + 1}/{args.rounds}: {body_name} body, {conns} connection(s)",
                           file=sys.stderr, flush=True)

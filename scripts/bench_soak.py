@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 import aiohttp
-
 import benchlib
 from benchlib import HOST
 
@@ -61,7 +60,7 @@ async def one(session: aiohttp.ClientSession, url: str, kind: str) -> str | None
                 return None
             body = await response.read()
             return None if body.endswith(b"data: [DONE]\n\n") else "stream without [DONE]"
-    except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         return type(exc).__name__
 
 

@@ -24,8 +24,8 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import benchlib
 from benchlib import HOST, percentile
@@ -127,13 +127,13 @@ def run_mode(name: str, mode: Mode, args, cpu_per_chunk: dict, notes: list[str])
         detail = ", ".join(f"{k}: {v}" for k, v in result["errors"].items())
         rows.append([label, *figures[label], len(result["delay_ms"]), f"{errors}" + (f" ({detail})" if detail else ""),
                      "-", "-"])
-    added = [g - d for g, d in zip(figures[f"gateway ({name})"], figures[f"direct ({name})"])]
+    added = [g - d for g, d in zip(figures[f"gateway ({name})"], figures[f"direct ({name})"], strict=False)]
     rows.append([f"added by gateway ({name})", *added, "", "", round(cpu_per_chunk_us, 1), round(peak_rss_mb, 1)])
     if floor is not None:
         relay_figures = [percentile(floor["ttfb_ms"], 50), percentile(floor["ttfb_ms"], 99),
                          percentile(floor["delay_ms"], 50), percentile(floor["delay_ms"], 99)]
         rows.append(["bare relay", *relay_figures, len(floor["delay_ms"]), sum(floor["errors"].values()), "-", "-"])
-        rows.append(["added by bare relay", *(r - d for r, d in zip(relay_figures, figures[f"direct ({name})"])), "", "",
+        rows.append(["added by bare relay", *(r - d for r, d in zip(relay_figures, figures[f"direct ({name})"], strict=False)), "", "",
                      round(floor["cpu_us"], 1), round(floor["rss_mb"], 1)])
     return rows
 

@@ -77,7 +77,7 @@ class Processes:
         if process in self._started:
             self._started.remove(process)
 
-    def __enter__(self) -> "Processes":
+    def __enter__(self) -> Processes:
         # SIGTERM would end the script without unwinding, leaving its children behind.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
         return self
@@ -167,8 +167,8 @@ def table(headers: list[str], rows: list[list]) -> str:
     cells = [[_cell(v) for v in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
     rule = "  ".join("=" * w for w in widths)
-    lines = [rule, "  ".join(h.ljust(w) for h, w in zip(headers, widths)), rule]
-    lines += ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in cells]
+    lines = [rule, "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=False)), rule]
+    lines += ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=False))) for r in cells]
     lines.append(rule)
     return "\n".join(lines)
 

@@ -65,7 +65,7 @@ async def one_stream(session: aiohttp.ClientSession, url: str, headers: dict, ch
                 results.error("no [DONE]")
             elif seen != chunks:
                 results.error("wrong chunk count")
-    except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         results.error(type(exc).__name__)
 
 
@@ -76,7 +76,7 @@ async def run(args) -> Results:
     timeout = aiohttp.ClientTimeout(total=args.timeout)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         tasks = []
-        for i in range(args.streams):
+        for _i in range(args.streams):
             tasks.append(asyncio.create_task(one_stream(session, args.url, headers, args.chunks, results)))
             if args.ramp_s:
                 await asyncio.sleep(args.ramp_s / args.streams)

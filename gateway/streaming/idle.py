@@ -23,7 +23,7 @@ class IdleDeadline:
         self._since: float | None = None
         self._expired = False
 
-    def __enter__(self) -> "IdleDeadline":
+    def __enter__(self) -> IdleDeadline:
         self._loop = asyncio.get_running_loop()
         self._task = asyncio.current_task()
         self._handle = self._loop.call_at(self._loop.time() + self._seconds, self._check)

@@ -61,17 +61,24 @@ def openai_headers(fake_openai) -> dict[str, str]:
     return {"x-portkey-provider": "openai", "x-portkey-custom-host": fake_openai.url}
 
 
+def openai_sdk(gateway, api_key: str, headers: dict[str, str]) -> openai.AsyncOpenAI:
+    """The official OpenAI SDK pointed at the gateway, as a user would (no SDK retries)."""
+    return openai.AsyncOpenAI(
+        base_url=str(gateway.make_url("/v1")), api_key=api_key, default_headers=headers, max_retries=0
+    )
+
+
 @pytest.fixture
 async def sdk(gateway, openai_headers):
-    """The official OpenAI SDK pointed at the gateway, as a user would."""
-    client = openai.AsyncOpenAI(
-        base_url=str(gateway.make_url("/v1")),
-        api_key=TEST_KEY,
-        default_headers=openai_headers,
-        max_retries=0,
-    )
+    client = openai_sdk(gateway, TEST_KEY, openai_headers)
     yield client
     await client.close()
+
+
+@pytest.fixture
+def auth_headers(openai_headers) -> dict[str, str]:
+    """Header mode to the fake OpenAI, as curl would send it."""
+    return {"Authorization": f"Bearer {TEST_KEY}", **openai_headers}
 
 
 @pytest.fixture

@@ -11,14 +11,12 @@ from tests.conftest import TEST_KEY
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]}
 
 
-async def test_header_mode_as_in_the_portkey_docs(client, fake_openai, access_lines):
+async def test_header_mode_as_in_the_portkey_docs(client, auth_headers, fake_openai, access_lines):
     response = await client.post(
         "/v1/chat/completions",
         json=CHAT,
         headers={
-            "Authorization": f"Bearer {TEST_KEY}",
-            "x-portkey-provider": "openai",
-            "x-portkey-custom-host": fake_openai.url,
+            **auth_headers,
             "x-portkey-trace-id": "trace-123",
         },
     )
@@ -81,14 +79,12 @@ async def test_custom_host_header_beats_the_config(client, fake_openai):
     assert response.status == 200
 
 
-async def test_what_is_forwarded_upstream(client, fake_openai):
+async def test_what_is_forwarded_upstream(client, auth_headers, fake_openai):
     response = await client.post(
         "/v1/echo",
         json=CHAT,
         headers={
-            "Authorization": f"Bearer {TEST_KEY}",
-            "x-portkey-provider": "openai",
-            "x-portkey-custom-host": fake_openai.url,
+            **auth_headers,
             "x-portkey-forward-headers": "X-Team, x-tenant",
             "x-portkey-openai-organization": "org-1",
             "x-portkey-openai-project": "proj-1",
@@ -109,15 +105,13 @@ async def test_what_is_forwarded_upstream(client, fake_openai):
         assert never not in sent
 
 
-async def test_request_timeout_header_answers_408(client, fake_openai):
+async def test_request_timeout_header_answers_408(client, auth_headers, fake_openai):
     fake_openai.hang = asyncio.Event()
     response = await client.post(
         "/v1/chat/completions",
         json=CHAT,
         headers={
-            "Authorization": f"Bearer {TEST_KEY}",
-            "x-portkey-provider": "openai",
-            "x-portkey-custom-host": fake_openai.url,
+            **auth_headers,
             "x-portkey-request-timeout": "100",
         },
     )

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import anthropic
-import openai
 import pytest
 
+from tests.conftest import openai_sdk
 from tests.fakes.anthropic import FakeAnthropic
 
 ANTHROPIC_KEY = "sk-ant-test-0123456789"
@@ -27,12 +27,7 @@ def anthropic_headers(fake_anthropic) -> dict[str, str]:
 @pytest.fixture
 async def claude_via_openai(gateway, anthropic_headers):
     """The official OpenAI SDK talking to Claude through the gateway."""
-    client = openai.AsyncOpenAI(
-        base_url=str(gateway.make_url("/v1")),
-        api_key=ANTHROPIC_KEY,
-        default_headers=anthropic_headers,
-        max_retries=0,
-    )
+    client = openai_sdk(gateway, ANTHROPIC_KEY, anthropic_headers)
     yield client
     await client.close()
 

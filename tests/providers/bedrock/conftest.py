@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import anthropic
-import openai
 import pytest
 
+from tests.conftest import openai_sdk
 from tests.fakes.bedrock import ACCESS_KEY, SECRET_KEY, FakeBedrock
 from tests.providers.bedrock.samples import REGION
 
@@ -54,9 +54,7 @@ def bedrock_headers(fake_bedrock) -> dict[str, str]:
 
 @pytest.fixture
 async def bedrock_sdk(gateway, bedrock_headers):
-    client = openai.AsyncOpenAI(
-        base_url=str(gateway.make_url("/v1")), api_key="unused", default_headers=bedrock_headers, max_retries=0
-    )
+    client = openai_sdk(gateway, "unused", bedrock_headers)
     yield client
     await client.close()
 

@@ -113,17 +113,9 @@ async def test_missing_key_is_refused_by_the_gateway(client, anthropic_headers, 
 async def test_overloaded_error_event_mid_stream_raises_in_the_sdk(claude_native, fake_anthropic):
     fake_anthropic.error_event_after = 5
     fake_anthropic.gate = asyncio.Event()
-    stream = await claude_native.messages.create(
-        model=MODEL, max_tokens=64, messages=[{"role": "user", "content": "Hello there"}], stream=True
-    )
-    seen = []
-    with pytest.raises(anthropic.APIStatusError) as raised:
-        async for event in stream:
-            seen.append(event.type)
-            if event.type == "content_block_delta":
-                fake_anthropic.gate.set()
+    seen, raised = await stream_until_error(claude_native, fake_anthropic)
     assert "content_block_delta" in seen
-    assert raised.value.body == {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    assert raised.body == {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
 
 
 async def test_version_header_from_portkey_header_beats_the_sdks(claude_native, fake_anthropic):
@@ -142,6 +134,13 @@ async def test_connection_lost_mid_stream_raises_in_the_sdk(claude_native, fake_
     # "error", which the Anthropic SDK raises on: the broken answer never looks finished.
     fake_anthropic.abort_after = 6
     fake_anthropic.gate = asyncio.Event()
+    seen, raised = await stream_until_error(claude_native, fake_anthropic)
+    assert "message_stop" not in seen
+    assert raised.body["error"]["code"] == "upstream_error"
+
+
+async def stream_until_error(claude_native, fake_anthropic):
+    """Stream a message, letting the fake go on after the first delta; (event types, the SDK's error)."""
     stream = await claude_native.messages.create(
         model=MODEL, max_tokens=64, messages=[{"role": "user", "content": "Hello there"}], stream=True
     )
@@ -151,5 +150,4 @@ async def test_connection_lost_mid_stream_raises_in_the_sdk(claude_native, fake_
             seen.append(event.type)
             if event.type == "content_block_delta":
                 fake_anthropic.gate.set()
-    assert "message_stop" not in seen
-    assert raised.value.body["error"]["code"] == "upstream_error"
+    return seen, raised.value

@@ -12,16 +12,8 @@ import pytest
 from tests.fakes.anthropic import text, tool_use
 
 from .conftest import ANTHROPIC_KEY
+from .samples import PNG_B64, WEATHER_TOOL
 
-PNG_B64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg=="
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Weather in a city",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-    },
-}
 # A made-up name: SDKs warn about models they know to be deprecated.
 MODEL = "claude-test-1"
 

@@ -7,15 +7,7 @@ import pytest
 from gateway.errors import BadRequest
 from gateway.providers.anthropic.request import DEFAULT_MAX_TOKENS, to_messages_request
 
-PNG_B64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg=="
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Weather in a city",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-    },
-}
+from .samples import PNG_B64, WEATHER_TOOL
 
 
 def test_plain_chat_with_system_and_sampling_parameters():

@@ -9,7 +9,7 @@ import pytest
 
 from tests.fakes.anthropic import text, tool_use
 
-from .samples import WEATHER_TOOL
+from .samples import PNG_B64, WEATHER_TOOL
 
 MODEL = "claude-test-1"
 CITY = {"type": "object", "properties": {"city": {"type": "string"}, "temp": {"type": "number"}}, "required": ["city"]}
@@ -129,3 +129,25 @@ async def _ask(client: openai.AsyncOpenAI, stream: bool, **params) -> tuple[str,
             name, arguments = calls.get(piece.index, ("", ""))
             calls[piece.index] = (name + (piece.function.name or ""), arguments + (piece.function.arguments or ""))
     return content, finish, [calls[index] for index in sorted(calls)]
+
+
+async def test_data_url_with_parameters_is_accepted(claude_via_openai, fake_anthropic):
+    url = f"data:image/png;name=photo.png;base64,{PNG_B64}"
+    content = [{"type": "text", "text": "What is it?"}, {"type": "image_url", "image_url": {"url": url}}]
+    await claude_via_openai.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": content}])
+    image = fake_anthropic.last.json["messages"][0]["content"][1]
+    assert image == {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG_B64}}
+
+
+@pytest.mark.parametrize("arguments", ["[1,2]", '"Paris"', "{oops"])
+async def test_tool_call_arguments_must_be_a_json_object(claude_via_openai, fake_anthropic, arguments):
+    call = {"id": "toolu_1", "type": "function", "function": {"name": "get_weather", "arguments": arguments}}
+    messages = [
+        {"role": "user", "content": "Paris?"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "toolu_1", "content": "18C"},
+    ]
+    with pytest.raises(openai.BadRequestError) as caught:
+        await claude_via_openai.chat.completions.create(model=MODEL, messages=messages, tools=[WEATHER_TOOL])
+    assert caught.value.body["param"] == "messages[1].tool_calls[0].function.arguments"
+    assert fake_anthropic.requests == []

@@ -111,20 +111,27 @@ def test_cache_control_marks_become_cache_points():
     assert converse["toolConfig"]["tools"][1] == {"cachePoint": {"type": "default"}}
 
 
-def test_tool_choice_none_drops_tools_unless_the_conversation_used_them():
+def test_tool_choice_none_sends_no_tools_and_history_tool_blocks_as_text():
     tools = [{"type": "function", "function": {"name": "f"}}]
     plain = {"messages": [{"role": "user", "content": "x"}], "tools": tools, "tool_choice": "none"}
     assert "toolConfig" not in chat_to_converse(plain)
     used = {
         "messages": [
             {"role": "user", "content": "x"},
-            {"role": "assistant", "tool_calls": [{"id": "a", "function": {"name": "f", "arguments": "{}"}}]},
+            {"role": "assistant", "tool_calls": [{"id": "a", "function": {"name": "f", "arguments": '{"n": 1}'}}]},
             {"role": "tool", "tool_call_id": "a", "content": "ok"},
         ],
         "tools": tools,
         "tool_choice": "none",
     }
-    assert chat_to_converse(used)["toolConfig"] == {"tools": [{"toolSpec": {"name": "f", "inputSchema": {"json": {"type": "object", "properties": {}}}}}]}
+    converse = chat_to_converse(used)
+    # A toolConfig would let the model call f (Converse has no "none" choice).
+    assert "toolConfig" not in converse
+    assert converse["messages"] == [
+        {"role": "user", "content": [{"text": "x"}]},
+        {"role": "assistant", "content": [{"text": '[tool call a: f({"n":1})]'}]},
+        {"role": "user", "content": [{"text": "[tool result a]"}, {"text": "ok"}]},
+    ]
 
 
 @pytest.mark.parametrize(
@@ -133,7 +140,7 @@ def test_tool_choice_none_drops_tools_unless_the_conversation_used_them():
         ({"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x/y.png"}}]}, "messages[0].content[0]"),
         ({"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/tiff;base64,AAAA"}}]}, "messages[0].content[0]"),
         ({"role": "user", "content": [{"type": "input_audio", "input_audio": {}}]}, "messages[0].content[0]"),
-        ({"role": "assistant", "tool_calls": [{"id": "a", "function": {"name": "f", "arguments": "{oops"}}]}, "messages[0].tool_calls[0]"),
+        ({"role": "assistant", "tool_calls": [{"id": "a", "function": {"name": "f", "arguments": "{oops"}}]}, "messages[0].tool_calls[0].function.arguments"),
         ({"role": "tool", "content": "x"}, "messages[0]"),
         ({"role": "function", "content": "x"}, "messages[0]"),
     ],

@@ -11,7 +11,10 @@ cumulative usage) and ``message_stop``. Each event is its own write.
 Like Anthropic it checks ``x-api-key`` (401 ``authentication_error``), requires
 ``anthropic-version`` and a valid body (400 ``invalid_request_error``: model,
 max_tokens, messages starting with user and alternating, every ``tool_result``
-answering a ``tool_use`` of the turn before), and answers models named
+answering a ``tool_use`` of the turn before, no empty content or empty text block, a
+``tool_choice`` naming a declared tool, no forced tool with extended thinking), and
+refuses to play a scripted ``tool_use`` of a tool the request did not declare (a
+model cannot call it: 500 ``api_error``). It answers models named
 ``claude-missing*`` with 404 ``not_found_error``. Every request is recorded.
 
 Knobs a test sets before calling (asyncio-synchronised, no sleeps):
@@ -111,6 +114,10 @@ class FakeAnthropic:
             return error_response(404, "not_found_error", f"model: {params['model']}")
         if self.error is not None:
             return error_response(*self.error)
+        declared = {tool.get("name") for tool in params.get("tools") or ()}
+        for block in self.reply or ():
+            if block["type"] == "tool_use" and block["name"] not in declared:
+                return error_response(500, "api_error", f"fake: scripted call to {block['name']!r}, a tool not in the request")
         message = self.message(params)
         if not params.get("stream"):
             return web.json_response(message, headers={"request-id": "req_fake_anthropic"})
@@ -224,16 +231,35 @@ def invalid_request(params: Any) -> str | None:
     messages = params.get("messages")
     if not isinstance(messages, list) or not messages:
         return "messages: at least one message is required"
+    problem = invalid_tool_choice(params)
+    if problem:
+        return problem
     previous_tool_ids: set[str] = set()
     for i, message in enumerate(messages):
         expected = "user" if i % 2 == 0 else "assistant"
         if message.get("role") != expected:
             return f"messages.{i}.role: roles must alternate between user and assistant, starting with user"
+        final_assistant = i == len(messages) - 1 and expected == "assistant"
+        if message["content"] in ("", []) and not final_assistant:
+            return f"messages.{i}: all messages must have non-empty content except for the optional final assistant message"
         blocks = message["content"] if isinstance(message["content"], list) else [text(message["content"])]
         for block in blocks:
+            if block.get("type") == "text" and not block.get("text") and not final_assistant:
+                return f"messages.{i}: text content blocks must be non-empty"
             if block.get("type") == "tool_result" and block.get("tool_use_id") not in previous_tool_ids:
                 return f"messages.{i}: tool_result block(s) without a matching tool_use in the previous message"
         previous_tool_ids = {block["id"] for block in blocks if block.get("type") == "tool_use"}
+    return None
+
+
+def invalid_tool_choice(params: dict) -> str | None:
+    choice = params.get("tool_choice") or {}
+    names = {tool.get("name") for tool in params.get("tools") or ()}
+    if choice.get("type") == "tool" and choice.get("name") not in names:
+        return f"tool_choice.name: tool {choice.get('name')!r} not found in tools"
+    thinking = params.get("thinking") or {}
+    if thinking.get("type") == "enabled" and choice.get("type") in ("any", "tool"):
+        return "Thinking may not be enabled when tool_choice forces tool use."
     return None
 
 

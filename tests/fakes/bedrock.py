@@ -14,7 +14,13 @@ default the model echoes the last user text. Knobs: ``exception_at`` (frame inde
 exception type, message) replaces that frame by an exception frame and ends the
 stream; ``truncate_after`` ends the body after that many frames (no messageStop);
 ``gate`` is awaited after the first frame; ``first_frame_sent`` is set after it.
-Unknown models answer 400 ``ValidationException`` as AWS does.
+Unknown models answer 400 ``ValidationException`` as AWS does, and so do the request
+checks of :func:`converse_problem`. A scripted ``toolUse`` of a tool the request did
+not declare is refused (500: a model cannot call it). ``Script.stop_sequence`` is the
+sequence a ``stop_sequence`` answer matched: returned in
+``additionalModelResponseFields`` (``messageStop`` in streams) only when the request
+asked for ``/stop_sequence`` in ``additionalModelResponseFieldPaths``, as Claude on
+Bedrock does.
 """
 
 from __future__ import annotations
@@ -69,6 +75,7 @@ class Script:
     content: list[dict[str, Any]]
     stop_reason: str = "end_turn"
     usage: dict[str, int] = field(default_factory=lambda: {"inputTokens": 12, "outputTokens": 5, "totalTokens": 17})
+    stop_sequence: str | None = None
 
 
 @dataclass
@@ -124,9 +131,14 @@ class FakeBedrock:
         if problem:
             return aws_error(400, "ValidationException", problem)
         script = self.script or echo(payload)
+        declared = {tool["toolSpec"]["name"] for tool in (payload.get("toolConfig") or {}).get("tools", ()) if "toolSpec" in tool}
+        for block in script.content:
+            if "toolUse" in block and block["toolUse"]["name"] not in declared:
+                return aws_error(500, "InternalServerException", f"fake: scripted call to {block['toolUse']['name']!r}, a tool not in the request")
+        fields = additional_fields(script, payload)
         if match["op"] == "converse":
-            return web.json_response(converse_answer(script), headers={"x-amzn-RequestId": "req-1"})
-        return await self.stream(request, script)
+            return web.json_response(converse_answer(script, fields), headers={"x-amzn-RequestId": "req-1"})
+        return await self.stream(request, script, fields)
 
     def check_signature(self, request: web.Request, body: bytes) -> web.Response | None:
         """Recompute the SigV4 signature with botocore, as AWS does on its side."""
@@ -161,10 +173,10 @@ class FakeBedrock:
             )
         return None
 
-    async def stream(self, request: web.Request, script: Script) -> web.StreamResponse:
+    async def stream(self, request: web.Request, script: Script, fields: dict[str, Any] | None = None) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "application/vnd.amazon.eventstream", "x-amzn-RequestId": "req-2"})
         await response.prepare(request)
-        frames = stream_frames(script)
+        frames = stream_frames(script, fields)
         if self.exception_at is not None:
             index, name, message = self.exception_at
             frames = frames[:index] + [exception_frame(name, message)]
@@ -206,7 +218,20 @@ def converse_problem(payload: dict[str, Any]) -> str | None:
     for before, after in zip(messages, messages[1:], strict=False):
         if before["role"] == after["role"]:
             return "A conversation must alternate between user and assistant roles."
+    paths = payload.get("additionalModelResponseFieldPaths", [])
+    if not isinstance(paths, list) or not all(isinstance(p, str) and p.startswith("/") for p in paths):
+        return "additionalModelResponseFieldPaths: each path must be a JSON pointer such as /stop_sequence"
+    tool_config = payload.get("toolConfig")
+    if tool_config is not None:
+        names = {tool["toolSpec"]["name"] for tool in tool_config.get("tools") or () if "toolSpec" in tool}
+        if not names:
+            return "toolConfig.tools: must contain at least one tool"
+        forced = (tool_config.get("toolChoice") or {}).get("tool")
+        if forced is not None and forced.get("name") not in names:
+            return f"toolConfig.toolChoice.tool.name: {forced.get('name')!r} is not one of the tools"
     for message in messages:
+        if not message["content"]:
+            return "messages.content: a message must have at least 1 content block."
         for block in message["content"]:
             if ("toolUse" in block or "toolResult" in block) and "toolConfig" not in payload:
                 return "The toolConfig field must be defined when using toolUse and toolResult content blocks."
@@ -221,13 +246,23 @@ def echo(payload: dict[str, Any]) -> Script:
     return Script([{"text": f"You said: {text}"}])
 
 
-def converse_answer(script: Script) -> dict[str, Any]:
-    return {
+def additional_fields(script: Script, payload: dict[str, Any]) -> dict[str, Any] | None:
+    """The model's own response fields the request asked for (Claude's stop_sequence)."""
+    if "/stop_sequence" not in payload.get("additionalModelResponseFieldPaths", ()):
+        return None
+    return {"stop_sequence": script.stop_sequence}
+
+
+def converse_answer(script: Script, fields: dict[str, Any] | None = None) -> dict[str, Any]:
+    answer = {
         "output": {"message": {"role": "assistant", "content": script.content}},
         "stopReason": script.stop_reason,
         "usage": script.usage,
         "metrics": {"latencyMs": 42},
     }
+    if fields is not None:
+        answer["additionalModelResponseFields"] = fields
+    return answer
 
 
 def _halves(text: str) -> list[str]:
@@ -235,7 +270,7 @@ def _halves(text: str) -> list[str]:
     return [part for part in (text[:middle], text[middle:]) if part]
 
 
-def stream_frames(script: Script) -> list[bytes]:
+def stream_frames(script: Script, fields: dict[str, Any] | None = None) -> list[bytes]:
     """The ConverseStream events for a scripted answer, as AWS sends them ("p" is AWS's padding)."""
     frames = [event_frame("messageStart", {"role": "assistant", "p": "abcd"})]
     for index, block in enumerate(script.content):
@@ -254,6 +289,9 @@ def stream_frames(script: Script) -> list[bytes]:
                 frames.append(event_frame("contentBlockDelta", {"contentBlockIndex": index, "delta": {"reasoningContent": {"text": piece}}}))
             frames.append(event_frame("contentBlockDelta", {"contentBlockIndex": index, "delta": {"reasoningContent": {"signature": text["signature"]}}}))
         frames.append(event_frame("contentBlockStop", {"contentBlockIndex": index}))
-    frames.append(event_frame("messageStop", {"stopReason": script.stop_reason}))
+    stop: dict[str, Any] = {"stopReason": script.stop_reason}
+    if fields is not None:
+        stop["additionalModelResponseFields"] = fields
+    frames.append(event_frame("messageStop", stop))
     frames.append(event_frame("metadata", {"usage": script.usage, "metrics": {"latencyMs": 42}}))
     return frames

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from email.utils import formatdate
-from random import Random
 
 import openai
 import pytest
@@ -14,9 +13,17 @@ from tests.routing.conftest import NOW, chat, leaf
 from tests.routing.test_fallback import fallback, refused_leaf
 
 
-def expected_backoffs(seed: int, count: int) -> list[float]:
-    draws = Random(seed)
-    return [backoff(n, draws.random()) for n in range(count)]
+def check_equal_jitter(waits: list[float]) -> None:
+    """The documented rule, written out here rather than taken from the code under test:
+    before retry n (0-based) the wait is half of min(8 s, 0.5 s * 2**n) plus a random
+    part up to the other half, so it lies in (ceiling / 2, ceiling]."""
+    fractions = []
+    for n, wait in enumerate(waits):
+        ceiling = min(8.0, 0.5 * 2**n)
+        assert ceiling / 2 < wait <= ceiling, f"wait before retry {n} is {wait} s, not in ({ceiling / 2}, {ceiling}]"
+        fractions.append((wait - ceiling / 2) / (ceiling / 2))
+    # Jitter: the random parts differ (a fixed wait would repeat the same fraction).
+    assert len(set(fractions)) == len(fractions)
 
 
 def test_backoff_is_exponential_with_equal_jitter():
@@ -43,14 +50,15 @@ def test_retry_after_headers(headers, seconds):
 
 
 @pytest.mark.parametrize("stream", [False, True])
-async def test_first_requests_fail_then_retries_succeed(make_fake, sdk_for, sleeps, seed, access_lines, stream):
+async def test_first_requests_fail_then_retries_succeed(make_fake, sdk_for, sleeps, access_lines, stream):
     fake = await make_fake()
     fake.script = [Fail(503), Fail(502)]
     headers, text = await chat(sdk_for(leaf(fake, retry={"attempts": 3})), stream=stream)
     assert text == "You said: Hello there"
     assert headers["x-portkey-retry-attempt-count"] == "2"
     assert len(fake.requests) == 3
-    assert sleeps == expected_backoffs(seed, 2)
+    assert len(sleeps) == 2
+    check_equal_jitter(sleeps)
     attempts = access_lines()[0].fields["attempts"]
     assert [(a["status"], a.get("then")) for a in attempts] == [(503, "retry"), (502, "retry"), (200, None)]
 
@@ -122,11 +130,11 @@ async def test_retry_after_header_is_honoured(make_fake, sdk_for, sleeps, answer
     assert sleeps == waits
 
 
-async def test_retry_after_is_ignored_unless_asked_for(make_fake, sdk_for, sleeps, seed):
+async def test_retry_after_is_ignored_unless_asked_for(make_fake, sdk_for, sleeps):
     fake = await make_fake()
     fake.script = [Fail(429, type="requests", headers={"retry-after": "30"})]
     await chat(sdk_for(leaf(fake, retry={"attempts": 2})))
-    assert sleeps == expected_backoffs(seed, 1)
+    assert len(sleeps) == 1 and 0.25 < sleeps[0] <= 0.5  # the first backoff, not 30 s
 
 
 async def test_retry_after_beyond_the_budget_passes_the_answer_on(make_fake, sdk_for, sleeps, access_lines):
@@ -145,9 +153,25 @@ async def test_retry_after_beyond_the_budget_passes_the_answer_on(make_fake, sdk
 async def test_attempts_are_capped_at_five(make_fake, sdk_for, sleeps):
     fake = await make_fake()
     fake.script = [Fail(500)] * 10
-    with pytest.raises(openai.InternalServerError):
+    with pytest.raises(openai.InternalServerError) as caught:
         await chat(sdk_for(leaf(fake, retry={"attempts": 10})))
     assert len(fake.requests) == 6 and len(sleeps) == 5
+    assert caught.value.response.headers["x-portkey-retry-attempt-count"] == "-1"
+    # 0.25..0.5, 0.5..1, 1..2, 2..4, 4..8 s: growing, each within its own doubling.
+    check_equal_jitter(sleeps)
+
+
+async def test_retry_after_waits_are_honoured_up_to_60_seconds_in_all(make_fake, sdk_for, sleeps, access_lines):
+    fake = await make_fake()
+    fake.script = [Fail(503, headers={"retry-after": "20"})] * 5
+    with pytest.raises(openai.InternalServerError) as caught:
+        await chat(sdk_for(leaf(fake, retry={"attempts": 5, "use_retry_after_header": True})))
+    # Three waits of 20 s make 60 s, the budget; a fourth would pass it, so the fourth
+    # failure is answered instead of waiting.
+    assert sleeps == [20.0, 20.0, 20.0]
+    assert len(fake.requests) == 4
+    assert caught.value.response.headers["x-portkey-retry-attempt-count"] == "3"
+    assert access_lines()[0].fields["attempts"][-1]["retry"] == "over_wait_budget"
 
 
 async def test_retry_count_header(make_fake, sdk_for):

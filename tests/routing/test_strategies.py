@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from math import exp, lgamma, log, log1p
 from random import Random
 
 import openai
 import pytest
 
+from gateway.app import create_app
 from gateway.config import Leaf
+from gateway.routing import ROUTING_TOOLS, RoutingTools
 from gateway.routing.strategies import pick_weighted
 from tests.conftest import TEST_KEY
 from tests.fakes.openai import Fail
@@ -21,15 +24,56 @@ def group(mode: str, *targets, **fields) -> dict:
     return {"strategy": {"mode": mode, **fields.pop("strategy", {})}, "targets": list(targets), **fields}
 
 
+# The chance that a correct loadbalancer fails one of these tests, whatever the seed.
+FALSE_FAILURE = 1e-9
+
+
+def binomial_interval(n: int, p: float, alpha: float) -> tuple[int, int]:
+    """[lo, hi] holding a Binomial(n, p) count but with probability at most ``alpha``
+    (exact tails, summed from each end until the next term would pass alpha / 2)."""
+
+    def pmf(k: int) -> float:
+        return exp(lgamma(n + 1) - lgamma(k + 1) - lgamma(n - k + 1) + k * log(p) + (n - k) * log1p(-p))
+
+    bounds = []
+    for ks in (range(n + 1), range(n, -1, -1)):
+        tail = 0.0
+        for k in ks:
+            if tail + pmf(k) > alpha / 2:
+                bounds.append(k)
+                break
+            tail += pmf(k)
+    return bounds[0], bounds[1]
+
+
+def test_binomial_interval_is_right():
+    # Binomial(10, 0.5): P(X <= 1) = P(X >= 9) = 11/1024; P(X = 0) = P(X = 10) = 1/1024.
+    assert binomial_interval(10, 0.5, 2 * 11.5 / 1024) == (2, 8)
+    assert binomial_interval(10, 0.5, 2 * 10.5 / 1024) == (1, 9)
+    assert binomial_interval(10, 0.5, 1e-9) == (0, 10)
+
+
+def check_split(counts: Counter, weights: dict[str, float], draws: int) -> None:
+    """Each target's share of ``draws`` matches weight / total within exact binomial
+    bounds; together the targets fail by chance with probability < FALSE_FAILURE."""
+    total = sum(weights.values())
+    drawn = [name for name, weight in weights.items() if weight > 0]
+    for name, weight in weights.items():
+        if weight == 0:
+            assert counts[name] == 0, f"{name} has weight 0 but was chosen {counts[name]} times"
+            continue
+        lo, hi = binomial_interval(draws, weight / total, FALSE_FAILURE / len(drawn))
+        assert lo <= counts[name] <= hi, f"{name}: chosen {counts[name]} of {draws} times, expected {lo}..{hi}"
+
+
 def test_weighted_choice_matches_the_weights():
-    nodes = [Leaf(f"config.targets[{i}]", None, weight=w) for i, w in enumerate((3, 1, 0, 0.5))]
+    weights = {"config.targets[0]": 3, "config.targets[1]": 1, "config.targets[2]": 0, "config.targets[3]": 0.5}
+    nodes = [Leaf(path, None, weight=weight) for path, weight in weights.items()]
     draws = Random(20261127).random
-    counts = Counter(pick_weighted(nodes, draws).path for _ in range(45_000))
-    assert counts["config.targets[2]"] == 0
-    # Expected 30000 / 10000 / 5000; a fixed seed keeps the test exact, the bounds meaningful.
-    assert abs(counts["config.targets[0]"] - 30_000) < 450
-    assert abs(counts["config.targets[1]"] - 10_000) < 300
-    assert abs(counts["config.targets[3]"] - 5_000) < 220
+    counts = Counter(pick_weighted(nodes, draws).path for _ in range(60_000))
+    # e.g. targets[0]: 40 000 expected, 39 272..40 723 allowed; a weight read as 2.8
+    # instead of 3 (39 070 expected) is caught.
+    check_split(counts, weights, 60_000)
 
 
 def test_weighted_choice_edges():
@@ -39,21 +83,39 @@ def test_weighted_choice_edges():
     assert pick_weighted(nodes, lambda: 0.4999).path == "a" and pick_weighted(nodes, lambda: 0.5).path == "b"
 
 
-async def test_loadbalance_splits_requests_by_weight(make_fake, client, seed):
+async def test_loadbalance_splits_requests_by_weight(make_fake, client):
     fakes = [await make_fake() for _ in range(3)]
     config = group("loadbalance", leaf(fakes[0], weight=3), leaf(fakes[1], weight=1), leaf(fakes[2], weight=0))
     headers = {"x-portkey-config": json.dumps(config), "Authorization": "Bearer " + TEST_KEY}
     used = Counter()
-    for _ in range(200):
+    for _ in range(600):
         response = await client.post("/v1/embeddings", json={"model": "m", "input": "x"}, headers=headers)
         assert response.status == 200
         used[response.headers["x-portkey-last-used-option-index"]] += 1
-    # The same seed replayed through the same choice gives the exact split.
-    draws = Random(seed).random
-    nodes = [Leaf(f"config.targets[{i}]", None, weight=w) for i, w in enumerate((3, 1, 0))]
-    assert used == Counter(pick_weighted(nodes, draws).path for _ in range(200))
+    # Checked against the configured weights (3/4, 1/4, never), not against a replay of
+    # the code under test: 381..512 of 600 for the first; equal weights (300) or swapped
+    # weights (150) fail.
+    check_split(used, {"config.targets[0]": 3, "config.targets[1]": 1, "config.targets[2]": 0}, 600)
     assert [len(f.requests) for f in fakes] == [used["config.targets[0]"], used["config.targets[1]"], 0]
-    assert 130 <= used["config.targets[0]"] <= 170
+
+
+async def test_loadbalance_shares_are_the_weights_under_evenly_spread_draws(make_fake, aiohttp_client, settings):
+    """Draws spread evenly over [0, 1) give each target exactly its weight's share: a
+    weight that is skewed anywhere between the config and the choice moves a count."""
+    draws = iter([(k + 0.5) / 120 for k in range(120)])
+    app = create_app(settings)
+    app[ROUTING_TOOLS] = RoutingTools(random=lambda: next(draws))
+    client = await aiohttp_client(app)
+    fakes = [await make_fake() for _ in range(4)]
+    config = group(
+        "loadbalance", leaf(fakes[0], weight=3), leaf(fakes[1], weight=0.5), leaf(fakes[2], weight=0), leaf(fakes[3], weight=1.5)
+    )
+    headers = {"x-portkey-config": json.dumps(config), "Authorization": "Bearer " + TEST_KEY}
+    for _ in range(120):
+        response = await client.post("/v1/embeddings", json={"model": "m", "input": "x"}, headers=headers)
+        assert response.status == 200
+    # Weights 3, 0.5, 0, 1.5 of 5: 72, 12, 0 and 36 of 120 draws.
+    assert [len(fake.requests) for fake in fakes] == [72, 12, 0, 36]
 
 
 @pytest.mark.parametrize("stream", [False, True])

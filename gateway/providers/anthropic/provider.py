@@ -22,6 +22,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from ...config import Target
 from ...errors import GatewayError, NotFound
+from ...translate.response_format import answer_tool
 from ..base import Call, UpstreamRequest, bearer_key, forwarded_headers, join_url
 from .errors import translate_error
 from .request import to_messages_request
@@ -77,7 +78,13 @@ class Anthropic:
         body = call.json or {}
         stream_options = body.get("stream_options")
         include_usage = isinstance(stream_options, dict) and stream_options.get("include_usage") is True
-        return ChatTranslator(model=str(body.get("model", "")), include_usage=include_usage)
+        # The request was translated (and so checked) before this is called.
+        answer = answer_tool(body, self.name)
+        return ChatTranslator(
+            model=str(body.get("model", "")),
+            include_usage=include_usage,
+            answer_tool=answer.name if answer is not None else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -86,15 +93,16 @@ class ChatTranslator:
 
     model: str
     include_usage: bool
+    answer_tool: str | None = None  # the tool standing in for response_format
 
     def error(self, status: int, headers: CIMultiDictProxy[str], body: bytes) -> bytes:
         return translate_error(status, body)
 
     def body(self, body: bytes) -> bytes:
-        return orjson.dumps(to_chat_completion(body))
+        return orjson.dumps(to_chat_completion(body, answer_tool=self.answer_tool))
 
     def stream(self) -> ChatStreamTranslator:
-        return ChatStreamTranslator(model=self.model, include_usage=self.include_usage)
+        return ChatStreamTranslator(model=self.model, include_usage=self.include_usage, answer_tool=self.answer_tool)
 
 
 def _version_headers(client: CIMultiDictProxy[str], target: Target) -> CIMultiDict[str]:

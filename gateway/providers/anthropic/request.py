@@ -18,18 +18,26 @@ What maps where:
   Anthropic requires. When the client sends neither, :data:`DEFAULT_MAX_TOKENS` is
   used (plus the thinking budget when extended thinking is on, which must fit inside).
 
+* ``response_format`` (``json_object``, ``json_schema``) → a forced answer tool
+  (``gateway.translate.response_format``), whose input the response translators turn
+  back into the message content.
+
+Empty turns (an assistant message with ``content: ""`` and no tool calls, a user
+message of empty text) are left out, and the turns around them merged, as the
+Bedrock translation does: Anthropic refuses empty content with a 400.
+
 OpenAI-only parameters with no Anthropic counterpart (``seed``, ``logprobs``,
-penalties, ``response_format``, ...) are dropped; ``n`` other than 1 is refused, as
-Anthropic gives one answer per call.
+penalties, ...) are dropped; ``n`` other than 1 is refused, as Anthropic gives one
+answer per call.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from ...errors import BadRequest
+from ...translate.chat_parts import data_url, tool_call_input
+from ...translate.response_format import AnswerTool, answer_tool
 
 # Used when the client sends no max_tokens / max_completion_tokens: long enough for
 # ordinary answers, and accepted by every current Claude model.
@@ -72,9 +80,24 @@ def to_messages_request(body: dict[str, Any]) -> dict[str, Any]:
         tool_choice = tool_choice or {"type": "auto"}
         if tool_choice["type"] != "none":
             tool_choice["disable_parallel_tool_use"] = True
+    answer = answer_tool(body, "anthropic")
+    if answer is not None:
+        tool_choice = _answer_through(answer, out, tool_choice)
     if tool_choice is not None:
         out["tool_choice"] = tool_choice
     return out
+
+
+def _answer_through(answer: AnswerTool, out: dict[str, Any], tool_choice: dict | None) -> dict:
+    """Declare the answer tool and make the model call it (or one of the client's)."""
+    out["tools"] = [*out.get("tools", ()), {"name": answer.name, "description": answer.description, "input_schema": answer.schema}]
+    if answer.forced:
+        # One call: the answer is that call's input, never two concatenated.
+        return {"type": "tool", "name": answer.name, "disable_parallel_tool_use": True}
+    choice = {"type": "any"}
+    if tool_choice and tool_choice.get("disable_parallel_tool_use"):
+        choice["disable_parallel_tool_use"] = True
+    return choice
 
 
 def _max_tokens(body: dict[str, Any]) -> int:
@@ -114,6 +137,8 @@ def _messages(messages: list[Any]) -> tuple[list[dict], list[dict]]:
                 code="invalid_messages",
                 param=f"{path}.role",
             )
+        if not blocks:
+            continue  # Anthropic refuses an empty turn; its neighbours merge instead
         if turns and turns[-1]["role"] == role:
             turns[-1]["content"] += blocks
         else:
@@ -148,7 +173,7 @@ def _text(part: dict) -> dict:
 
 def _user_blocks(content: Any, path: str) -> list[dict]:
     if isinstance(content, str):
-        return [{"type": "text", "text": content}]
+        return [{"type": "text", "text": content}] if content else []
     if not isinstance(content, list):
         raise BadRequest(f"{path}: must be a string or a list of content parts", code="invalid_content", param=path)
     blocks = []
@@ -156,7 +181,8 @@ def _user_blocks(content: Any, path: str) -> list[dict]:
         part_path = f"{path}[{j}]"
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text" and isinstance(part.get("text"), str):
-            blocks.append(_text(part))
+            if part["text"]:  # an empty text block is a 400 at Anthropic
+                blocks.append(_text(part))
         elif kind == "image_url":
             blocks.append(_image(part.get("image_url"), part_path))
         elif kind == "file":
@@ -196,15 +222,8 @@ _DATA_URL = "a data:<media type>;base64,<data> URL"
 
 def _base64_source(url: str, param: str, code: str, accepted: str = _DATA_URL) -> dict:
     """``data:<media type>[;params];base64,<data>`` → a base64 source block."""
-    header, comma, data = url.partition(",")
-    attributes = header[5:].split(";") if header.startswith("data:") else []
-    if not comma or len(attributes) < 2 or attributes[-1] != "base64" or not attributes[0]:
-        raise BadRequest(
-            f"{param}: must be {accepted}",
-            code=code,
-            param=param,
-        )
-    return {"type": "base64", "media_type": attributes[0], "data": data}
+    media_type, data = data_url(url, param, code, accepted)
+    return {"type": "base64", "media_type": media_type, "data": data}
 
 
 def _assistant_blocks(message: dict, path: str) -> list[dict]:
@@ -237,15 +256,7 @@ def _tool_use(call: Any, path: str) -> dict:
     function = call.get("function") if isinstance(call, dict) else None
     if not isinstance(function, dict) or not isinstance(function.get("name"), str) or not call.get("id"):
         raise BadRequest(f"{path}: needs id and function.name", code="invalid_tool_call", param=path)
-    arguments = function.get("arguments") or "{}"
-    try:
-        parsed = orjson.loads(arguments)
-    except orjson.JSONDecodeError:
-        parsed = None
-    if not isinstance(parsed, dict):
-        raise BadRequest(
-            f"{path}.function.arguments: must be a JSON object in a string", code="invalid_tool_call", param=path
-        )
+    parsed = tool_call_input(function.get("arguments"), f"{path}.function.arguments", "invalid_tool_call")
     return {"type": "tool_use", "id": call["id"], "name": function["name"], "input": parsed}
 
 

@@ -1,6 +1,11 @@
 """Anthropic Messages response → OpenAI ``chat.completion`` (pure).
 
 Shared with the stream translator: the stop-reason mapping and the usage object.
+
+With ``answer_tool`` (the tool standing in for ``response_format``), a call to that
+tool is the answer: its input becomes the message content, and text blocks are left
+out so that the content is exactly the requested JSON; a reply that only called it
+finishes with ``stop``, not ``tool_calls``.
 """
 
 from __future__ import annotations
@@ -30,6 +35,13 @@ def finish_reason(stop_reason: str | None) -> str:
     return FINISH_REASONS.get(stop_reason or "end_turn", "stop")
 
 
+def answer_finish(stop_reason: str | None, *, answered: bool, called_client_tools: bool) -> str:
+    """The finish reason, where a call to the answer tool alone is a plain answer."""
+    if stop_reason == "tool_use" and answered and not called_client_tools:
+        return "stop"
+    return finish_reason(stop_reason)
+
+
 def openai_usage(usage: Mapping[str, Any]) -> dict[str, Any]:
     """OpenAI counts cached input inside prompt_tokens; Anthropic counts it apart.
 
@@ -51,7 +63,7 @@ def openai_usage(usage: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def to_chat_completion(body: bytes, *, created: int | None = None) -> dict[str, Any]:
+def to_chat_completion(body: bytes, *, created: int | None = None, answer_tool: str | None = None) -> dict[str, Any]:
     try:
         message = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -61,9 +73,12 @@ def to_chat_completion(body: bytes, *, created: int | None = None) -> dict[str, 
     texts: list[str] = []
     thinking: list[str] = []
     tool_calls: list[dict[str, Any]] = []
+    answers: list[str] = []
     for block in message["content"]:
         kind = block.get("type")
-        if kind == "text":
+        if kind == "tool_use" and answer_tool is not None and block.get("name") == answer_tool:
+            answers.append(orjson.dumps(block.get("input", {})).decode())
+        elif kind == "text":
             texts.append(block.get("text", ""))
         elif kind == "thinking":
             thinking.append(block.get("thinking", ""))
@@ -79,6 +94,8 @@ def to_chat_completion(body: bytes, *, created: int | None = None) -> dict[str, 
                 }
             )
         # redacted_thinking and server-tool blocks have no OpenAI counterpart.
+    if answers:
+        texts = answers
     reply: dict[str, Any] = {
         "role": "assistant",
         "content": "".join(texts) if texts else None,
@@ -98,7 +115,7 @@ def to_chat_completion(body: bytes, *, created: int | None = None) -> dict[str, 
                 "index": 0,
                 "message": reply,
                 "logprobs": None,
-                "finish_reason": finish_reason(message.get("stop_reason")),
+                "finish_reason": answer_finish(message.get("stop_reason"), answered=bool(answers), called_client_tools=bool(tool_calls)),
             }
         ],
         "usage": openai_usage(message.get("usage") or {}),

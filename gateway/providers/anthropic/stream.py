@@ -10,6 +10,10 @@ later must not break old gateways, so unknown ones are skipped. Tool-use blocks 
 OpenAI tool-call indexes in their order of arrival (0, 1, ...), whatever their
 Anthropic block index; their ``input_json_delta`` pieces become argument fragments.
 
+With ``answer_tool`` (``response_format``), that tool's argument pieces go out as
+content deltas, text deltas are left out (the content is exactly the JSON), and a
+reply that only called it finishes with ``stop``.
+
 The end is ``message_stop``: only then come the finish chunk, the usage chunk (when
 asked for) and ``[DONE]``. A stream that stops before it is an error, never a
 clean end.
@@ -25,11 +29,11 @@ from ...errors import GatewayError, UpstreamBroken
 from ...streaming.sse import SSEDecoder
 from ...translate.openai_chunks import ChatChunkStream
 from .errors import gateway_error
-from .response import finish_reason, openai_usage
+from .response import answer_finish, openai_usage
 
 
 class ChatStreamTranslator:
-    def __init__(self, *, model: str, include_usage: bool) -> None:
+    def __init__(self, *, model: str, include_usage: bool, answer_tool: str | None = None) -> None:
         self._decoder = SSEDecoder()
         self._model = model  # the requested model, until message_start names the exact one
         self._include_usage = include_usage
@@ -40,6 +44,8 @@ class ChatStreamTranslator:
         # have not sent an argument piece yet → the input their start carried.
         self._tools: dict[int, int] = {}
         self._tool_input: dict[int, Any] = {}
+        self._answer_tool = answer_tool
+        self._answer_blocks: set[Any] = set()  # Anthropic block indexes of answer-tool calls
         self._finished = False
         # An error event that followed answer text in the same read: raised next call.
         self._error: GatewayError | None = None
@@ -109,7 +115,7 @@ class ChatStreamTranslator:
         self._finished = True
         return (
             out
-            + chunks.finish(finish_reason(self._stop_reason))
+            + chunks.finish(answer_finish(self._stop_reason, answered=bool(self._answer_blocks), called_client_tools=bool(self._tools)))
             + chunks.usage(openai_usage(self._usage))
             + chunks.done()
         )
@@ -132,10 +138,14 @@ class ChatStreamTranslator:
 
     def _block_start(self, chunks: ChatChunkStream, index: Any, block: dict[str, Any]) -> bytes:
         kind = block.get("type")
-        if kind == "text" and block.get("text"):
+        if kind == "text" and block.get("text") and self._answer_tool is None:
             return chunks.content(block["text"])
         if kind == "thinking" and block.get("thinking"):
             return chunks.reasoning(block["thinking"])
+        if kind == "tool_use" and self._answer_tool is not None and block.get("name") == self._answer_tool:
+            self._answer_blocks.add(index)
+            self._tool_input[index] = block.get("input") or {}
+            return b""
         if kind == "tool_use":
             tool_index = len(self._tools)
             self._tools[index] = tool_index
@@ -145,8 +155,14 @@ class ChatStreamTranslator:
 
     def _delta(self, chunks: ChatChunkStream, index: Any, delta: dict[str, Any]) -> bytes:
         kind = delta.get("type")
-        if kind == "text_delta" and delta.get("text"):
+        if kind == "text_delta" and delta.get("text") and self._answer_tool is None:
             return chunks.content(delta["text"])
+        if kind == "input_json_delta" and index in self._answer_blocks:
+            fragment = delta.get("partial_json")
+            if not fragment:
+                return b""
+            self._tool_input.pop(index, None)
+            return chunks.content(fragment)
         if kind == "input_json_delta" and index in self._tools:
             fragment = delta.get("partial_json")
             if not fragment:
@@ -163,6 +179,8 @@ class ChatStreamTranslator:
         start_input = self._tool_input.pop(index, None)
         if start_input is None:
             return b""
+        if index in self._answer_blocks:
+            return chunks.content(orjson.dumps(start_input).decode())
         return chunks.tool_call_arguments(self._tools[index], orjson.dumps(start_input).decode())
 
 

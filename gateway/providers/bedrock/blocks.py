@@ -8,7 +8,10 @@ import binascii
 import re
 from typing import Any
 
+import orjson
+
 from ...errors import BadRequest
+from ...translate.chat_parts import data_url
 
 # Converse image formats, by media type.
 IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/jpg": "jpeg", "image/gif": "gif", "image/webp": "webp"}
@@ -67,12 +70,8 @@ def document_name(name: str | None) -> str:
 
 
 def data_url_parts(url: str, param: str) -> tuple[str, str]:
-    """``data:<media type>;base64,<data>`` → (media type, data)."""
-    header, sep, data = url[5:].partition(",")
-    media_type, _, encoding = header.partition(";")
-    if not url.startswith("data:") or not sep or encoding != "base64":
-        raise fail(f"{param}: expected a base64 data URL (data:<type>;base64,...)", param)
-    return media_type, data
+    """``data:<media type>[;params];base64,<data>`` → (media type, data)."""
+    return data_url(url, param, "invalid_request_for_bedrock", "a base64 data URL (data:<type>;base64,...)")
 
 
 def data_url_image(url: str, param: str) -> dict[str, Any]:
@@ -141,6 +140,38 @@ def has_tool_blocks(turns: list[dict[str, Any]]) -> bool:
     return any("toolUse" in block or "toolResult" in block for turn in turns for block in turn["content"])
 
 
+def tool_blocks_as_text(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The conversation with its toolUse / toolResult blocks written out as text.
+
+    Converse refuses tool blocks without a ``toolConfig``, and has no tool choice
+    "none": with a toolConfig the model may always call a tool. So a request that
+    must not call one (``tool_choice: none``, or no tools given) sends no toolConfig
+    and shows the model its earlier calls and their results as text, which it reads
+    as well; images and documents in results stay as they are.
+    """
+    converted = []
+    for turn in turns:
+        content: list[dict[str, Any]] = []
+        for block in turn["content"]:
+            if "toolUse" in block:
+                use = block["toolUse"]
+                arguments = orjson.dumps(use.get("input", {})).decode()
+                content.append({"text": f"[tool call {use.get('toolUseId')}: {use.get('name')}({arguments})]"})
+            elif "toolResult" in block:
+                result = block["toolResult"]
+                failed = " (error)" if result.get("status") == "error" else ""
+                content.append({"text": f"[tool result {result.get('toolUseId')}{failed}]"})
+                for item in result.get("content") or ():
+                    if "json" in item:
+                        content.append({"text": orjson.dumps(item["json"]).decode()})
+                    elif "text" not in item or item["text"].strip():  # Converse refuses blank text
+                        content.append(item)
+            else:
+                content.append(block)
+        converted.append({**turn, "content": content})
+    return converted
+
+
 def converse_request(
     turns: list[dict[str, Any]],
     system: list[dict[str, Any]],
@@ -150,8 +181,8 @@ def converse_request(
 ) -> dict[str, Any]:
     """A Converse request from translated parts; empty parts are left out.
 
-    ``tool_config(body, messages)`` builds the toolConfig once the turns are merged
-    (Bedrock wants one whenever the conversation holds tool blocks).
+    ``tool_config(body, messages)`` builds the toolConfig once the turns are merged;
+    without one, the conversation's tool blocks go as text (:func:`tool_blocks_as_text`).
     """
     request: dict[str, Any] = {"messages": merge_turns(turns)}
     if system:
@@ -161,6 +192,8 @@ def converse_request(
     config = tool_config(body, request["messages"])
     if config:
         request["toolConfig"] = config
+    elif has_tool_blocks(request["messages"]):
+        request["messages"] = tool_blocks_as_text(request["messages"])
     additional = {key: body[key] for key in ("top_k", "thinking") if body.get(key) is not None}
     if additional:
         request["additionalModelRequestFields"] = additional

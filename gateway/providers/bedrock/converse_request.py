@@ -14,17 +14,21 @@
 Content parts (and tools) carrying Anthropic's ``cache_control`` marker, as Portkey
 accepts them, are followed by a Converse ``cachePoint``.
 
-``tool_choice: "none"`` has no Converse equivalent: the tools are left out, unless the
-conversation already holds tool blocks (Converse then requires ``toolConfig``), in
-which case they are sent with the model's default choice.
+``tool_choice: "none"`` has no Converse equivalent, and a toolConfig always lets the
+model call a tool: the tools are left out, and the conversation's earlier tool calls
+and results go as text (``blocks.tool_blocks_as_text``), so the model cannot call one.
+
+``response_format`` (``json_object``, ``json_schema``) → a forced answer tool
+(``gateway.translate.response_format``); the answer translators turn its input back
+into the message content.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
+from ...translate.chat_parts import tool_call_input
+from ...translate.response_format import answer_tool
 from .blocks import (
     cache_point,
     converse_request,
@@ -32,7 +36,6 @@ from .blocks import (
     data_url_parts,
     document_block,
     fail,
-    has_tool_blocks,
     inference_config,
     tool_spec,
 )
@@ -138,11 +141,7 @@ def _assistant(message: dict[str, Any], param: str) -> list[dict[str, Any]]:
         function = call.get("function") if isinstance(call, dict) else None
         if not isinstance(function, dict) or not call.get("id") or not function.get("name"):
             raise fail(f"{call_param}: needs an id and a function with a name", call_param)
-        arguments = function.get("arguments") or "{}"
-        try:
-            parsed = orjson.loads(arguments)
-        except orjson.JSONDecodeError:
-            raise fail(f"{call_param}.function.arguments: not valid JSON", call_param) from None
+        parsed = tool_call_input(function.get("arguments"), f"{call_param}.function.arguments", "invalid_request_for_bedrock")
         blocks.append({"toolUse": {"toolUseId": call["id"], "name": function.get("name"), "input": parsed}})
     return blocks
 
@@ -157,9 +156,7 @@ def _tool_result(message: dict[str, Any], param: str) -> dict[str, Any]:
 
 
 def _tool_config(body: dict[str, Any], turns: list[dict[str, Any]]) -> dict[str, Any] | None:
-    tools = body.get("tools")
-    if not tools:
-        return None
+    tools = body.get("tools") or []
     choice = body.get("tool_choice")
     specs = []
     for index, tool in enumerate(tools):
@@ -169,8 +166,13 @@ def _tool_config(body: dict[str, Any], turns: list[dict[str, Any]]) -> dict[str,
             raise fail(f"{param}: bedrock supports function tools only", param)
         specs += [tool_spec(function.get("name"), function.get("description"), function.get("parameters"), param), *cache_point(tool)]
     config: dict[str, Any] = {"tools": specs}
-    if choice == "none":
-        return config if has_tool_blocks(turns) else None
+    answer = answer_tool(body, "bedrock")
+    if answer is not None:
+        specs.append(tool_spec(answer.name, answer.description, answer.schema, "response_format"))
+        config["toolChoice"] = {"tool": {"name": answer.name}} if answer.forced else {"any": {}}
+        return config
+    if not tools or choice == "none":
+        return None
     if choice == "required":
         config["toolChoice"] = {"any": {}}
     elif choice == "auto":

@@ -1,4 +1,10 @@
-"""Bedrock Converse answer → OpenAI ``chat.completion`` (and the pieces streams share)."""
+"""Bedrock Converse answer → OpenAI ``chat.completion`` (and the pieces streams share).
+
+With ``answer_tool`` (the tool standing in for ``response_format``), a call to that
+tool is the answer: its input becomes the message content (text blocks left out, so
+the content is exactly the requested JSON), and a reply that only called it
+finishes with ``stop``.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +31,12 @@ FINISH_REASONS: Mapping[str, str] = {
 
 def finish_reason(stop_reason: str | None) -> str:
     return FINISH_REASONS.get(stop_reason or "", "stop")
+
+
+def answer_finish(stop_reason: str | None, *, answered: bool, called_client_tools: bool) -> str:
+    if stop_reason == "tool_use" and answered and not called_client_tools:
+        return "stop"
+    return finish_reason(stop_reason)
 
 
 def openai_usage(usage: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -54,15 +66,18 @@ def parse_json_object(body: bytes, what: str) -> dict[str, Any]:
     return parsed
 
 
-def converse_to_chat(body: bytes, model: str) -> bytes:
+def converse_to_chat(body: bytes, model: str, answer_tool: str | None = None) -> bytes:
     answer = parse_json_object(body, "Converse answer")
     content = ((answer.get("output") or {}).get("message") or {}).get("content") or []
     texts: list[str] = []
     reasoning: list[str] = []
     tool_calls: list[dict[str, Any]] = []
+    answers: list[str] = []
     for block in content:
         if "text" in block:
             texts.append(block["text"])
+        elif "toolUse" in block and answer_tool is not None and block["toolUse"].get("name") == answer_tool:
+            answers.append(orjson.dumps(block["toolUse"].get("input", {})).decode())
         elif "toolUse" in block:
             use = block["toolUse"]
             tool_calls.append(
@@ -76,6 +91,8 @@ def converse_to_chat(body: bytes, model: str) -> bytes:
             text = (block["reasoningContent"].get("reasoningText") or {}).get("text")
             if text:
                 reasoning.append(text)
+    if answers:
+        texts = answers
     message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts else None, "refusal": None}
     if tool_calls:
         message["tool_calls"] = tool_calls
@@ -87,7 +104,7 @@ def converse_to_chat(body: bytes, model: str) -> bytes:
         "created": int(time.time()),
         "model": model,
         "choices": [
-            {"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason(answer.get("stopReason"))}
+            {"index": 0, "message": message, "logprobs": None, "finish_reason": answer_finish(answer.get("stopReason"), answered=bool(answers), called_client_tools=bool(tool_calls))}
         ],
         "usage": openai_usage(answer.get("usage")),
     }

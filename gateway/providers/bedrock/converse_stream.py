@@ -6,6 +6,10 @@ Events in order: ``messageStart`` → per block ``contentBlockStart`` (tool use 
 chunk goes out at ``messageStop``; the usage chunk and ``[DONE]`` at ``metadata``.
 An exception frame raises the matching GatewayError; a stream that ends before both
 ``messageStop`` and ``metadata`` arrived raises too — it never ends with ``[DONE]``.
+
+With ``answer_tool`` (``response_format``), that tool's input pieces go out as
+content deltas, text deltas are left out, and a reply that only called it finishes
+with ``stop``.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import orjson
 from ...errors import UpstreamBroken
 from ...streaming.eventstream import EventStreamDecoder, Frame
 from ...translate.openai_chunks import ChatChunkStream
-from .converse_response import finish_reason, openai_usage
+from .converse_response import answer_finish, openai_usage
 from .errors import frame_error
 
 
@@ -35,8 +39,10 @@ def event_of(frame: Frame) -> tuple[str, dict[str, Any]]:
 
 
 class ConverseChatStream:
-    def __init__(self, model: str, include_usage: bool) -> None:
+    def __init__(self, model: str, include_usage: bool, answer_tool: str | None = None) -> None:
         self._decoder = EventStreamDecoder()
+        self._answer_tool = answer_tool
+        self._answer_blocks: dict[int, bool] = {}  # contentBlockIndex → some input sent
         self._chunks = ChatChunkStream(model=model, include_usage=include_usage)
         self._started = False
         self._tool_index: dict[int, int] = {}  # contentBlockIndex → OpenAI tool_calls index
@@ -68,6 +74,9 @@ class ConverseChatStream:
             use = (payload.get("start") or {}).get("toolUse")
             if use is None:
                 return b""
+            if self._answer_tool is not None and use.get("name") == self._answer_tool:
+                self._answer_blocks[payload.get("contentBlockIndex", 0)] = False
+                return self._role()
             index = len(self._tool_index)
             self._tool_index[payload.get("contentBlockIndex", 0)] = index
             return self._role() + self._chunks.tool_call_start(index, use.get("toolUseId", ""), use.get("name", ""))
@@ -75,17 +84,29 @@ class ConverseChatStream:
             return self._delta(payload.get("contentBlockIndex", 0), payload.get("delta") or {})
         if name == "messageStop":
             self._stopped = True
-            return self._role() + self._chunks.finish(finish_reason(payload.get("stopReason")))
+            answered, called = bool(self._answer_blocks), bool(self._tool_index)
+            finish = answer_finish(payload.get("stopReason"), answered=answered, called_client_tools=called)
+            return self._role() + self._chunks.finish(finish)
         if name == "metadata":
             if not self._stopped:
                 return b""  # usage arrives after messageStop; anything else is not the end
             self._done = True
             return self._chunks.usage(openai_usage(payload.get("usage"))) + self._chunks.done()
+        if name == "contentBlockStop" and self._answer_blocks.get(payload.get("contentBlockIndex", 0)) is False:
+            return self._chunks.content("{}")  # an answer tool called without input pieces
         return b""  # contentBlockStop, and events added to the API later
 
     def _delta(self, block: int, delta: dict[str, Any]) -> bytes:
         if "text" in delta:
+            if self._answer_tool is not None:
+                return b""  # the content is the answer tool's JSON alone
             return self._role() + self._chunks.content(delta["text"])
+        if "toolUse" in delta and block in self._answer_blocks:
+            fragment = (delta["toolUse"] or {}).get("input", "")
+            if not fragment:
+                return b""
+            self._answer_blocks[block] = True
+            return self._chunks.content(fragment)
         if "toolUse" in delta:
             index = self._tool_index.get(block)
             if index is None:

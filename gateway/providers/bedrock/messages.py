@@ -8,6 +8,11 @@ The request's blocks map one to one: ``text``, ``image`` (base64 source),
 ``tool_choice`` have Converse fields; ``top_k`` and ``thinking`` travel in
 ``additionalModelRequestFields``. Prompt-cache markers (``cache_control`` on system,
 message or tool blocks) become Converse ``cachePoint`` blocks right after the block.
+
+``tool_choice: none`` sends no toolConfig (Converse has no "none"; the conversation's
+tool blocks go as text, see ``blocks.tool_blocks_as_text``). With ``stop_sequences``
+the request asks for ``additionalModelResponseFieldPaths: ["/stop_sequence"]``, so
+that a ``stop_sequence`` answer names the sequence that matched, as Anthropic does.
 """
 
 from __future__ import annotations
@@ -24,7 +29,6 @@ from .blocks import (
     converse_request,
     document_block,
     fail,
-    has_tool_blocks,
     image_block,
     inference_config,
     tool_spec,
@@ -75,7 +79,25 @@ def messages_to_converse(body: dict[str, Any]) -> dict[str, Any]:
     inference = inference_config(
         body.get("max_tokens"), body.get("temperature"), body.get("top_p"), body.get("stop_sequences")
     )
-    return converse_request(turns, _system(body.get("system")), inference, body, _tool_config)
+    request = converse_request(turns, _system(body.get("system")), inference, body, _tool_config)
+    if inference.get("stopSequences"):
+        # Claude's own response field; Converse passes it on only when asked.
+        request["additionalModelResponseFieldPaths"] = [STOP_SEQUENCE_PATH]
+    return request
+
+
+STOP_SEQUENCE_PATH = "/stop_sequence"
+
+
+def matched_stop_sequence(reason: str, additional: Any, stop_sequences: tuple[str, ...]) -> str | None:
+    """The stop sequence a ``stop_sequence`` answer ended on: the model's own report
+    (``additionalModelResponseFields.stop_sequence``), else the only one asked for."""
+    if reason != "stop_sequence":
+        return None
+    matched = additional.get("stop_sequence") if isinstance(additional, dict) else None
+    if isinstance(matched, str):
+        return matched
+    return stop_sequences[0] if len(stop_sequences) == 1 else None
 
 
 def _system(system: Any) -> list[dict[str, str]]:
@@ -121,7 +143,10 @@ def _block(block: Any, param: str) -> dict[str, Any]:
             raise fail(f"{param}: bedrock needs documents as base64 or text sources; it cannot fetch URLs", param)
         return document_block(source.get("media_type", ""), source.get("data", ""), block.get("title"), param)
     if kind == "tool_use":
-        return {"toolUse": {"toolUseId": block.get("id"), "name": block.get("name"), "input": block.get("input", {})}}
+        tool_input = block.get("input", {})
+        if not isinstance(tool_input, dict):
+            raise fail(f"{param}.input: must be a JSON object", f"{param}.input")
+        return {"toolUse": {"toolUseId": block.get("id"), "name": block.get("name"), "input": tool_input}}
     if kind == "tool_result":
         result: dict[str, Any] = {"toolUseId": block.get("tool_use_id"), "content": _result_content(block.get("content"), param)}
         if block.get("is_error"):
@@ -162,7 +187,7 @@ def _tool_config(body: dict[str, Any], turns: list[dict[str, Any]]) -> dict[str,
     choice = body.get("tool_choice") or {}
     kind = choice.get("type")
     if kind == "none":
-        return config if has_tool_blocks(turns) else None
+        return None
     if kind == "any":
         config["toolChoice"] = {"any": {}}
     elif kind == "auto":
@@ -172,7 +197,7 @@ def _tool_config(body: dict[str, Any], turns: list[dict[str, Any]]) -> dict[str,
     return config
 
 
-def converse_to_message(body: bytes, model: str) -> bytes:
+def converse_to_message(body: bytes, model: str, stop_sequences: tuple[str, ...] = ()) -> bytes:
     answer = parse_json_object(body, "Converse answer")
     content = []
     for block in ((answer.get("output") or {}).get("message") or {}).get("content") or []:
@@ -188,14 +213,15 @@ def converse_to_message(body: bytes, model: str) -> bytes:
             else:
                 text = reasoning.get("reasoningText") or {}
                 content.append({"type": "thinking", "thinking": text.get("text", ""), "signature": text.get("signature", "")})
+    reason = stop_reason(answer.get("stopReason"))
     message = {
         "id": message_id(),
         "type": "message",
         "role": "assistant",
         "model": model,
         "content": content,
-        "stop_reason": stop_reason(answer.get("stopReason")),
-        "stop_sequence": None,
+        "stop_reason": reason,
+        "stop_sequence": matched_stop_sequence(reason, answer.get("additionalModelResponseFields"), stop_sequences),
         "usage": anthropic_usage(answer.get("usage")),
     }
     return orjson.dumps(message)

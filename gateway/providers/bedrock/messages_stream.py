@@ -3,7 +3,8 @@
 Converse sends no start event for text or reasoning blocks, so a block is opened
 (``content_block_start``) by its first delta. ``message_delta`` needs the usage, which
 Converse sends in ``metadata`` after ``messageStop``; it and ``message_stop`` go out
-then. Errors (exception frames, a truncated stream) are raised in Anthropic's shape,
+then, with the matched stop sequence that ``messageStop`` carries in its
+``additionalModelResponseFields``. Errors (exception frames, a truncated stream) are raised in Anthropic's shape,
 so the relay ends the stream with an ``event: error`` as Anthropic does.
 """
 
@@ -17,7 +18,7 @@ from ...errors import GatewayError, UpstreamBroken
 from ...streaming.eventstream import EventStreamDecoder
 from .converse_stream import event_of
 from .errors import AnthropicShapedError
-from .messages import anthropic_usage, message_id, stop_reason
+from .messages import anthropic_usage, matched_stop_sequence, message_id, stop_reason
 
 
 def named_event(name: str, payload: dict[str, Any]) -> bytes:
@@ -25,9 +26,11 @@ def named_event(name: str, payload: dict[str, Any]) -> bytes:
 
 
 class ConverseMessagesStream:
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, stop_sequences: tuple[str, ...] = ()) -> None:
         self._decoder = EventStreamDecoder()
         self._model = model
+        self._stop_sequences = stop_sequences
+        self._stop_sequence: str | None = None
         self._started = False
         self._blocks: dict[int, tuple[int, str]] = {}  # contentBlockIndex → (our index, kind)
         self._open: set[int] = set()
@@ -69,11 +72,13 @@ class ConverseMessagesStream:
             return self._close_block(payload.get("contentBlockIndex", 0))
         if name == "messageStop":
             self._stop_reason = stop_reason(payload.get("stopReason"))
+            additional = payload.get("additionalModelResponseFields")
+            self._stop_sequence = matched_stop_sequence(self._stop_reason, additional, self._stop_sequences)
             return self._message_start() + b"".join(self._close_block(block) for block in list(self._open))
         if name == "metadata" and self._stop_reason is not None:
             self._done = True
             usage = anthropic_usage(payload.get("usage"))
-            delta = {"delta": {"stop_reason": self._stop_reason, "stop_sequence": None}, "usage": usage}
+            delta = {"delta": {"stop_reason": self._stop_reason, "stop_sequence": self._stop_sequence}, "usage": usage}
             return named_event("message_delta", delta) + named_event("message_stop", {})
         return b""
 

@@ -32,6 +32,7 @@ from multidict import CIMultiDict
 from ...appkeys import AWS_CREDENTIALS
 from ...config import Target
 from ...errors import BadRequest, NotFound
+from ...translate.response_format import answer_tool
 from ..base import NEVER_FORWARDED, Call, UpstreamRequest, join_url
 from .converse_request import chat_to_converse
 from .converse_response import converse_to_chat
@@ -113,9 +114,11 @@ class Bedrock:
         model = str(body.get("model", ""))
         if call.endpoint == "chat/completions":
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            return ChatTranslator(model, include_usage)
+            answer = answer_tool(body, self.name)  # checked when the request was translated
+            return ChatTranslator(model, include_usage, answer.name if answer is not None else None)
         if call.endpoint == "messages":
-            return MessagesTranslator(model)
+            stop = body.get("stop_sequences")
+            return MessagesTranslator(model, tuple(stop) if isinstance(stop, list) else ())
         return EmbeddingsTranslator(model, body.get("encoding_format"))
 
 
@@ -133,29 +136,31 @@ def _forwarded(call: Call, target: Target) -> CIMultiDict[str]:
 class ChatTranslator:
     model: str
     include_usage: bool
+    answer_tool: str | None = None  # the tool standing in for response_format
 
     def error(self, status: int, headers: Mapping[str, str], body: bytes) -> bytes:
         return upstream_error(status, headers, body).body()
 
     def body(self, body: bytes) -> bytes:
-        return converse_to_chat(body, self.model)
+        return converse_to_chat(body, self.model, self.answer_tool)
 
     def stream(self) -> ConverseChatStream:
-        return ConverseChatStream(self.model, self.include_usage)
+        return ConverseChatStream(self.model, self.include_usage, self.answer_tool)
 
 
 @dataclass(frozen=True)
 class MessagesTranslator:
     model: str
+    stop_sequences: tuple[str, ...] = ()
 
     def error(self, status: int, headers: Mapping[str, str], body: bytes) -> bytes:
         return AnthropicShapedError(upstream_error(status, headers, body)).body()
 
     def body(self, body: bytes) -> bytes:
-        return converse_to_message(body, self.model)
+        return converse_to_message(body, self.model, self.stop_sequences)
 
     def stream(self) -> ConverseMessagesStream:
-        return ConverseMessagesStream(self.model)
+        return ConverseMessagesStream(self.model, self.stop_sequences)
 
 
 @dataclass(frozen=True)

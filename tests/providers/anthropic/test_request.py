@@ -229,7 +229,7 @@ def test_parallel_tool_calls_false_disables_parallel_tool_use():
                     {"role": "assistant", "tool_calls": [{"id": "t", "function": {"name": "f", "arguments": "{oops"}}]}
                 ],
             },
-            "messages[0].tool_calls[0]",
+            "messages[0].tool_calls[0].function.arguments",
         ),
         ({"model": "m", "messages": [{"role": "user", "content": "x"}], "tool_choice": "sometimes"}, "tool_choice"),
         ({"model": "m", "messages": [{"role": "user", "content": "x"}], "max_tokens": 0}, "max_tokens"),

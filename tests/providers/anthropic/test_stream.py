@@ -176,3 +176,25 @@ def test_random_chunk_splits_give_the_same_chunks(data):
         if isinstance(event, dict):
             event["created"] = 0
     assert split == whole
+
+
+def test_answer_tool_becomes_content_and_text_is_left_out():
+    message = {**MESSAGE, "content": [text("Sure:"), tool_use("toolu_9", "json_response", {"a": [1]})]}
+    translator = ChatStreamTranslator(model="m", include_usage=False, answer_tool="json_response")
+    events = parse(translator.feed(wire(message)) + translator.close())
+    assert "".join(d.get("content") or "" for d in deltas(events)) == '{"a":[1]}'
+    assert not any("tool_calls" in d for d in deltas(events))
+    assert [e["choices"][0]["finish_reason"] for e in events if isinstance(e, dict)][-1] == "stop"
+
+
+def test_answer_tool_without_argument_pieces_is_an_empty_object():
+    events = [
+        ("message_start", {"message": {**MESSAGE, "content": [], "usage": {"input_tokens": 3, "output_tokens": 1}}}),
+        ("content_block_start", {"index": 0, "content_block": {"type": "tool_use", "id": "t", "name": "json_response", "input": {}}}),
+        ("content_block_stop", {"index": 0}),
+        ("message_delta", {"delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 9}}),
+        ("message_stop", {}),
+    ]
+    translator = ChatStreamTranslator(model="m", include_usage=False, answer_tool="json_response")
+    out = deltas(parse(translator.feed(b"".join(sse(name, data) for name, data in events)) + translator.close()))
+    assert [d.get("content") for d in out] == ["", "{}", None]

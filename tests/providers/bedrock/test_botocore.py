@@ -49,7 +49,10 @@ async def test_official_client_parses_the_fake_stream(aws_client, fake_bedrock):
     fake_bedrock.script = Script(
         [{"text": "Hi there"}, {"toolUse": {"toolUseId": "t1", "name": "f", "input": {"a": 1}}}], stop_reason="tool_use"
     )
-    answer = await aws_client.converse_stream(modelId=MODEL, messages=[{"role": "user", "content": [{"text": "x"}]}])
+    tools = {"tools": [{"toolSpec": {"name": "f", "inputSchema": {"json": {"type": "object"}}}}]}
+    answer = await aws_client.converse_stream(
+        modelId=MODEL, messages=[{"role": "user", "content": [{"text": "x"}]}], toolConfig=tools
+    )
     events = [event async for event in answer["stream"]]
     assert [next(iter(event)) for event in events] == [
         "messageStart",

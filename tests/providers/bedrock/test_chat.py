@@ -14,7 +14,7 @@ from gateway.providers.bedrock.converse_request import chat_to_converse
 from gateway.providers.bedrock.converse_response import converse_to_chat
 from gateway.providers.bedrock.converse_stream import ConverseChatStream
 from tests.fakes.bedrock import Script, stream_frames
-from tests.fakes.eventstream import encode_frame, exception_frame
+from tests.fakes.eventstream import encode_frame, event_frame, exception_frame
 from tests.providers.bedrock.samples import PNG, SCRIPT, STREAM, USAGE, split_at
 
 
@@ -111,20 +111,27 @@ def test_cache_control_marks_become_cache_points():
     assert converse["toolConfig"]["tools"][1] == {"cachePoint": {"type": "default"}}
 
 
-def test_tool_choice_none_drops_tools_unless_the_conversation_used_them():
+def test_tool_choice_none_sends_no_tools_and_history_tool_blocks_as_text():
     tools = [{"type": "function", "function": {"name": "f"}}]
     plain = {"messages": [{"role": "user", "content": "x"}], "tools": tools, "tool_choice": "none"}
     assert "toolConfig" not in chat_to_converse(plain)
     used = {
         "messages": [
             {"role": "user", "content": "x"},
-            {"role": "assistant", "tool_calls": [{"id": "a", "function": {"name": "f", "arguments": "{}"}}]},
+            {"role": "assistant", "tool_calls": [{"id": "a", "function": {"name": "f", "arguments": '{"n": 1}'}}]},
             {"role": "tool", "tool_call_id": "a", "content": "ok"},
         ],
         "tools": tools,
         "tool_choice": "none",
     }
-    assert chat_to_converse(used)["toolConfig"] == {"tools": [{"toolSpec": {"name": "f", "inputSchema": {"json": {"type": "object", "properties": {}}}}}]}
+    converse = chat_to_converse(used)
+    # A toolConfig would let the model call f (Converse has no "none" choice).
+    assert "toolConfig" not in converse
+    assert converse["messages"] == [
+        {"role": "user", "content": [{"text": "x"}]},
+        {"role": "assistant", "content": [{"text": '[tool call a: f({"n":1})]'}]},
+        {"role": "user", "content": [{"text": "[tool result a]"}, {"text": "ok"}]},
+    ]
 
 
 @pytest.mark.parametrize(
@@ -133,7 +140,7 @@ def test_tool_choice_none_drops_tools_unless_the_conversation_used_them():
         ({"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x/y.png"}}]}, "messages[0].content[0]"),
         ({"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/tiff;base64,AAAA"}}]}, "messages[0].content[0]"),
         ({"role": "user", "content": [{"type": "input_audio", "input_audio": {}}]}, "messages[0].content[0]"),
-        ({"role": "assistant", "tool_calls": [{"id": "a", "function": {"name": "f", "arguments": "{oops"}}]}, "messages[0].tool_calls[0]"),
+        ({"role": "assistant", "tool_calls": [{"id": "a", "function": {"name": "f", "arguments": "{oops"}}]}, "messages[0].tool_calls[0].function.arguments"),
         ({"role": "tool", "content": "x"}, "messages[0]"),
         ({"role": "function", "content": "x"}, "messages[0]"),
     ],
@@ -295,3 +302,37 @@ def test_file_parts_become_documents():
         chat_to_converse(
             {"messages": [{"role": "user", "content": [{"type": "file", "file": {"file_data": "data:application/zip;base64,AAAA"}}]}]}
         )
+
+
+def test_answer_tool_stream_becomes_content_and_text_is_left_out():
+    script = Script([{"text": "Sure:"}, {"toolUse": {"toolUseId": "j", "name": "json_response", "input": {"a": [1]}}}], stop_reason="tool_use")
+    translator = ConverseChatStream("m", include_usage=False, answer_tool="json_response")
+    events = sse_payloads(b"".join(translator.feed(frame) for frame in stream_frames(script)) + translator.close())
+    choices = [e["choices"][0] for e in events if isinstance(e, dict)]
+    assert "".join(c["delta"].get("content") or "" for c in choices) == '{"a":[1]}'
+    assert not any("tool_calls" in c["delta"] for c in choices)
+    assert choices[-1]["finish_reason"] == "stop"
+
+
+def test_answer_tool_stream_without_input_pieces_is_an_empty_object():
+    frames = [
+        event_frame("messageStart", {"role": "assistant"}),
+        event_frame("contentBlockStart", {"contentBlockIndex": 0, "start": {"toolUse": {"toolUseId": "j", "name": "json_response"}}}),
+        event_frame("contentBlockStop", {"contentBlockIndex": 0}),
+        event_frame("messageStop", {"stopReason": "tool_use"}),
+        event_frame("metadata", {"usage": USAGE}),
+    ]
+    translator = ConverseChatStream("m", include_usage=False, answer_tool="json_response")
+    events = sse_payloads(b"".join(translator.feed(frame) for frame in frames) + translator.close())
+    assert "".join(e["choices"][0]["delta"].get("content") or "" for e in events if isinstance(e, dict)) == "{}"
+
+
+def test_answer_tool_whole_answer_is_the_content():
+    answer = {
+        "output": {"message": {"content": [{"text": "Sure:"}, {"toolUse": {"toolUseId": "j", "name": "json_response", "input": {"a": 1}}}]}},
+        "stopReason": "tool_use",
+        "usage": USAGE,
+    }
+    choice = orjson.loads(converse_to_chat(orjson.dumps(answer), "m", "json_response"))["choices"][0]
+    assert (choice["message"]["content"], choice["finish_reason"]) == ('{"a":1}', "stop")
+    assert "tool_calls" not in choice["message"]

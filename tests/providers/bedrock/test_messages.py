@@ -72,6 +72,7 @@ def test_messages_request_golden():
             "toolChoice": {"any": {}},
         },
         "additionalModelRequestFields": {"top_k": 5},
+        "additionalModelResponseFieldPaths": ["/stop_sequence"],
     }
 
 

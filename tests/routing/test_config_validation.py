@@ -81,6 +81,17 @@ CASES = [
         "config.strategy.conditions[0].query.params.n.$between",
     ),
     (
+        {"strategy": {"mode": "conditional", "conditions": [{"query": {"metadata.u": {"$regex": "(a)\\1"}}, "then": "a"}]}, "targets": [{**OK, "name": "a"}]},
+        "config.strategy.conditions[0].query.metadata.u.$regex: not a regular expression the gateway runs "
+        "(invalid escape sequence: \\1); patterns use RE2 syntax, without backreferences or lookaround",
+        "config.strategy.conditions[0].query.metadata.u.$regex",
+    ),
+    (
+        {"strategy": {"mode": "conditional", "conditions": [{"query": {"url.pathname": {"$regex": "(?=x)"}}, "then": "a"}]}, "targets": [{**OK, "name": "a"}]},
+        "config.strategy.conditions[0].query.url.pathname.$regex: not a regular expression the gateway runs",
+        "config.strategy.conditions[0].query.url.pathname.$regex",
+    ),
+    (
         {"strategy": {"mode": "conditional", "default": "a"}, "targets": [{**OK, "name": "a"}, {**OK, "name": "a"}], "conditions": []},
         "config.targets[1].name: duplicate name 'a': conditions pick targets by name",
         "config.targets[1].name",

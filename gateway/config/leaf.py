@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from ..header_values import header_value_problem
 from .problems import Problems
 
 if TYPE_CHECKING:
@@ -110,6 +111,8 @@ def parse_target(
     api_key = node.get("api_key")
     if api_key is not None and not isinstance(api_key, str):
         problems.add(f"{path}.api_key", "must be a string")
+    elif api_key:
+        _header_safe(api_key, f"{path}.api_key", problems)
     if not api_key and provider == key_provider:
         api_key = headers.api_key
 
@@ -120,6 +123,8 @@ def parse_target(
             value = headers.options.get(key)
         elif not isinstance(value, str):
             problems.add(f"{path}.{key}", "must be a string")
+        else:
+            _header_safe(value, f"{path}.{key}", problems)
         if value:
             options[key] = value
 
@@ -133,6 +138,14 @@ def parse_target(
         options=MappingProxyType(options),
         idle_timeout_ms=inherited.idle_timeout_ms,
     )
+
+
+def _header_safe(value: str, path: str, problems: Problems) -> None:
+    # Credentials and provider options end up in upstream headers (or a signature):
+    # a CR/LF there was a 500 from aiohttp's client, never a request.
+    problem = header_value_problem(value)
+    if problem is not None:
+        problems.add(path, problem)
 
 
 def _unknown(provider: str, providers: Collection[str]) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 from multidict import CIMultiDictProxy
 
 from ..custom_host import HostAllowList
+from ..header_values import check_header_value
 from .headers import CONFIG_HEADER, HeaderSettings, parse_config_header, parse_metadata, read_headers
 from .inherit import Inherited, inherit
 from .leaf import LEAF_ONLY_KEYS, Target, parse_target
@@ -106,6 +107,8 @@ def build_route(
     if providers is None:
         # Imported here: the providers import this package (for Target).
         from ..providers.registry import PROVIDERS as providers
+    for name, value in headers.items():
+        check_header_value(value, name)  # bytes that are not UTF-8: a 400 naming the header
     config = parse_config_header(headers.get(CONFIG_HEADER))
     metadata = parse_metadata(headers.get("x-portkey-metadata"))
     problems = Problems()

@@ -20,7 +20,8 @@ event loop for 49 s. RE2 has no backreferences or lookaround; such a pattern is 
 config error. Two bounds keep the worst case small (a few ms): a value longer than
 :data:`MAX_REGEX_VALUE` characters does not match (it is not searched), and a pattern
 whose compiled program exceeds :data:`MAX_REGEX_PROGRAM` instructions (huge counted
-repetitions such as ``[a-z]{1000}``) is a config error.
+repetitions such as ``[a-z]{1000}``) is a config error, as is a config with more than
+:data:`MAX_REGEXES` of them (``tree`` counts).
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ _MISSING = object()
 MAX_REGEX_VALUE = 4096
 # Largest compiled pattern (RE2 instructions); routing patterns need a few dozen.
 MAX_REGEX_PROGRAM = 256
+# Most $regex tests in one config: a request may evaluate each of them.
+MAX_REGEXES = 16
 
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False  # a bad pattern is the client's 400, not a line on stderr
@@ -123,6 +126,13 @@ def _ordered(value: Any, op: str, operand: Any) -> bool:
     if op == "$lt":
         return value < operand
     return value <= operand
+
+
+def regex_count(query: Query) -> int:
+    """How many $regex tests ``query`` holds."""
+    if isinstance(query, FieldTest):
+        return int(query.operator == "$regex")
+    return sum(regex_count(part) for part in query.parts)
 
 
 def compile_query(value: Any, path: str, problems: Problems) -> Query | None:

@@ -20,7 +20,7 @@ from .inherit import Inherited, inherit
 from .leaf import LEAF_ONLY_KEYS, Target, parse_target
 from .policy import NO_RETRY, RetryPolicy
 from .problems import Problems, status_codes
-from .query import Query, compile_query
+from .query import MAX_REGEXES, Query, compile_query, regex_count
 
 MODES = ("single", "fallback", "loadbalance", "conditional")
 # Bounds on one config, so that a request cannot make the gateway walk a huge tree.
@@ -127,6 +127,7 @@ class _Builder:
     problems: Problems
     key_provider: str | None
     count: int = 0
+    regexes: int = 0
 
     def node(self, raw: Any, path: str, parent: Inherited, depth: int) -> Node | None:
         problems = self.problems
@@ -233,6 +234,8 @@ class _Builder:
                     problems.add(at, 'must be an object {"query": {...}, "then": "<target name>"}')
                     continue
                 query = compile_query(raw.get("query"), f"{at}.query", problems)
+                if query is not None:
+                    self.count_regexes(query, f"{at}.query")
                 then = pick(raw.get("then"), f"{at}.then")
                 if query is not None and then is not None:
                     conditions.append(Condition(query, then))
@@ -240,6 +243,14 @@ class _Builder:
         if strategy.get("default") is not None:
             default = pick(strategy["default"], f"{where}.default")
         return tuple(conditions), default
+
+
+    def count_regexes(self, query: Query, path: str) -> None:
+        # Each $regex is linear in its value, but a request may evaluate all of them.
+        before = self.regexes
+        self.regexes += regex_count(query)
+        if before <= MAX_REGEXES < self.regexes:
+            self.problems.add(path, f"too many $regex tests: a config holds at most {MAX_REGEXES}")
 
 
 def key_provider(config: Mapping[str, Any], headers: HeaderSettings) -> str | None:

@@ -171,3 +171,26 @@ async def test_unknown_header_provider(client):
     body = await response.json()
     assert response.status == 400 and body["error"]["code"] == "unknown_provider"
     assert body["error"]["param"] == "x-portkey-provider"
+
+
+def _regex_conditions(count: int) -> dict:
+    conditions = [{"query": {f"metadata.k{i}": {"$regex": f"^v{i}$"}}, "then": "a"} for i in range(count)]
+    return {"strategy": {"mode": "conditional", "conditions": conditions, "default": "a"}, "targets": [{**OK, "name": "a"}]}
+
+
+async def test_a_config_holds_at_most_16_regexes(post):
+    status, body = await post(_regex_conditions(17))
+    assert status == 400
+    assert body["error"]["param"] == "config.strategy.conditions[16].query"
+    assert body["error"]["message"] == "config.strategy.conditions[16].query: too many $regex tests: a config holds at most 16"
+
+
+async def test_sixteen_regexes_are_fine(client, fake_openai):
+    config = _regex_conditions(16)
+    config["targets"][0].update(api_key=TEST_KEY, custom_host=fake_openai.url)
+    response = await client.post(
+        "/v1/chat/completions",
+        json={"model": "m", "messages": [{"role": "user", "content": "hi"}]},
+        headers={"x-portkey-config": json.dumps(config)},
+    )
+    assert response.status == 200

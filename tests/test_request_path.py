@@ -90,3 +90,24 @@ async def test_an_encoded_slash_reaches_the_upstream_as_sent(gateway, fake_opena
     answer = await raw_request(gateway, b"GET", target, route_headers)
     assert answer.status == 200
     assert fake_openai.last.raw_path == target.decode()
+
+
+@pytest.mark.parametrize(
+    "headers, param",
+    [
+        ({"x-portkey-azure-deployment-id": ".."}, "x-portkey-azure-deployment-id"),
+        ({"x-portkey-azure-deployment-id": "..%2f..%2fadmin"}, "x-portkey-azure-deployment-id"),
+        ({"x-portkey-config": '{"deployment_id": "%2e%2e"}'}, "config.deployment_id"),
+        ({"x-portkey-config": '{"deployment_id": "a\\\\..\\\\b"}'}, "config.deployment_id"),
+    ],
+)
+async def test_an_azure_deployment_cannot_climb_out_of_the_base_path(client, fake_openai, headers, param):
+    response = await client.post(
+        "/v1/chat/completions",
+        json={"model": "m", "messages": [{"role": "user", "content": "hi"}]},
+        headers={"Authorization": f"Bearer {TEST_KEY}", "x-portkey-provider": "azure-openai",
+                 "x-portkey-custom-host": fake_openai.url, **headers},
+    )
+    assert response.status == 400
+    assert (await response.json())["error"]["param"] == param
+    assert fake_openai.requests == []

@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from ..header_values import header_value_problem
+from ..request_path import path_problem
 from .problems import Problems
 
 if TYPE_CHECKING:
@@ -38,6 +39,10 @@ PROVIDER_OPTION_HEADERS: Mapping[str, str] = MappingProxyType(
         "anthropic_beta": "x-portkey-anthropic-beta",
     }
 )
+
+# Options that become a segment of the upstream path (Azure's .../deployments/{id}/...):
+# checked like the request path, so that none can climb out of the provider's base.
+PATH_SEGMENT_OPTIONS = frozenset({"deployment_id"})
 
 # Keys that only make sense on a target (a node that names a provider).
 LEAF_ONLY_KEYS = ("provider", "api_key", *PROVIDER_OPTION_HEADERS)
@@ -125,6 +130,10 @@ def parse_target(
             problems.add(f"{path}.{key}", "must be a string")
         else:
             _header_safe(value, f"{path}.{key}", problems)
+        if value and key in PATH_SEGMENT_OPTIONS and isinstance(value, str):
+            where = f"{path}.{key}" if key in node else PROVIDER_OPTION_HEADERS[key]
+            if path_problem("/" + value) is not None:
+                problems.add(where, "is one segment of the upstream path: no dot segments, slashes that make them, or backslashes")
         if value:
             options[key] = value
 

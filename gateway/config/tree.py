@@ -14,7 +14,7 @@ from typing import Any
 from multidict import CIMultiDictProxy
 
 from ..custom_host import HostAllowList
-from ..header_values import check_header_value
+from ..header_values import checked_client_value
 from .headers import CONFIG_HEADER, HeaderSettings, parse_config_header, parse_metadata, read_headers
 from .inherit import Inherited, inherit
 from .leaf import LEAF_ONLY_KEYS, Target, parse_target
@@ -108,7 +108,9 @@ def build_route(
         # Imported here: the providers import this package (for Target).
         from ..providers.registry import PROVIDERS as providers
     for name, value in headers.items():
-        check_header_value(value, name)  # bytes that are not UTF-8: a 400 naming the header
+        # Received headers: aiohttp's parser refused control characters; bytes that are
+        # not UTF-8 remain, and would be a 500 once sent upstream. A 400 naming the header.
+        checked_client_value(value, name)
     config = parse_config_header(headers.get(CONFIG_HEADER))
     metadata = parse_metadata(headers.get("x-portkey-metadata"))
     problems = Problems()

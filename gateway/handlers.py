@@ -10,9 +10,12 @@ from .body import read_body, stream_body
 from .middlewares.state import state_of
 from .providers.base import Call
 from .providers.registry import get_provider
+from .request_path import API_PREFIX, split_target
 from .routing import answer
 
-API_PREFIX = "/v1/"
+# The methods provider APIs use; any other on /v1/ is a 405 with an Allow header.
+# HEAD and OPTIONS too: no provider API answers them, and the gateway has no CORS.
+API_METHODS = ("GET", "POST", "DELETE")
 
 
 async def index(request: web.Request) -> web.Response:
@@ -27,13 +30,8 @@ async def proxy(request: web.Request) -> web.StreamResponse:
     """Any ``/v1/...`` call: routed by its RouteSpec, body streamed unless needed whole."""
     settings = request.app[SETTINGS]
     route = state_of(request).route
-    path = request.raw_path.split("?", 1)[0]
-    call = Call(
-        method=request.method,
-        endpoint=path[len(API_PREFIX) :],
-        query_string=request.raw_path.partition("?")[2],
-        headers=request.headers,
-    )
+    endpoint, query_string = split_target(request.raw_path)
+    call = Call(method=request.method, endpoint=endpoint, query_string=query_string, headers=request.headers)
     # The body is read whole (once) when a provider must read it, when it may be sent
     # more than once (a stream cannot be replayed), when a target rewrites it
     # (override_params, applied to each target's own copy) or a condition reads it.
@@ -54,4 +52,5 @@ async def proxy(request: web.Request) -> web.StreamResponse:
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/", index)
     app.router.add_get("/health", health)
-    app.router.add_route("*", API_PREFIX + "{tail:.+}", proxy)
+    for method in API_METHODS:
+        app.router.add_route(method, API_PREFIX + "{tail:.+}", proxy)

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from ..header_values import header_value_problem
+from ..request_path import path_problem
 from .problems import Problems
 
 if TYPE_CHECKING:
@@ -37,6 +39,10 @@ PROVIDER_OPTION_HEADERS: Mapping[str, str] = MappingProxyType(
         "anthropic_beta": "x-portkey-anthropic-beta",
     }
 )
+
+# Options that become a segment of the upstream path (Azure's .../deployments/{id}/...):
+# checked like the request path, so that none can climb out of the provider's base.
+PATH_SEGMENT_OPTIONS = frozenset({"deployment_id"})
 
 # Keys that only make sense on a target (a node that names a provider).
 LEAF_ONLY_KEYS = ("provider", "api_key", *PROVIDER_OPTION_HEADERS)
@@ -110,6 +116,8 @@ def parse_target(
     api_key = node.get("api_key")
     if api_key is not None and not isinstance(api_key, str):
         problems.add(f"{path}.api_key", "must be a string")
+    elif api_key:
+        _header_safe(api_key, f"{path}.api_key", problems)
     if not api_key and provider == key_provider:
         api_key = headers.api_key
 
@@ -120,6 +128,12 @@ def parse_target(
             value = headers.options.get(key)
         elif not isinstance(value, str):
             problems.add(f"{path}.{key}", "must be a string")
+        else:
+            _header_safe(value, f"{path}.{key}", problems)
+        if value and key in PATH_SEGMENT_OPTIONS and isinstance(value, str):
+            where = f"{path}.{key}" if key in node else PROVIDER_OPTION_HEADERS[key]
+            if path_problem("/" + value) is not None:
+                problems.add(where, "is one segment of the upstream path: no dot segments, slashes that make them, or backslashes")
         if value:
             options[key] = value
 
@@ -133,6 +147,14 @@ def parse_target(
         options=MappingProxyType(options),
         idle_timeout_ms=inherited.idle_timeout_ms,
     )
+
+
+def _header_safe(value: str, path: str, problems: Problems) -> None:
+    # Credentials and provider options end up in upstream headers (or a signature):
+    # a CR/LF there was a 500 from aiohttp's client, never a request.
+    problem = header_value_problem(value)
+    if problem is not None:
+        problems.add(path, problem)
 
 
 def _unknown(provider: str, providers: Collection[str]) -> str:

@@ -12,20 +12,41 @@ Several keys in one object must all hold. Operators: ``$eq $ne $gt $gte $lt $lte
 $nin $regex``. A field that is absent matches only ``$ne`` and ``$nin``; ordering
 operators compare numbers with numbers and strings with strings, anything else is no
 match; ``$regex`` searches strings.
+
+``$regex`` runs on RE2 (``google-re2``), whose matching time grows linearly with the
+value, never exponentially as a backtracking engine's can: both the pattern and the
+value come from the client, and one catastrophic pattern (``^(a+)+$``) once held the
+event loop for 49 s. RE2 has no backreferences or lookaround; such a pattern is a
+config error. Two bounds keep the worst case small (a few ms): a value longer than
+:data:`MAX_REGEX_VALUE` characters does not match (it is not searched), and a pattern
+whose compiled program exceeds :data:`MAX_REGEX_PROGRAM` instructions (huge counted
+repetitions such as ``[a-z]{1000}``) is a config error, as is a config with more than
+:data:`MAX_REGEXES` of them (``tree`` counts).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+import re2
 
 from .problems import Problems
 
 FIELD_ROOTS = ("metadata", "params", "url")
 OPERATORS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$regex")
 _MISSING = object()
+
+# Longest value (characters) a $regex searches; a longer one is no match.
+MAX_REGEX_VALUE = 4096
+# Largest compiled pattern (RE2 instructions); routing patterns need a few dozen.
+MAX_REGEX_PROGRAM = 256
+# Most $regex tests in one config: a request may evaluate each of them.
+MAX_REGEXES = 16
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a bad pattern is the client's 400, not a line on stderr
 
 
 class Query(Protocol):
@@ -57,7 +78,7 @@ class FieldTest:
     field: tuple[str, ...]
     operator: str
     operand: Any
-    pattern: re.Pattern[str] | None = None
+    pattern: Any = None  # a compiled RE2 pattern, for $regex
 
     @property
     def roots(self) -> frozenset[str]:
@@ -79,7 +100,10 @@ class FieldTest:
         if op == "$in":
             return any(_equal(value, item) for item in self.operand)
         if op == "$regex":
-            return isinstance(value, str) and self.pattern.search(value) is not None
+            if not isinstance(value, str) or len(value) > MAX_REGEX_VALUE:
+                return False
+            # surrogatepass: a value holding lone surrogates is searched, never a 500.
+            return self.pattern.search(value.encode("utf-8", "surrogatepass")) is not None
         return _ordered(value, op, self.operand)
 
 
@@ -102,6 +126,13 @@ def _ordered(value: Any, op: str, operand: Any) -> bool:
     if op == "$lt":
         return value < operand
     return value <= operand
+
+
+def regex_count(query: Query) -> int:
+    """How many $regex tests ``query`` holds."""
+    if isinstance(query, FieldTest):
+        return int(query.operator == "$regex")
+    return sum(regex_count(part) for part in query.parts)
 
 
 def compile_query(value: Any, path: str, problems: Problems) -> Query | None:
@@ -150,15 +181,34 @@ def _field_tests(field: tuple[str, ...], operand: Any, path: str, problems: Prob
         elif op in ("$gt", "$gte", "$lt", "$lte") and not (_is_number(arg) or isinstance(arg, str)):
             problems.add(where, "must be a number or a string")
         elif op == "$regex":
-            try:
-                pattern = re.compile(arg) if isinstance(arg, str) else None
-            except re.error as exc:
-                problems.add(where, f"not a valid regular expression ({exc})")
-                continue
-            if pattern is None:
-                problems.add(where, "must be a regular expression string")
-            else:
+            pattern = _regex(arg, where, problems)
+            if pattern is not None:
                 tests.append(FieldTest(field, op, arg, pattern))
         else:
             tests.append(FieldTest(field, op, tuple(arg) if isinstance(arg, list) else arg))
     return tests
+
+
+def _regex(arg: Any, path: str, problems: Problems) -> Any:
+    """The RE2 pattern, or None once its problem is noted."""
+    if not isinstance(arg, str):
+        problems.add(path, "must be a regular expression string")
+        return None
+    try:
+        pattern = re2.compile(arg, _RE2_OPTIONS)
+    except re2.error as exc:
+        reason = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        problems.add(
+            path,
+            f"not a regular expression the gateway runs ({reason}); patterns use RE2 syntax, "
+            "without backreferences or lookaround",
+        )
+        return None
+    if pattern.programsize > MAX_REGEX_PROGRAM:
+        problems.add(
+            path,
+            f"pattern too complex for routing ({pattern.programsize} RE2 instructions, "
+            f"at most {MAX_REGEX_PROGRAM}); shorten counted repetitions like {{1000}}",
+        )
+        return None
+    return pattern

@@ -14,12 +14,13 @@ from typing import Any
 from multidict import CIMultiDictProxy
 
 from ..custom_host import HostAllowList
+from ..header_values import checked_client_value
 from .headers import CONFIG_HEADER, HeaderSettings, parse_config_header, parse_metadata, read_headers
 from .inherit import Inherited, inherit
 from .leaf import LEAF_ONLY_KEYS, Target, parse_target
 from .policy import NO_RETRY, RetryPolicy
 from .problems import Problems, status_codes
-from .query import Query, compile_query
+from .query import MAX_REGEXES, Query, compile_query, regex_count
 
 MODES = ("single", "fallback", "loadbalance", "conditional")
 # Bounds on one config, so that a request cannot make the gateway walk a huge tree.
@@ -106,6 +107,10 @@ def build_route(
     if providers is None:
         # Imported here: the providers import this package (for Target).
         from ..providers.registry import PROVIDERS as providers
+    for name, value in headers.items():
+        # Received headers: aiohttp's parser refused control characters; bytes that are
+        # not UTF-8 remain, and would be a 500 once sent upstream. A 400 naming the header.
+        checked_client_value(value, name)
     config = parse_config_header(headers.get(CONFIG_HEADER))
     metadata = parse_metadata(headers.get("x-portkey-metadata"))
     problems = Problems()
@@ -124,6 +129,7 @@ class _Builder:
     problems: Problems
     key_provider: str | None
     count: int = 0
+    regexes: int = 0
 
     def node(self, raw: Any, path: str, parent: Inherited, depth: int) -> Node | None:
         problems = self.problems
@@ -230,6 +236,8 @@ class _Builder:
                     problems.add(at, 'must be an object {"query": {...}, "then": "<target name>"}')
                     continue
                 query = compile_query(raw.get("query"), f"{at}.query", problems)
+                if query is not None:
+                    self.count_regexes(query, f"{at}.query")
                 then = pick(raw.get("then"), f"{at}.then")
                 if query is not None and then is not None:
                     conditions.append(Condition(query, then))
@@ -237,6 +245,14 @@ class _Builder:
         if strategy.get("default") is not None:
             default = pick(strategy["default"], f"{where}.default")
         return tuple(conditions), default
+
+
+    def count_regexes(self, query: Query, path: str) -> None:
+        # Each $regex is linear in its value, but a request may evaluate all of them.
+        before = self.regexes
+        self.regexes += regex_count(query)
+        if before <= MAX_REGEXES < self.regexes:
+            self.problems.add(path, f"too many $regex tests: a config holds at most {MAX_REGEXES}")
 
 
 def key_provider(config: Mapping[str, Any], headers: HeaderSettings) -> str | None:

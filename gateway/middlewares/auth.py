@@ -14,6 +14,7 @@ from aiohttp import web
 
 from ..appkeys import SETTINGS
 from ..errors import Unauthorized
+from ..header_values import checked_client_value
 from .state import is_api_request, state_of
 
 GATEWAY_KEY_HEADER = "x-portkey-api-key"
@@ -31,7 +32,9 @@ async def auth_middleware(request: web.Request, handler):
 
 
 def _check_gateway_key(presented: str, keys: frozenset[str]) -> None:
-    presented_bytes = presented.encode()
+    # aiohttp hands over header bytes that are not UTF-8 as lone surrogates; encoded
+    # back with surrogateescape they are the bytes sent (matching no key), never a 500.
+    presented_bytes = presented.encode("utf-8", "surrogateescape")
     # Compare against every key so the time taken does not tell which one was close.
     matched = False
     for key in keys:
@@ -44,10 +47,12 @@ def _check_gateway_key(presented: str, keys: frozenset[str]) -> None:
 
 
 def provider_key(request: web.Request) -> str | None:
+    """The client's provider key; one that cannot be sent upstream is a 400 naming its header."""
     authorization = request.headers.get("Authorization", "")
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
+        return checked_client_value(token.strip(), "Authorization")
     if authorization and not token:
-        return authorization.strip()
-    return request.headers.get("x-api-key") or None
+        return checked_client_value(authorization.strip(), "Authorization")
+    key = request.headers.get("x-api-key")
+    return checked_client_value(key, "x-api-key") if key else None

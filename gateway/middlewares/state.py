@@ -38,4 +38,5 @@ def state_of(request: web.Request) -> RequestState:
 
 
 def is_api_request(request: web.Request) -> bool:
-    return request.path.startswith("/v1/")
+    # A method not allowed (405) is answered before auth and config look at it.
+    return request.path.startswith("/v1/") and request.match_info.http_exception is None

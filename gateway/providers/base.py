@@ -17,22 +17,27 @@ from yarl import URL
 
 from ..config import Target
 from ..errors import Unauthorized
+from ..header_values import checked_client_value
 from ..hop_by_hop import HOP_BY_HOP
 
 # Client headers that every provider receives when present; everything else is
 # dropped unless the client lists it in x-portkey-forward-headers.
 DEFAULT_FORWARDED = ("content-type", "accept", "openai-beta")
 
-# Never forwarded, whatever the client asks: they describe the client's own
-# connection, the gateway's credentials, or are recomputed for the new body.
-NEVER_FORWARDED = HOP_BY_HOP | {
-    "host",
-    "content-length",
-    "accept-encoding",
-    "expect",
-    "x-portkey-api-key",
-    "x-portkey-config",
-}
+# Credentials reach a provider only as the gateway sets them: the target's key in the
+# provider's own header. A listed auth header would stand beside or replace that one,
+# or carry the client's key to a provider it was not meant for (a fallback target, a
+# local server that needs no key).
+CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "x-goog-api-key", "proxy-authorization"})
+
+# Never forwarded, whatever the client asks (nor any x-portkey-* header): they
+# describe the client's own connection or session, carry credentials, or are
+# recomputed for the new body.
+NEVER_FORWARDED = (
+    HOP_BY_HOP
+    | CREDENTIAL_HEADERS
+    | {"host", "content-length", "accept-encoding", "expect", "cookie", "cookie2"}
+)
 
 
 @dataclass
@@ -109,15 +114,32 @@ class Provider(Protocol):
         """None for providers whose answer is relayed as bytes."""
 
 
-def forwarded_headers(call: Call, target: Target) -> CIMultiDict[str]:
-    """The client headers this provider receives: the defaults plus the client's list."""
+def may_forward(name: str) -> bool:
+    """Whether a (lower-case) header name may be passed on at the client's request."""
+    return name not in NEVER_FORWARDED and not name.startswith("x-portkey-")
+
+
+def forwarded_headers(
+    call: Call, target: Target, *, defaults: tuple[str, ...] = DEFAULT_FORWARDED
+) -> CIMultiDict[str]:
+    """The client headers this provider receives: the defaults plus the client's list.
+
+    A value that cannot be sent (not UTF-8) is a 400 naming the header.
+    """
     headers: CIMultiDict[str] = CIMultiDict()
-    wanted = DEFAULT_FORWARDED + target.forward_headers
-    for name in wanted:
-        if name in NEVER_FORWARDED:
-            continue
-        for value in call.headers.getall(name, ()):
-            headers.add(name, value)
+    received = call.headers
+    for name in defaults:
+        for value in received.getall(name, ()):
+            headers.add(name, checked_client_value(value, name))
+    if target.forward_headers:
+        # Names the client's own Connection header lists are hop-by-hop too (RFC 9110 7.6.1).
+        connection = received.get("connection")
+        hop = {token.strip().lower() for token in connection.split(",")} if connection else ()
+        for name in target.forward_headers:
+            if name in headers or not may_forward(name) or name in hop:
+                continue  # also: a name listed twice (or a default listed) is sent once
+            for value in received.getall(name, ()):
+                headers.add(name, checked_client_value(value, name))
     return headers
 
 

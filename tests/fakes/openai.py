@@ -57,6 +57,7 @@ class Recorded:
     query: str
     headers: CIMultiDict
     body: bytes
+    raw_path: str = ""  # the request target exactly as received
 
 
 @dataclass
@@ -93,7 +94,9 @@ class FakeOpenAI:
         async def wrapped(request: web.Request):
             body = await request.read()
             self.requests.append(
-                Recorded(request.method, request.path, request.query_string, CIMultiDict(request.headers), body)
+                Recorded(
+                    request.method, request.path, request.query_string, CIMultiDict(request.headers), body, request.raw_path
+                )
             )
             self.request_seen.set()
             try:

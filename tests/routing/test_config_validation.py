@@ -81,6 +81,17 @@ CASES = [
         "config.strategy.conditions[0].query.params.n.$between",
     ),
     (
+        {"strategy": {"mode": "conditional", "conditions": [{"query": {"metadata.u": {"$regex": "(a)\\1"}}, "then": "a"}]}, "targets": [{**OK, "name": "a"}]},
+        "config.strategy.conditions[0].query.metadata.u.$regex: not a regular expression the gateway runs "
+        "(invalid escape sequence: \\1); patterns use RE2 syntax, without backreferences or lookaround",
+        "config.strategy.conditions[0].query.metadata.u.$regex",
+    ),
+    (
+        {"strategy": {"mode": "conditional", "conditions": [{"query": {"url.pathname": {"$regex": "(?=x)"}}, "then": "a"}]}, "targets": [{**OK, "name": "a"}]},
+        "config.strategy.conditions[0].query.url.pathname.$regex: not a regular expression the gateway runs",
+        "config.strategy.conditions[0].query.url.pathname.$regex",
+    ),
+    (
         {"strategy": {"mode": "conditional", "default": "a"}, "targets": [{**OK, "name": "a"}, {**OK, "name": "a"}], "conditions": []},
         "config.targets[1].name: duplicate name 'a': conditions pick targets by name",
         "config.targets[1].name",
@@ -160,3 +171,26 @@ async def test_unknown_header_provider(client):
     body = await response.json()
     assert response.status == 400 and body["error"]["code"] == "unknown_provider"
     assert body["error"]["param"] == "x-portkey-provider"
+
+
+def _regex_conditions(count: int) -> dict:
+    conditions = [{"query": {f"metadata.k{i}": {"$regex": f"^v{i}$"}}, "then": "a"} for i in range(count)]
+    return {"strategy": {"mode": "conditional", "conditions": conditions, "default": "a"}, "targets": [{**OK, "name": "a"}]}
+
+
+async def test_a_config_holds_at_most_16_regexes(post):
+    status, body = await post(_regex_conditions(17))
+    assert status == 400
+    assert body["error"]["param"] == "config.strategy.conditions[16].query"
+    assert body["error"]["message"] == "config.strategy.conditions[16].query: too many $regex tests: a config holds at most 16"
+
+
+async def test_sixteen_regexes_are_fine(client, fake_openai):
+    config = _regex_conditions(16)
+    config["targets"][0].update(api_key=TEST_KEY, custom_host=fake_openai.url)
+    response = await client.post(
+        "/v1/chat/completions",
+        json={"model": "m", "messages": [{"role": "user", "content": "hi"}]},
+        headers={"x-portkey-config": json.dumps(config)},
+    )
+    assert response.status == 200

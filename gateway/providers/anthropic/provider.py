@@ -22,6 +22,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from ...config import Target
 from ...errors import GatewayError, NotFound
+from ...header_values import checked_client_value
 from ...translate.response_format import answer_tool
 from ..base import Call, UpstreamRequest, bearer_key, forwarded_headers, join_url
 from .errors import translate_error
@@ -110,6 +111,9 @@ def _version_headers(client: CIMultiDictProxy[str], target: Target) -> CIMultiDi
     options = target.options
     headers["anthropic-version"] = options.get("anthropic_version") or client.get("anthropic-version") or DEFAULT_VERSION
     beta = options.get("anthropic_beta") or ",".join(client.getall("anthropic-beta", ()))
+    # The client's own values are sent on: never one that breaks the request (a 400).
+    checked_client_value(headers["anthropic-version"], "anthropic-version")
+    checked_client_value(beta, "anthropic-beta")
     if beta:
         headers["anthropic-beta"] = beta
     return headers

@@ -33,7 +33,7 @@ from ...appkeys import AWS_CREDENTIALS
 from ...config import Target
 from ...errors import BadRequest, NotFound
 from ...translate.response_format import answer_tool
-from ..base import NEVER_FORWARDED, Call, UpstreamRequest, join_url
+from ..base import Call, UpstreamRequest, forwarded_headers, join_url
 from .converse_request import chat_to_converse
 from .converse_response import converse_to_chat
 from .converse_stream import ConverseChatStream
@@ -123,12 +123,11 @@ class Bedrock:
 
 
 def _forwarded(call: Call, target: Target) -> CIMultiDict[str]:
-    # Only what the client explicitly lists: OpenAI's own headers mean nothing to AWS.
-    headers: CIMultiDict[str] = CIMultiDict()
-    for name in target.forward_headers:
-        if name not in NEVER_FORWARDED and not name.startswith("x-amz"):
-            for value in call.headers.getall(name, ()):
-                headers.add(name, value)
+    # Only what the client explicitly lists: OpenAI's own headers mean nothing to AWS,
+    # and x-amz-* belong to the signature.
+    headers = forwarded_headers(call, target, defaults=())
+    for name in [name for name in headers if name.startswith("x-amz")]:
+        headers.popall(name)
     return headers
 
 

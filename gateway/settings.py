@@ -32,6 +32,8 @@ class Settings:
     # Seconds an upstream may stay silent between two chunks once it has started.
     idle_timeout: float = 300.0
     max_body_size: int = 64 * 1024 * 1024
+    # Longest request line or header field (name and value), e.g. a large x-portkey-config.
+    max_header_size: int = 64 * 1024
     # Seconds in-flight requests get to finish after SIGTERM.
     shutdown_timeout: float = 30.0
     log_level: str = "info"

@@ -12,7 +12,9 @@ logs one line with the error code and the client address, never the input.
 aiohttp builds the per-connection protocol in ``web.Server.__call__`` and the server
 in ``AppRunner._make_server``; it has no public hook for the protocol class, so
 :func:`make_runner` subclasses both at those two points (checked against aiohttp 3.14,
-whose C parser and pure-Python parser raise the same exception classes).
+whose C parser and pure-Python parser raise the same exception classes), and reads
+two attributes of ``RequestHandler`` and its ``_ErrInfo`` to end a request body whose
+framing breaks after its headers were handed on (see ``data_received``).
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ import logging
 from typing import Any
 
 from aiohttp import web
-from aiohttp.http_exceptions import BadHttpMessage, BadStatusLine, InvalidURLError, LineTooLong
+from aiohttp.http_exceptions import BadHttpMessage, BadStatusLine, HttpProcessingError, InvalidURLError, LineTooLong
+from aiohttp.web_protocol import _ErrInfo
 
-from .errors import GatewayError
+from .errors import BrokenBody, GatewayError
 from .settings import Settings
 
 access_log = logging.getLogger("gateway.access")
@@ -34,6 +37,10 @@ log = logging.getLogger("gateway")
 # leaves room for proxies and tracing headers, and with the size limit bounds what one
 # request's headers can hold (128 x 64 KiB = 8 MiB, below the body limit).
 MAX_HEADERS = 128
+# What a handler reading a body with broken framing gets (RequestPayloadError).
+BROKEN_BODY = BrokenBody().message
+# Exceptions aiohttp logs that the client caused (a broken body, a hang-up).
+_CLIENT_FAULTS = (web.RequestPayloadError, HttpProcessingError, ConnectionError)
 # aiohttp's parsers say this (and only this) when a request has more than max_headers.
 _TOO_MANY_HEADERS = "Too many headers received"
 
@@ -85,14 +92,36 @@ class GatewayRequestHandler(web.RequestHandler):
         response.force_close()  # the connection's framing can no longer be trusted
         return response
 
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._messages:  # a request waits to be handled: usually a new one, rarely an error
+            self._fail_body_on_framing_error()
+
+    def _fail_body_on_framing_error(self) -> None:
+        """End the body of the request being handled when its framing turned out broken.
+
+        When a chunk size or the like is invalid after the headers were handed on,
+        llhttp's error only queues an answer behind the running request, whose body
+        then never ends: the handler would wait (streaming a partial body upstream)
+        until the client gave up. The pure-Python parser fails the body itself, with
+        an exception quoting the input, which this replaces with fixed text.
+        """
+        queued = self._messages[-1][0]
+        request = self._current_request
+        if isinstance(queued, _ErrInfo) and request is not None and not request.content.is_eof():
+            request.content.set_exception(web.RequestPayloadError(BROKEN_BODY))
+
     def log_exception(self, message: str, *args: Any, exc_info: Any = None, **kwargs: Any) -> None:
         """aiohttp's own error lines, without the exception's text and traceback.
 
-        A body that breaks its chunked framing while aiohttp drains it after the
-        answer ends up here, and the parser's exception quotes the offending bytes.
+        A body whose framing broke is drained by aiohttp after the answer and ends up
+        here; the client was answered (and logged) already, so that is only debug.
         """
-        fields = {"error": type(exc_info).__name__} if isinstance(exc_info, BaseException) else {}
-        log.error(message, *args, extra={"fields": fields})
+        if isinstance(exc_info, BaseException):
+            level = logging.DEBUG if isinstance(exc_info, _CLIENT_FAULTS) else logging.ERROR
+            log.log(level, message, *args, extra={"fields": {"error": type(exc_info).__name__}})
+        else:
+            log.error(message, *args)
 
 
 def parser_error(exc: BadHttpMessage, max_field_size: int, max_headers: int) -> GatewayError:

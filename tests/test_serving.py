@@ -54,27 +54,44 @@ class _Collect(asyncio.Protocol):
     def __init__(self) -> None:
         self.data = bytearray()
         self.closed = asyncio.get_running_loop().create_future()
+        self.interim = asyncio.Event()  # set on a "100 Continue"
 
     def data_received(self, data: bytes) -> None:
         self.data += data
+        if b" 100 Continue\r\n\r\n" in self.data:
+            self.interim.set()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed.set_result(None)
 
+    async def answer(self) -> tuple[int, dict[str, str], bytes]:
+        """The final answer's status, headers and body, once the gateway has closed."""
+        await asyncio.wait_for(self.closed, timeout=10)
+        head, _, body = _final(self.data)
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        headers = {name.lower(): value.strip() for name, _, value in (h.partition(":") for h in header_lines)}
+        return int(status_line.split()[1]), headers, body
+
+
+def _final(data: bytearray) -> tuple[bytes, bytes, bytes]:
+    data = bytes(data)
+    if data.startswith(b"HTTP/1.1 100 Continue\r\n\r\n"):
+        data = data[len(b"HTTP/1.1 100 Continue\r\n\r\n") :]
+    return data.partition(b"\r\n\r\n")
+
+
+async def connect(port: int) -> tuple[asyncio.Transport, _Collect]:
+    return await asyncio.get_running_loop().create_connection(_Collect, "127.0.0.1", port)
+
 
 async def exchange(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
-    """Send raw bytes; return the status, headers and body of the answer."""
-    transport, collect = await asyncio.get_running_loop().create_connection(_Collect, "127.0.0.1", port)
+    """Send raw bytes; the answer is complete when the gateway closes, as it does after these errors."""
+    transport, collect = await connect(port)
     transport.write(request)
     try:
-        # The answer is complete when the gateway closes, as it does after any of these.
-        await asyncio.wait_for(collect.closed, timeout=10)
+        return await collect.answer()
     finally:
         transport.close()
-    head, _, body = bytes(collect.data).partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    headers = {name.lower(): value.strip() for name, _, value in (h.partition(":") for h in header_lines)}
-    return int(status_line.split()[1]), headers, body
 
 
 def assert_json_error(status: int, headers: dict[str, str], body: bytes, expected_status: int, code: str) -> None:
@@ -125,6 +142,42 @@ async def test_a_large_config_under_the_limit_is_served(gateway, fake_openai):
     assert len(orjson.loads(fake_openai.last.body)["user"]) == 60_000
 
 
+@pytest.mark.parametrize("body_handling", ["streamed", "read-whole"])
+async def test_a_chunk_broken_mid_body_is_answered_at_once(gateway, fake_openai, caplog, body_handling):
+    """Framing that breaks after the headers were handed on: a JSON 400 now, not a hang.
+
+    (llhttp used to leave the body unfinished, so the gateway waited with a half-sent
+    body upstream until the client gave up.)
+    """
+    if body_handling == "streamed":
+        route = [b"Authorization: Bearer " + KEY, b"x-portkey-provider: openai", b"x-portkey-custom-host: " + fake_openai.url.encode()]
+    else:
+        route = read_whole_route(fake_openai.url)
+    status, headers, body = await break_chunks_mid_body(gateway.port, route)
+    assert_json_error(status, headers, body, 400, "malformed_request")
+    logged = [JsonFormatter().format(record) for record in caplog.records]
+    assert not any(SECRET in line for line in logged)
+
+
+def read_whole_route(upstream_url: str) -> list[bytes]:
+    """A config whose override_params make the gateway read the body whole."""
+    config = {"provider": "openai", "api_key": SECRET, "custom_host": upstream_url, "override_params": {"user": "u"}}
+    return [b"x-portkey-config: " + orjson.dumps(config)]
+
+
+async def break_chunks_mid_body(port: int, route: list[bytes]) -> tuple[int, dict[str, str], bytes]:
+    """Send a chunked request whose framing breaks once the gateway reads its body."""
+    head = raw(*route, b"Content-Type: application/json", b"Transfer-Encoding: chunked", b"Expect: 100-continue", line=CHAT)
+    transport, collect = await connect(port)
+    try:
+        transport.write(head)
+        await collect.interim.wait()  # the gateway has handed the request on and reads its body
+        transport.write(b"2\r\n{}\r\nZZ" + KEY + b"\r\n\r\n")
+        return await collect.answer()
+    finally:
+        transport.close()
+
+
 @pytest.mark.parametrize("settings", [Settings(max_header_size=16 * 1024)])
 async def test_the_header_limit_is_a_setting(gateway, settings):
     status, headers, body = await exchange(gateway.port, raw(b"x-portkey-config: " + b"A" * 20_000))
@@ -144,6 +197,9 @@ async def test_the_real_gateway_logs_no_secret_with_either_parser(unused_tcp_por
             request_bytes, expected_status, code = case.values
             status, headers, body = await exchange(unused_tcp_port, request_bytes)
             assert_json_error(status, headers, body, expected_status, code)
+        # The body's framing breaking later (no upstream is called: the body is read first).
+        status, headers, body = await break_chunks_mid_body(unused_tcp_port, read_whole_route("http://127.0.0.1:9/v1"))
+        assert_json_error(status, headers, body, 400, "malformed_request")
     finally:
         process.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)

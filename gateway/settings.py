@@ -190,8 +190,9 @@ def api_keys_file(text: str) -> frozenset[str]:
     return keys
 
 
-# Plain types in the table read as these (so a row may say int, float or str).
-_PLAIN = {int: integer, float: seconds, str: str}
+# Plain types in the table read as these (so a row may say int, float or str), with
+# messages like the others'; ranges are then up to the row's own parsing function.
+_PLAIN = {int: integer, float: _number_of_seconds, str: str}
 
 _OPTIONS = (
     # (name, type, help): type parses the text (and checks it) or raises ValueError.

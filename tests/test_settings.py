@@ -139,3 +139,14 @@ async def test_a_bad_variable_exits_2_with_one_line_naming_it():
     code, _, stderr = await run_gateway(env={**os.environ, "GATEWAY_MAX_BODY_SIZE": "lots"})
     assert code == 2
     assert stderr == "gateway: GATEWAY_MAX_BODY_SIZE: not a size (bytes, or a whole number with kB, KiB, MB, MiB, GB or GiB): 'lots'\n"
+
+
+def test_rows_with_plain_types_still_parse(monkeypatch):
+    """Other modules may add (name, int|float|str, help) rows, as the table had before."""
+    from gateway import settings as module
+
+    plain = {"workers": int, "idle_timeout": float}
+    monkeypatch.setattr(module, "_OPTIONS", tuple((name, plain.get(name, kind), text) for name, kind, text in module._OPTIONS))
+    assert parse_settings([], {"GATEWAY_WORKERS": "4", "GATEWAY_IDLE_TIMEOUT": "0.5"}) == Settings(workers=4, idle_timeout=0.5)
+    with pytest.raises(SettingsError, match="^GATEWAY_IDLE_TIMEOUT: not a number of seconds: 'x'$"):
+        parse_settings([], {"GATEWAY_IDLE_TIMEOUT": "x"})

@@ -24,7 +24,7 @@ import logging
 from typing import Any
 
 from aiohttp import web
-from aiohttp.http_exceptions import BadHttpMessage, BadStatusLine, HttpProcessingError, InvalidURLError, LineTooLong
+from aiohttp.http_exceptions import BadStatusLine, HttpProcessingError, InvalidURLError, LineTooLong
 from aiohttp.web_protocol import _ErrInfo
 
 from .errors import BrokenBody, GatewayError
@@ -77,7 +77,7 @@ class GatewayRequestHandler(web.RequestHandler):
         if request.writer.output_size > 0:
             # As aiohttp: part of an answer is out, so no error answer can follow.
             raise ConnectionError("response already started; cannot send an error response")
-        if isinstance(exc, BadHttpMessage):
+        if isinstance(exc, HttpProcessingError):  # what aiohttp's data_received catches
             error = parser_error(exc, self.max_field_size, self.max_headers)
             fields = {"status": error.status, "error": error.code, "client": request.remote}
             access_log.info("malformed request", extra={"fields": fields})
@@ -124,14 +124,14 @@ class GatewayRequestHandler(web.RequestHandler):
             log.error(message, *args)
 
 
-def parser_error(exc: BadHttpMessage, max_field_size: int, max_headers: int) -> GatewayError:
+def parser_error(exc: HttpProcessingError, max_field_size: int, max_headers: int) -> GatewayError:
     """The gateway's answer to a request aiohttp's parser rejected; fixed text only.
 
     Four codes, chosen so that the C parser (llhttp, used in production) and the
     pure-Python one (``AIOHTTP_NO_EXTENSIONS=1``) answer alike: they raise the same
     classes for the request line and the limits, but report framing and header errors
     (``Content-Length: -1``, Content-Length with Transfer-Encoding, a bad chunk size)
-    as different subclasses of BadHttpMessage.
+    as different subclasses of BadHttpMessage (or as BadHttpMessage itself).
     """
     if isinstance(exc, LineTooLong):
         # The limit applies to the request line too; RFC 9110 would answer a long URL

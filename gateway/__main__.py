@@ -19,6 +19,7 @@ from aiohttp import web
 
 from .app import create_app
 from .log import configure_logging
+from .serving import make_runner
 from .settings import Settings, SettingsError, parse_settings
 
 log = logging.getLogger("gateway")
@@ -51,18 +52,25 @@ def serve(settings: Settings) -> None:
         "listening",
         extra={"fields": {"url": f"http://{settings.host}:{settings.port}", "pid": os.getpid()}},
     )
-    web.run_app(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        reuse_port=settings.workers > 1,
-        backlog=LISTEN_BACKLOG,
-        shutdown_timeout=settings.shutdown_timeout,
-        handler_cancellation=True,  # a client that hangs up cancels its upstream call
-        access_log=None,
-        print=None,
-        loop=_new_loop(),
-    )
+    with asyncio.Runner(loop_factory=_new_loop) as runner:
+        runner.run(_serve(settings))
+
+
+async def _serve(settings: Settings) -> None:
+    runner = make_runner(create_app(settings), settings)  # JSON parser errors, header limits
+    await runner.setup()
+    try:
+        site = web.TCPSite(
+            runner, settings.host, settings.port, reuse_port=settings.workers > 1, backlog=LISTEN_BACKLOG
+        )
+        await site.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+    finally:
+        await runner.cleanup()  # stops accepting, then waits up to shutdown_timeout
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:

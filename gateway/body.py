@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
-from .errors import BadRequest, BodyTooLarge
+from .errors import BadRequest, BodyTooLarge, BrokenBody
 from .providers.base import Call
 from .upstream import BodyCounter
 
@@ -42,7 +42,10 @@ async def read_body(request: web.Request, call: Call, limit: int, *, require_jso
     Each target applies its own override_params to its copy (``routing.attempt.call_for``).
     """
     content_length(request, limit)
-    body = await request.read()  # bounded by the application's client_max_size
+    try:
+        body = await request.read()  # bounded by the application's client_max_size
+    except web.RequestPayloadError:  # its text may quote the client's bytes: not echoed
+        raise BrokenBody() from None
     is_json = request.content_type in JSON_TYPES or (require_json and not request.content_type.startswith("multipart/"))
     if body and (is_json or require_json):
         try:

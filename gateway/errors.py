@@ -78,6 +78,15 @@ class InvalidConfig(BadRequest):
     code = "invalid_config"
 
 
+class BrokenBody(BadRequest):
+    """The request body's chunked framing broke after its headers had been accepted."""
+
+    code = "malformed_request"
+
+    def __init__(self) -> None:
+        super().__init__("the request body's framing (chunk sizes, Transfer-Encoding) is invalid")
+
+
 class Unauthorized(GatewayError):
     status = 401
     type = "authentication_error"

@@ -1,17 +1,21 @@
 """Settings from the command line and the environment, validated once at start.
 
 Every option has an environment variable (``GATEWAY_<NAME>``); the command line wins.
-A bad value is a :class:`SettingsError` whose message is one line for the operator.
+A bad value is a :class:`SettingsError` whose message is one line for the operator and
+names where the value came from (``GATEWAY_PORT: not a valid integer: 'x'``).
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
+import ipaddress
+import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import __version__
 from .custom_host import DEFAULT_ALLOWED_HOSTS, HostAllowList
 
 
@@ -32,6 +36,8 @@ class Settings:
     # Seconds an upstream may stay silent between two chunks once it has started.
     idle_timeout: float = 300.0
     max_body_size: int = 64 * 1024 * 1024
+    # Longest request line or header field (name and value), e.g. a large x-portkey-config.
+    max_header_size: int = 64 * 1024
     # Seconds in-flight requests get to finish after SIGTERM.
     shutdown_timeout: float = 30.0
     log_level: str = "info"
@@ -42,80 +48,218 @@ class Settings:
     max_connections: int = 1000
 
 
-_OPTIONS = (
-    # (name, type, help)
-    ("host", str, "address to listen on"),
-    ("port", int, "port to listen on"),
-    ("workers", int, "worker processes sharing the port (SO_REUSEPORT)"),
-    ("connect_timeout", float, "seconds to connect to an upstream"),
-    ("request_timeout", float, "default seconds until an upstream's first byte"),
-    ("idle_timeout", float, "seconds an upstream may be silent between chunks"),
-    ("max_body_size", int, "largest request body in bytes"),
-    ("shutdown_timeout", float, "seconds in-flight requests get after SIGTERM"),
-    ("log_level", str, "debug, info, warning or error"),
-    ("allowed_custom_hosts", str, "comma-separated hosts, *.domains, IPs/CIDRs, or *"),
-    ("api_keys_file", str, "file of client keys (one a line) required in x-portkey-api-key"),
-    ("max_connections", int, "upstream connection pool size (0 = unlimited)"),
-)
+def integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"not a valid integer: {text!r}") from None
 
 
-def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
-    parser = _ArgumentParser(prog="gateway", description="OpenAI-compatible AI gateway")
-    for name, _kind, help_text in _OPTIONS:
-        env = "GATEWAY_" + name.upper()
-        parser.add_argument(
-            "--" + name.replace("_", "-"), dest=name, default=environ.get(env), help=f"{help_text} [{env}]"
-        )
-    args = parser.parse_args(list(argv))
-    raw = {name: getattr(args, name) for name, _, _ in _OPTIONS if getattr(args, name) is not None}
-    kinds = {name: kind for name, kind, _ in _OPTIONS}
-    values: dict = {}
-    for name, text in raw.items():
-        if name in ("allowed_custom_hosts", "api_keys_file"):
-            continue
+def port_number(text: str) -> int:
+    port = integer(text)
+    if not 0 < port < 65536:
+        raise ValueError(f"must be 1-65535, got {port}")
+    return port
+
+
+def at_least_one(text: str) -> int:
+    value = integer(text)
+    if value < 1:
+        raise ValueError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_integer(text: str) -> int:
+    value = integer(text)
+    if value < 0:
+        raise ValueError(f"must not be negative, got {value}")
+    return value
+
+
+def _number_of_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"not a number of seconds: {text!r}")
+    return value
+
+
+def seconds(text: str) -> float:
+    """A positive duration in seconds (``10``, ``2.5``)."""
+    value = _number_of_seconds(text)
+    if value <= 0:
+        raise ValueError(f"must be positive, got {text!r}")
+    return value
+
+
+def seconds_or_zero(text: str) -> float:
+    value = _number_of_seconds(text)
+    if value < 0:
+        raise ValueError(f"must not be negative, got {text!r}")
+    return value
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "kib": 1024, "mib": 1024**2, "gib": 1024**3}
+_SIZE = re.compile(r"(\d+)\s*([a-z]*)")
+
+
+def size(text: str) -> int:
+    """A positive size: plain bytes, or a whole number with kB, MB, GB (powers of 1000)
+    or KiB, MiB, GiB (powers of 1024); units are case-insensitive."""
+    match = _SIZE.fullmatch(text.strip().lower())
+    if match is None or match[2] not in _SIZE_UNITS:
+        raise ValueError(f"not a size (bytes, or a whole number with kB, KiB, MB, MiB, GB or GiB): {text!r}")
+    value = int(match[1]) * _SIZE_UNITS[match[2]]
+    if value < 1:
+        raise ValueError(f"must be at least 1 byte, got {text!r}")
+    return value
+
+
+def format_size(value: int) -> str:
+    for unit in ("GiB", "MiB", "KiB"):
+        if value % _SIZE_UNITS[unit.lower()] == 0:
+            return f"{value // _SIZE_UNITS[unit.lower()]}{unit}"
+    return str(value)
+
+
+def log_level(text: str) -> str:
+    level = text.strip().lower()
+    if level not in ("debug", "info", "warning", "error", "critical"):
+        raise ValueError(f"unknown level {text!r} (debug, info, warning, error or critical)")
+    return level
+
+
+def comma_list(text: str) -> tuple[str, ...]:
+    """Comma-separated items, blanks around them ignored. An empty value is an empty
+    list; an empty item (``a,,b``, a trailing comma) is a mistake."""
+    if not text.strip():
+        return ()
+    items = tuple(item.strip() for item in text.split(","))
+    if "" in items:
+        raise ValueError(f"empty item in the list (two commas in a row, or one at an end?): {text!r}")
+    return items
+
+
+_CIDR_SHAPE = re.compile(r"[0-9a-f.:]+/[0-9]*")
+_HOST_LABEL = re.compile(r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?")
+
+
+def host_patterns(text: str) -> HostAllowList:
+    """``*``, host names, ``*.domain`` suffixes, IP addresses and CIDR networks."""
+    patterns = tuple(item.lower() for item in comma_list(text))
+    for pattern in patterns:
+        _check_host_pattern(pattern)
+    return HostAllowList(patterns)
+
+
+def _check_host_pattern(pattern: str) -> None:
+    if pattern == "*":
+        return
+    if _CIDR_SHAPE.fullmatch(pattern):
         try:
-            values[name] = kinds[name](text)
+            ipaddress.ip_network(pattern, strict=False)
         except ValueError:
-            raise SettingsError(f"--{name.replace('_', '-')}: not a valid {kinds[name].__name__}: {text!r}") from None
-    if "allowed_custom_hosts" in raw:
-        try:
-            values["allowed_custom_hosts"] = HostAllowList.parse(raw["allowed_custom_hosts"])
-        except ValueError as exc:
-            raise SettingsError(f"--allowed-custom-hosts: {exc}") from None
-    if "api_keys_file" in raw:
-        values["api_keys"] = _read_api_keys(Path(raw["api_keys_file"]))
-    settings = Settings(**values)
-    validate(settings)
-    return settings
+            raise ValueError(f"not a CIDR network: {pattern!r}") from None
+        return
+    try:
+        ipaddress.ip_address(pattern)
+        return
+    except ValueError:
+        pass
+    name = pattern[2:] if pattern.startswith("*.") else pattern
+    labels = name.rstrip(".").split(".")
+    if (
+        len(name) > 253
+        or not all(_HOST_LABEL.fullmatch(label) for label in labels)
+        or labels[-1].isdigit()  # 10.0.0.300 or 1.2.3: a mistyped address, not a name
+    ):
+        raise ValueError(f"not a host name, *.domain, IP address or CIDR network: {pattern!r}")
 
 
-def validate(settings: Settings) -> None:
-    if not 0 < settings.port < 65536:
-        raise SettingsError(f"--port: must be 1-65535, got {settings.port}")
-    if settings.workers < 1:
-        raise SettingsError(f"--workers: must be at least 1, got {settings.workers}")
-    for name in ("connect_timeout", "request_timeout", "idle_timeout"):
-        if getattr(settings, name) <= 0:
-            raise SettingsError(f"--{name.replace('_', '-')}: must be positive")
-    if settings.shutdown_timeout < 0:
-        raise SettingsError("--shutdown-timeout: must not be negative")
-    if settings.max_body_size < 1:
-        raise SettingsError("--max-body-size: must be positive")
-    if settings.max_connections < 0:
-        raise SettingsError("--max-connections: must not be negative")
-    if logging.getLevelName(settings.log_level.upper()) not in (10, 20, 30, 40, 50):
-        raise SettingsError(f"--log-level: unknown level {settings.log_level!r}")
-
-
-def _read_api_keys(path: Path) -> frozenset[str]:
+def api_keys_file(text: str) -> frozenset[str]:
+    path = Path(text)
     try:
         lines = path.read_text().splitlines()
     except OSError as exc:
-        raise SettingsError(f"--api-keys-file: cannot read {path}: {exc.strerror}") from None
+        raise ValueError(f"cannot read {path}: {exc.strerror}") from None
     keys = frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
     if not keys:
-        raise SettingsError(f"--api-keys-file: {path} holds no keys")
+        raise ValueError(f"{path} holds no keys")
     return keys
+
+
+# Plain types in the table read as these (so a row may say int, float or str), with
+# messages like the others'; ranges are then up to the row's own parsing function.
+_PLAIN = {int: integer, float: _number_of_seconds, str: str}
+
+_OPTIONS = (
+    # (name, type, help): type parses the text (and checks it) or raises ValueError.
+    ("host", str, "address to listen on"),
+    ("port", port_number, "port to listen on"),
+    ("workers", at_least_one, "worker processes sharing the port (SO_REUSEPORT)"),
+    ("connect_timeout", seconds, "seconds to connect to an upstream"),
+    ("request_timeout", seconds, "default seconds until an upstream's first byte"),
+    ("idle_timeout", seconds, "seconds an upstream may be silent between chunks"),
+    ("max_body_size", size, "largest request body: bytes, or a size like 500kB, 64MiB"),
+    ("max_header_size", size, "longest request line or header field (x-portkey-config): bytes, or like 64KiB"),
+    ("shutdown_timeout", seconds_or_zero, "seconds in-flight requests get after SIGTERM"),
+    ("log_level", log_level, "debug, info, warning or error"),
+    ("allowed_custom_hosts", host_patterns, "comma-separated hosts, *.domains, IPs/CIDRs, or *"),
+    ("api_keys_file", api_keys_file, "file of client keys (one a line) required in x-portkey-api-key"),
+    ("max_connections", non_negative_integer, "upstream connection pool size (0 = unlimited)"),
+)
+# Options whose value lands in a Settings field of another name.
+_FIELD = {"api_keys_file": "api_keys"}
+
+
+def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
+    """Settings from flags, then ``GATEWAY_*`` variables, then defaults.
+
+    ``--help`` and ``--version`` print and raise SystemExit(0), as argparse does.
+    """
+    parser = _ArgumentParser(prog="gateway", description="OpenAI-compatible AI gateway", allow_abbrev=False)
+    parser.add_argument("--version", action="version", version=f"gateway {__version__}")
+    for name, kind, help_text in _OPTIONS:
+        env = _env_name(name)
+        parser.add_argument(
+            _flag(name), dest=name, metavar=name.upper(), help=f"{help_text} (default: {_default_text(name, kind)}; env {env})"
+        )
+    args = parser.parse_args(list(argv))
+    values: dict = {}
+    for name, kind, _ in _OPTIONS:
+        text, source = getattr(args, name), _flag(name)
+        if text is None:
+            text, source = environ.get(_env_name(name)), _env_name(name)
+        if text is None:
+            continue
+        try:
+            values[_FIELD.get(name, name)] = _PLAIN.get(kind, kind)(text)
+        except ValueError as exc:
+            raise SettingsError(f"{source}: {exc}") from None
+    return Settings(**values)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _env_name(name: str) -> str:
+    return "GATEWAY_" + name.upper()
+
+
+def _default_text(name: str, kind) -> str:
+    default = getattr(Settings(), _FIELD.get(name, name), None)
+    if kind is size:
+        return format_size(default)
+    if isinstance(default, HostAllowList):
+        return ",".join(default.patterns)
+    if isinstance(default, float) and default.is_integer():
+        return str(int(default))
+    if default is None or default == frozenset():
+        return "none"
+    return str(default)
 
 
 class _ArgumentParser(argparse.ArgumentParser):

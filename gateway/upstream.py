@@ -17,7 +17,7 @@ import aiohttp
 from aiohttp import web
 
 from .appkeys import HTTP_SESSION
-from .errors import BodyTooLarge, GatewayError, UpstreamTimeout, UpstreamUnreachable
+from .errors import BodyTooLarge, BrokenBody, GatewayError, UpstreamTimeout, UpstreamUnreachable
 from .providers.base import UpstreamRequest
 from .settings import Settings
 
@@ -71,15 +71,20 @@ class BodyCounter:
         self._stream = stream
         self._limit = limit
         self.exceeded = False
+        self.broken = False  # the client's chunked framing broke mid-body
 
     async def __aiter__(self):
         total = 0
-        async for chunk in self._stream.iter_any():
-            total += len(chunk)
-            if total > self._limit:
-                self.exceeded = True
-                raise BodyTooLarge(f"request body is larger than {self._limit} bytes")
-            yield chunk
+        try:
+            async for chunk in self._stream.iter_any():
+                total += len(chunk)
+                if total > self._limit:
+                    self.exceeded = True
+                    raise BodyTooLarge(f"request body is larger than {self._limit} bytes")
+                yield chunk
+        except web.RequestPayloadError:
+            self.broken = True
+            raise
 
 
 async def open_upstream(
@@ -113,6 +118,8 @@ async def open_upstream(
         _close(response)
         if isinstance(body, BodyCounter) and body.exceeded:
             raise BodyTooLarge(f"request body is larger than {body._limit} bytes") from None
+        if isinstance(body, BodyCounter) and body.broken:
+            raise BrokenBody() from None
         raise UpstreamUnreachable(
             f"upstream {request.url.host} failed before answering: {type(exc).__name__}"
         ) from None

@@ -6,8 +6,11 @@ import logging
 
 import openai
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from gateway.app import create_app
+from gateway.serving import make_runner
 from gateway.settings import Settings
 from tests.fakes.openai import FakeOpenAI
 
@@ -45,10 +48,22 @@ def settings() -> Settings:
     return Settings()
 
 
+class GatewayTestServer(TestServer):
+    """A TestServer running the app with the production runner (``gateway.serving``)."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(create_app(settings))
+        self.settings = settings
+
+    async def _make_runner(self, **kwargs) -> web.AppRunner:
+        return make_runner(self.app, self.settings, **kwargs)
+
+
 @pytest.fixture
-async def gateway(aiohttp_server, settings):
-    """The gateway's TestServer (handler cancellation on, as in production)."""
-    return await aiohttp_server(create_app(settings))
+async def gateway(settings):
+    """The gateway on a free port, served as in production (handler cancellation on)."""
+    async with GatewayTestServer(settings) as server:
+        yield server
 
 
 @pytest.fixture

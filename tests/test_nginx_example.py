@@ -16,6 +16,7 @@ import socket
 from pathlib import Path
 
 import aiohttp
+import orjson
 import pytest
 
 from tests.conftest import TEST_KEY
@@ -91,3 +92,14 @@ async def test_large_upload_streams_through_nginx(nginx, fake_openai):
         async with session.post(f"{nginx}/v1/audio/transcriptions", data=audio, headers=headers) as response:
             assert response.status == 200
             assert (await response.json())["text"] == "long.wav:3000000:whisper-1"
+
+
+async def test_a_large_config_header_passes_nginx(nginx, fake_openai):
+    """A 60 KB x-portkey-config (many targets, long override_params) is a legitimate request."""
+    config = {"provider": "openai", "api_key": TEST_KEY, "custom_host": fake_openai.url, "override_params": {"user": "u" * 60_000}}
+    headers = {"x-portkey-config": orjson.dumps(config).decode()}
+    body = {"model": "m", "messages": [{"role": "user", "content": "big config"}]}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{nginx}/v1/chat/completions", json=body, headers=headers) as response:
+            assert response.status == 200, await response.text()
+    assert len(orjson.loads(fake_openai.last.body)["user"]) == 60_000

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .custom_host import DEFAULT_ALLOWED_HOSTS, HostAllowList
+from .response_headers import HeaderAllowList
 
 
 class SettingsError(Exception):
@@ -40,6 +41,8 @@ class Settings:
     api_keys: frozenset[str] = frozenset()
     # Upstream connection pool size (0 = unlimited).
     max_connections: int = 1000
+    # Upstream response headers passed to clients beyond the built-in allow list.
+    pass_response_headers: HeaderAllowList = field(default_factory=HeaderAllowList)
 
 
 _OPTIONS = (
@@ -56,6 +59,7 @@ _OPTIONS = (
     ("allowed_custom_hosts", str, "comma-separated hosts, *.domains, IPs/CIDRs, or *"),
     ("api_keys_file", str, "file of client keys (one a line) required in x-portkey-api-key"),
     ("max_connections", int, "upstream connection pool size (0 = unlimited)"),
+    ("pass_response_headers", HeaderAllowList, "comma-separated upstream response headers (or prefix*) also passed"),
 )
 
 

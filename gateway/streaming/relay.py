@@ -126,20 +126,22 @@ class _ClientGone(Exception):
 async def _pump(request, response, opened: Opened, out: bytes, idle_timeout: float, is_sse: bool, feed, close):
     """Write ``out``, then each upstream chunk through ``feed``, then ``close()``.
 
-    The idle deadline runs only while waiting for the upstream, so a slow client
-    never counts as a silent upstream.
+    The idle deadline runs from one output to the next, paused while writing, so a
+    slow client never counts as a silent upstream; for a translated stream, bytes
+    that ``feed`` turns into nothing (pings, junk) do not count as talking.
     """
     content = opened.response.content
     state = state_of(request)
     try:
         with IdleDeadline(idle_timeout) as idle:
+            idle.waiting()
             while True:
                 if out:
+                    idle.done()
                     await _write(response, out)
                     state.body_bytes_out += len(out)
-                idle.waiting()
+                    idle.waiting()
                 chunk = await content.readany()
-                idle.done()
                 if not chunk:
                     break
                 out = feed(chunk)

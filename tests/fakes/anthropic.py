@@ -28,8 +28,8 @@ Knobs a test sets before calling (asyncio-synchronised, no sleeps):
   ``first_delta_sent`` is set just before that wait.
 * ``disconnected``: set when the gateway hangs up in the middle of a stream.
 * ``raw_stream``: bytes chunks written instead of the events (a broken upstream),
-  one write each (again every ``raw_every`` seconds when set); the stream stays
-  open until ``released`` is set.
+  one write each, then ``raw_repeat`` (if set) every ``raw_every`` seconds; the body
+  stays open until ``released`` is set.
 * ``extra_headers``: headers added to every answer.
 
 Every answer carries Anthropic's documented headers: ``request-id``,
@@ -92,7 +92,8 @@ class FakeAnthropic:
     first_delta_sent: asyncio.Event = field(default_factory=asyncio.Event)
     disconnected: asyncio.Event = field(default_factory=asyncio.Event)
     raw_stream: list[bytes] | None = None
-    raw_every: float | None = None
+    raw_repeat: bytes | None = None
+    raw_every: float = 0.01
     released: asyncio.Event = field(default_factory=asyncio.Event)
     extra_headers: dict[str, str] = field(default_factory=dict)
     url: str = ""  # base URL including /v1, set by the fixture
@@ -167,7 +168,7 @@ class FakeAnthropic:
         )
         await response.prepare(request)
         if self.raw_stream is not None:
-            await write_raw(response, self.raw_stream, self.raw_every, self.released)
+            await write_raw(response, self.raw_stream, self.raw_repeat, self.raw_every, self.released)
             return response
         first_text = True
         for number, (name, data) in enumerate(stream_events(message, self.extra_events)):

@@ -15,8 +15,8 @@ exception type, message) replaces that frame by an exception frame and ends the
 stream; ``truncate_after`` ends the body after that many frames (no messageStop);
 ``gate`` is awaited after the first frame; ``first_frame_sent`` is set after it.
 Unknown models answer 400 ``ValidationException`` as AWS does. ``raw_stream``: bytes
-chunks written instead of the frames (a broken upstream; again every ``raw_every``
-seconds when set), the stream open until ``released`` is set. ``extra_headers`` are added to every answer.
+chunks written instead of the frames (a broken upstream), then ``raw_repeat`` (if set)
+every ``raw_every`` seconds, the body open until ``released`` is set. ``extra_headers`` are added to every answer.
 """
 
 from __future__ import annotations
@@ -97,7 +97,8 @@ class FakeBedrock:
     gate: asyncio.Event | None = None
     first_frame_sent: asyncio.Event = field(default_factory=asyncio.Event)
     raw_stream: list[bytes] | None = None
-    raw_every: float | None = None
+    raw_repeat: bytes | None = None
+    raw_every: float = 0.01
     released: asyncio.Event = field(default_factory=asyncio.Event)
     extra_headers: dict[str, str] = field(default_factory=dict)
     url: str = ""  # set by the fixture: http://127.0.0.1:PORT (Bedrock's base has no /v1)
@@ -177,7 +178,7 @@ class FakeBedrock:
         response = web.StreamResponse(headers={"Content-Type": "application/vnd.amazon.eventstream", "x-amzn-RequestId": "req-2"})
         await response.prepare(request)
         if self.raw_stream is not None:
-            await write_raw(response, self.raw_stream, self.raw_every, self.released)
+            await write_raw(response, self.raw_stream, self.raw_repeat, self.raw_every, self.released)
             return response
         frames = stream_frames(script)
         if self.exception_at is not None:

@@ -6,6 +6,8 @@
   sending the request, however the upstream trickles.
 * An event (SSE) or frame (event-stream) still unfinished past 1 MiB is a 502
   ``upstream_protocol_error``: nothing buffers garbage without limit.
+* A request timeout (config ``request_timeout`` or ``x-portkey-request-timeout``) also
+  bounds silence mid-stream when no ``idle_timeout`` is set.
 
 Timeouts here are a few hundred ms; every request runs under ``HANG_BOUND``, far
 above them and far below the defaults (--request-timeout 600 s, --idle-timeout 300
@@ -24,6 +26,7 @@ import pytest
 from gateway.errors import UpstreamBroken
 from gateway.streaming.eventstream import EventStreamDecoder
 from gateway.streaming.sse import MAX_EVENT_BYTES, SSEDecoder
+from tests.conftest import TEST_KEY
 from tests.fakes.anthropic import FakeAnthropic, sse
 from tests.fakes.bedrock import ACCESS_KEY, SECRET_KEY, FakeBedrock
 from tests.fakes.eventstream import encode_frame
@@ -174,6 +177,47 @@ async def test_a_bedrock_frame_larger_than_the_cap_is_a_502(client, bedrock):
     response, answer = await post(client, body, headers)
     assert response.status == 502
     assert error_of(answer)["code"] == "upstream_protocol_error"
+
+
+# --- 10: a request timeout bounds silence mid-stream ---------------------------------
+
+
+async def test_request_timeout_in_the_config_bounds_a_stalled_passthrough_stream(client, make_fake, access_lines):
+    fake = await make_fake()
+    fake.gate = asyncio.Event()  # one word, then silence for good
+    config = {"provider": "openai", "api_key": TEST_KEY, "custom_host": fake.url, "request_timeout": 300}
+    chat = {"model": "gpt-4o-mini", "stream": True, "messages": [{"role": "user", "content": "Hello"}]}
+    response, body = await post(client, chat, {"x-portkey-config": orjson.dumps(config).decode()})
+    assert response.status == 200
+    assert sse_events(body)[1]["choices"][0]["delta"]["content"] == "You"
+    error = stream_error(body)
+    assert error["code"] == "stream_idle_timeout" and "0.3 s" in error["message"]
+    [line] = access_lines()
+    assert line.fields["stream_error"] == "stream_idle_timeout"
+
+
+async def test_request_timeout_header_bounds_a_stalled_passthrough_stream(client, make_fake):
+    fake = await make_fake()
+    fake.gate = asyncio.Event()
+    headers = {
+        "x-portkey-provider": "openai",
+        "x-portkey-custom-host": fake.url,
+        "Authorization": f"Bearer {TEST_KEY}",
+        "x-portkey-request-timeout": "300",
+    }
+    chat = {"model": "gpt-4o-mini", "stream": True, "messages": [{"role": "user", "content": "Hello"}]}
+    response, body = await post(client, chat, headers)
+    assert response.status == 200
+    assert stream_error(body)["code"] == "stream_idle_timeout"
+
+
+async def test_request_timeout_bounds_a_stalled_translated_stream(client, anthropic):
+    anthropic.gate = asyncio.Event()  # the first text delta, then silence for good
+    response, body = await post(client, CLAUDE_CHAT, claude_config(anthropic, request_timeout=300))
+    assert response.status == 200
+    assert sse_events(body)[1]["choices"][0]["delta"]["content"] == "You"
+    error = stream_error(body)
+    assert error["code"] == "stream_idle_timeout" and "0.3 s" in error["message"]
 
 
 # --- the cap, at the decoders ---------------------------------------------------------

@@ -178,8 +178,16 @@ class _EndedStream:
 
 
 def idle_timeout(target: Target, settings) -> float:
+    """Seconds of upstream silence an answer may have once it has started.
+
+    The target's ``idle_timeout``; else its ``request_timeout`` (a client that gives
+    a request 2 s does not wait 300 s for a stalled stream), if shorter than the
+    operator's ``--idle-timeout``; else that.
+    """
     if target.idle_timeout_ms is not None:
         return target.idle_timeout_ms / 1000
+    if target.request_timeout_ms is not None:
+        return min(target.request_timeout_ms / 1000, settings.idle_timeout)
     return settings.idle_timeout
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from . import __version__
 from .custom_host import DEFAULT_ALLOWED_HOSTS, HostAllowList
+from .response_headers import HeaderAllowList
 
 
 class SettingsError(Exception):
@@ -46,6 +47,8 @@ class Settings:
     api_keys: frozenset[str] = frozenset()
     # Upstream connection pool size (0 = unlimited).
     max_connections: int = 1000
+    # Upstream response headers passed to clients beyond the built-in allow list.
+    pass_response_headers: HeaderAllowList = field(default_factory=HeaderAllowList)
 
 
 def integer(text: str) -> int:
@@ -209,6 +212,7 @@ _OPTIONS = (
     ("allowed_custom_hosts", host_patterns, "comma-separated hosts, *.domains, IPs/CIDRs, or *"),
     ("api_keys_file", api_keys_file, "file of client keys (one a line) required in x-portkey-api-key"),
     ("max_connections", non_negative_integer, "upstream connection pool size (0 = unlimited)"),
+    ("pass_response_headers", HeaderAllowList, "comma-separated upstream response headers (or prefix*) also passed"),
 )
 # Options whose value lands in a Settings field of another name.
 _FIELD = {"api_keys_file": "api_keys"}
@@ -255,6 +259,8 @@ def _default_text(name: str, kind) -> str:
         return format_size(default)
     if isinstance(default, HostAllowList):
         return ",".join(default.patterns)
+    if isinstance(default, HeaderAllowList):
+        return default.extra or "none"
     if isinstance(default, float) and default.is_integer():
         return str(int(default))
     if default is None or default == frozenset():

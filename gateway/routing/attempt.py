@@ -106,6 +106,7 @@ async def attempt(ctx: RouteContext, leaf: Leaf) -> Outcome:
             upstream_request.headers["Content-Length"] = str(call.content_length)
         await provider.authorize(upstream_request, target, request.app)
         timeout_s, timeout_error = request_deadline(target.request_timeout_ms, settings)
+        deadline = asyncio.get_running_loop().time() + timeout_s
         outcome.opened = await open_upstream(
             request.app[HTTP_SESSION], upstream_request, timeout_s=timeout_s, timeout_error=timeout_error
         )
@@ -113,7 +114,7 @@ async def attempt(ctx: RouteContext, leaf: Leaf) -> Outcome:
         if outcome.translator is not None and call.wants_stream and outcome.ok:
             outcome.stream = outcome.translator.stream()
             outcome.first_out, ended = await _first_output(
-                outcome.opened, outcome.stream, idle_timeout(target, settings)
+                outcome.opened, outcome.stream, idle_timeout(target, settings), (deadline, timeout_error)
             )
             if ended:
                 outcome.stream = _EndedStream()
@@ -127,23 +128,37 @@ async def attempt(ctx: RouteContext, leaf: Leaf) -> Outcome:
     return outcome
 
 
-async def _first_output(opened: Opened, stream: StreamTranslator, idle_s: float) -> tuple[bytes, bool]:
+async def _first_output(
+    opened: Opened,
+    stream: StreamTranslator,
+    idle_s: float,
+    deadline: tuple[float, GatewayError] | None = None,
+) -> tuple[bytes, bool]:
     """Feed the translator until it has bytes for the client; (bytes, upstream ended).
 
     An error the upstream reports at once (a Bedrock exception frame, an Anthropic
     ``error`` event, a stream that ends before its first event) is then still an
     error before the first byte, with its own status, and can be retried or fall back.
+
+    Two limits, neither re-armed by bytes that translate to nothing (pings, junk):
+    ``idle_s`` of silence since the upstream's first chunk, and the request's
+    ``deadline`` (loop time, counted from sending the request, and the error its
+    expiry answers).
     """
     out = stream.feed(opened.first_chunk) if opened.first_chunk else b""
     content = opened.response.content
+    silent_until = asyncio.get_running_loop().time() + idle_s
+    deadline_at, timeout_error = deadline if deadline is not None else (silent_until, None)
     try:
-        while not out:
-            async with asyncio.timeout(idle_s):
+        async with asyncio.timeout_at(min(deadline_at, silent_until)):
+            while not out:
                 chunk = await content.readany()
-            if not chunk:
-                return stream.close(), True
-            out = stream.feed(chunk)
+                if not chunk:
+                    return stream.close(), True
+                out = stream.feed(chunk)
     except TimeoutError:
+        if timeout_error is not None and deadline_at <= silent_until:
+            raise timeout_error from None
         raise UpstreamTimeout(
             f"upstream sent nothing for {idle_s:g} s before its first event", status=504, code="stream_idle_timeout"
         ) from None
@@ -163,8 +178,16 @@ class _EndedStream:
 
 
 def idle_timeout(target: Target, settings) -> float:
+    """Seconds of upstream silence an answer may have once it has started.
+
+    The target's ``idle_timeout``; else its ``request_timeout`` (a client that gives
+    a request 2 s does not wait 300 s for a stalled stream), if shorter than the
+    operator's ``--idle-timeout``; else that.
+    """
     if target.idle_timeout_ms is not None:
         return target.idle_timeout_ms / 1000
+    if target.request_timeout_ms is not None:
+        return min(target.request_timeout_ms / 1000, settings.idle_timeout)
     return settings.idle_timeout
 
 

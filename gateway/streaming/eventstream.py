@@ -3,7 +3,9 @@
 A thin adapter over botocore's own parser, ``botocore.eventstream.EventStreamBuffer``,
 which checks both CRCs of every frame: bytes go in as the network delivers them,
 whole frames come out. A frame that fails its checksum, or bytes left over when the
-stream ends, are a broken upstream (502), never silently dropped.
+stream ends, are a broken upstream (502), never silently dropped. A frame still
+incomplete past ``MAX_EVENT_BYTES`` (1 MiB; botocore itself would wait for 24 MiB) is
+a 502 ``upstream_protocol_error`` rather than memory held while the client waits.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from botocore.eventstream import EventStreamBuffer, ParserError
 
 from ..errors import UpstreamBroken
+from .sse import MAX_EVENT_BYTES, event_too_large
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,8 @@ class EventStreamDecoder:
                 f"upstream sent a corrupt event-stream frame ({type(exc).__name__})",
                 code="upstream_bad_frame",
             ) from None
+        if self._pending > MAX_EVENT_BYTES:
+            raise event_too_large("an event-stream frame")
         return frames
 
     def close(self) -> None:

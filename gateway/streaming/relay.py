@@ -17,10 +17,12 @@ import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from ..appkeys import SETTINGS
 from ..errors import BodyTooLarge, GatewayError, UpstreamBroken, UpstreamTimeout
-from ..hop_by_hop import HOP_BY_HOP
+from ..hop_by_hop import connection_options
 from ..middlewares.state import state_of
 from ..providers.base import ResponseTranslator, StreamTranslator
+from ..response_headers import HeaderAllowList
 from ..upstream import Opened
 from .idle import IdleDeadline
 
@@ -28,29 +30,25 @@ log = logging.getLogger("gateway.relay")
 
 EVENT_STREAM = "text/event-stream"
 
-# Upstream response headers the client never sees: hop-by-hop ones, those that
-# describe the upstream's encoding of the body (aiohttp decodes it), and those that
-# only make sense for the upstream's own domain or server.
-_DROPPED_RESPONSE_HEADERS = HOP_BY_HOP | {
-    "content-length",
-    "content-encoding",
-    "set-cookie",
-    "alt-svc",
-    "strict-transport-security",
-    "server",
-    "date",
-    "via",
-}
-
 # Largest whole upstream body read for translation (a chat answer is far smaller).
 MAX_TRANSLATED_BODY = 64 * 1024 * 1024
 
 
-def client_headers(upstream: CIMultiDictProxy[str], extra: dict[str, str]) -> CIMultiDict[str]:
-    headers: CIMultiDict[str] = CIMultiDict()
-    for name, value in upstream.items():
-        if name.lower() not in _DROPPED_RESPONSE_HEADERS:
-            headers.add(name, value)
+def client_headers(
+    upstream: CIMultiDictProxy[str], extra: dict[str, str], allowed: HeaderAllowList
+) -> CIMultiDict[str]:
+    """The upstream's headers a client may see (``allowed``), then the gateway's ``extra``."""
+    # Most names are answered by one dict lookup; passes() decides (and remembers) new ones.
+    decided, passes = allowed.decided, allowed.passes
+    passed = [
+        (name, value)
+        for name, value in upstream.items()
+        if (known := decided.get(name)) or (known is None and passes(name))
+    ]
+    listed = connection_options(upstream)
+    if listed:
+        passed = [(name, value) for name, value in passed if name.lower() not in listed]
+    headers = CIMultiDict(passed)
     headers.update(extra)
     return headers
 
@@ -72,7 +70,7 @@ async def relay(
     (``first_out``), by routing, which judged the answer before committing to it.
     """
     upstream = opened.response
-    headers = client_headers(upstream.headers, extra_headers)
+    headers = client_headers(upstream.headers, extra_headers, request.app[SETTINGS].pass_response_headers)
     try:
         if translator is not None:
             if upstream.status >= 400:
@@ -128,20 +126,22 @@ class _ClientGone(Exception):
 async def _pump(request, response, opened: Opened, out: bytes, idle_timeout: float, is_sse: bool, feed, close):
     """Write ``out``, then each upstream chunk through ``feed``, then ``close()``.
 
-    The idle deadline runs only while waiting for the upstream, so a slow client
-    never counts as a silent upstream.
+    The idle deadline runs from one output to the next, paused while writing, so a
+    slow client never counts as a silent upstream; for a translated stream, bytes
+    that ``feed`` turns into nothing (pings, junk) do not count as talking.
     """
     content = opened.response.content
     state = state_of(request)
     try:
         with IdleDeadline(idle_timeout) as idle:
+            idle.waiting()
             while True:
                 if out:
+                    idle.done()
                     await _write(response, out)
                     state.body_bytes_out += len(out)
-                idle.waiting()
+                    idle.waiting()
                 chunk = await content.readany()
-                idle.done()
                 if not chunk:
                     break
                 out = feed(chunk)

@@ -14,13 +14,33 @@ also split on form feeds, ``\\x85``, ``\\u2028`` ... that JSON strings may carry
 is then the rest of that ``\\r\\n``, not an empty line. Splitting is done on bytes (the
 terminators are ASCII, so never inside a UTF-8 sequence) and each whole line is
 decoded, so a character split across chunks is never mangled.
+
+An event still unfinished after ``MAX_EVENT_BYTES`` (its data lines so far, plus a
+line without its end) is a broken upstream, a 502 ``upstream_protocol_error``: junk
+without line ends, or ``data:`` lines without the blank line that ends the event,
+would otherwise be held in memory without limit while the client waits. (Lines that
+are not kept — comments, unknown fields — cost no memory; an upstream sending only
+those is silent, which the relay's idle deadline handles.)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import UpstreamBroken
+
 _BOM = "\ufeff"
+
+# The largest event the decoders hold while it is unfinished (the SSE decoder and
+# the event-stream one). Real events are a few KiB at most.
+MAX_EVENT_BYTES = 1024 * 1024
+
+
+def event_too_large(what: str) -> UpstreamBroken:
+    return UpstreamBroken(
+        f"upstream sent {what} still unfinished after 1 MiB: not a stream this gateway can read",
+        code="upstream_protocol_error",
+    )
 
 
 @dataclass(frozen=True)
@@ -76,6 +96,12 @@ class SSEDecoder:
                 events.append(event)
             start = next_start
         del buffer[:start]
+        # What is held for the event in progress: its data lines and an unended line.
+        # Between chunks that is almost always nothing, so this costs two checks.
+        if len(buffer) > MAX_EVENT_BYTES or (
+            self._data and len(buffer) + sum(map(len, self._data)) > MAX_EVENT_BYTES
+        ):
+            raise event_too_large("an event")
         return events
 
     def close(self) -> list[Event]:

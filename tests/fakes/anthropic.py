@@ -30,6 +30,13 @@ Knobs a test sets before calling (asyncio-synchronised, no sleeps):
 * ``gate``: an Event a stream waits on after its first text delta;
   ``first_delta_sent`` is set just before that wait.
 * ``disconnected``: set when the gateway hangs up in the middle of a stream.
+* ``raw_stream``: bytes chunks written instead of the events (a broken upstream),
+  one write each, then ``raw_repeat`` (if set) every ``raw_every`` seconds; the body
+  stays open until ``released`` is set.
+* ``extra_headers``: headers added to every answer.
+
+Every answer carries Anthropic's documented headers: ``request-id``,
+``anthropic-organization-id`` and the ``anthropic-ratelimit-*`` family.
 """
 
 from __future__ import annotations
@@ -41,6 +48,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 from multidict import CIMultiDict
+
+from tests.fakes.raw import write_raw
 
 API_KEY_PREFIX = "sk-ant-test"
 MESSAGE_ID = "msg_01FakeAnthropic"
@@ -85,16 +94,26 @@ class FakeAnthropic:
     gate: asyncio.Event | None = None
     first_delta_sent: asyncio.Event = field(default_factory=asyncio.Event)
     disconnected: asyncio.Event = field(default_factory=asyncio.Event)
+    raw_stream: list[bytes] | None = None
+    raw_repeat: bytes | None = None
+    raw_every: float = 0.01
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+    extra_headers: dict[str, str] = field(default_factory=dict)
     url: str = ""  # base URL including /v1, set by the fixture
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.on_response_prepare.append(self._add_headers)
         app.router.add_post("/v1/messages", self.messages)
         return app
 
     @property
     def last(self) -> Recorded:
         return self.requests[-1]
+
+    async def _add_headers(self, request: web.Request, response: web.StreamResponse) -> None:
+        for name, value in {**RATE_LIMIT_HEADERS, **self.extra_headers}.items():
+            response.headers.add(name, value)
 
     async def messages(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
@@ -155,6 +174,9 @@ class FakeAnthropic:
             headers={"Content-Type": "text/event-stream; charset=utf-8", "request-id": "req_fake_anthropic"}
         )
         await response.prepare(request)
+        if self.raw_stream is not None:
+            await write_raw(response, self.raw_stream, self.raw_repeat, self.raw_every, self.released)
+            return response
         first_text = True
         for number, (name, data) in enumerate(stream_events(message, self.extra_events)):
             if number == self.error_event_after:
@@ -174,6 +196,17 @@ class FakeAnthropic:
                     await self.gate.wait()
         await response.write_eof()
         return response
+
+
+RATE_LIMIT_HEADERS = {
+    "anthropic-organization-id": "00000000-0000-4000-8000-00000000fake",
+    "anthropic-ratelimit-requests-limit": "4000",
+    "anthropic-ratelimit-requests-remaining": "3999",
+    "anthropic-ratelimit-requests-reset": "2026-01-01T00:00:01Z",
+    "anthropic-ratelimit-tokens-limit": "400000",
+    "anthropic-ratelimit-tokens-remaining": "399000",
+    "anthropic-ratelimit-tokens-reset": "2026-01-01T00:00:01Z",
+}
 
 
 def stream_events(message: dict, extra: list[tuple[str, dict]]) -> list[tuple[str, dict]]:

@@ -20,7 +20,9 @@ not declare is refused (500: a model cannot call it). ``Script.stop_sequence`` i
 sequence a ``stop_sequence`` answer matched: returned in
 ``additionalModelResponseFields`` (``messageStop`` in streams) only when the request
 asked for ``/stop_sequence`` in ``additionalModelResponseFieldPaths``, as Claude on
-Bedrock does.
+Bedrock does. ``raw_stream``: bytes chunks written instead of the frames (a broken
+upstream), then ``raw_repeat`` (if set) every ``raw_every`` seconds, the body open
+until ``released`` is set. ``extra_headers`` are added to every answer.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from botocore.credentials import Credentials
 from multidict import CIMultiDict
 
 from tests.fakes.eventstream import event_frame, exception_frame
+from tests.fakes.raw import write_raw
 
 ACCESS_KEY = "AKIATESTKEY000000001"
 SECRET_KEY = "test/secret/key+0000000000000000000000001"
@@ -100,16 +103,26 @@ class FakeBedrock:
     chunk_size: int | None = None
     gate: asyncio.Event | None = None
     first_frame_sent: asyncio.Event = field(default_factory=asyncio.Event)
+    raw_stream: list[bytes] | None = None
+    raw_repeat: bytes | None = None
+    raw_every: float = 0.01
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+    extra_headers: dict[str, str] = field(default_factory=dict)
     url: str = ""  # set by the fixture: http://127.0.0.1:PORT (Bedrock's base has no /v1)
 
     def app(self) -> web.Application:
         app = web.Application()
+        app.on_response_prepare.append(self._add_extra_headers)
         app.router.add_post("/{tail:.*}", self.handle)
         return app
 
     @property
     def last(self) -> Recorded:
         return self.requests[-1]
+
+    async def _add_extra_headers(self, request: web.Request, response: web.StreamResponse) -> None:
+        for name, value in self.extra_headers.items():
+            response.headers.add(name, value)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
@@ -176,6 +189,9 @@ class FakeBedrock:
     async def stream(self, request: web.Request, script: Script, fields: dict[str, Any] | None = None) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "application/vnd.amazon.eventstream", "x-amzn-RequestId": "req-2"})
         await response.prepare(request)
+        if self.raw_stream is not None:
+            await write_raw(response, self.raw_stream, self.raw_repeat, self.raw_every, self.released)
+            return response
         frames = stream_frames(script, fields)
         if self.exception_at is not None:
             index, name, message = self.exception_at

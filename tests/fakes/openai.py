@@ -14,6 +14,8 @@ Knobs a test sets before calling (all asyncio-synchronised, no sleeps):
 * ``error``: (status, json) answered instead of the normal reply.
 * ``disconnected``: set when the gateway closes the connection mid-answer.
 * ``request_seen``: set when a request has arrived.
+* ``extra_headers``: headers added to every answer (e.g. ``CLOUDFLARE_HEADERS``, what
+  OpenAI's edge adds, or an internal header that must not reach clients).
 * ``script``: what the next requests get, one item each, before normal service:
   ``Fail(status, ...)`` (an OpenAI error answer), ``HANG`` (wait on ``released``, an
   Event tests leave unset, until the gateway gives up) or ``DROP`` (close the
@@ -72,10 +74,12 @@ class FakeOpenAI:
     request_seen: asyncio.Event = field(default_factory=asyncio.Event)
     script: list = field(default_factory=list)
     released: asyncio.Event = field(default_factory=asyncio.Event)
+    extra_headers: dict[str, str] = field(default_factory=dict)
     url: str = ""  # base URL including /v1, set by the fixture
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=256 * 1024 * 1024)
+        app.on_response_prepare.append(self._add_extra_headers)
         app.router.add_post("/v1/chat/completions", self._guarded(self.chat))
         app.router.add_post("/v1/completions", self._guarded(self.completions))
         app.router.add_post("/v1/embeddings", self._guarded(self.embeddings))
@@ -83,12 +87,17 @@ class FakeOpenAI:
         app.router.add_post("/v1/audio/speech", self._guarded(self.speech))
         app.router.add_post("/v1/audio/transcriptions", self._guarded(self.transcriptions))
         app.router.add_get("/v1/models", self._guarded(self.models))
+        app.router.add_get("/v1/files/{file_id}/content", self._guarded(self.file_content))
         app.router.add_route("*", "/{tail:.*}", self._guarded(self.echo))
         return app
 
     @property
     def last(self) -> Recorded:
         return self.requests[-1]
+
+    async def _add_extra_headers(self, request: web.Request, response: web.StreamResponse) -> None:
+        for name, value in self.extra_headers.items():
+            response.headers.add(name, value)
 
     def _guarded(self, handler):
         async def wrapped(request: web.Request):
@@ -260,6 +269,16 @@ class FakeOpenAI:
             }
         )
 
+    async def file_content(self, request, body):
+        return web.Response(
+            body=FILE_CONTENT,
+            headers={
+                "Content-Type": "application/octet-stream",
+                "Content-Disposition": 'attachment; filename="batch_input.jsonl"',
+                "x-request-id": "req_file",
+            },
+        )
+
     async def echo(self, request, body):
         return web.json_response(
             {
@@ -325,9 +344,33 @@ def _error(status: int, message: str, type_: str, code: str | None, headers: dic
 
 
 def _rate_headers() -> dict[str, str]:
+    """What OpenAI documents on every API answer: request id, org, timing, rate limits."""
     return {
         "x-request-id": "req_fake_0001",
+        "openai-organization": "org-fake",
         "openai-processing-ms": "12",
+        "openai-version": "2020-10-01",
         "x-ratelimit-limit-requests": "10000",
+        "x-ratelimit-limit-tokens": "30000000",
         "x-ratelimit-remaining-requests": "9999",
+        "x-ratelimit-remaining-tokens": "29999990",
+        "x-ratelimit-reset-requests": "6ms",
+        "x-ratelimit-reset-tokens": "0s",
     }
+
+
+FILE_CONTENT = b'{"custom_id": "1", "method": "POST", "url": "/v1/chat/completions"}\n'
+
+# What api.openai.com's edge (Cloudflare, Envoy) adds to its answers: for its own
+# clients and infrastructure, none of it for a gateway's clients.
+CLOUDFLARE_HEADERS = {
+    "Server": "cloudflare",
+    "CF-RAY": "8f0a1b2c3d4e5f60-SJC",
+    "cf-cache-status": "DYNAMIC",
+    "Set-Cookie": "__cf_bm=fake; path=/; domain=.api.openai.com; HttpOnly; Secure",
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains; preload",
+    "X-Content-Type-Options": "nosniff",
+    "x-envoy-upstream-service-time": "215",
+    "access-control-expose-headers": "X-Request-ID",
+    "alt-svc": 'h3=":443"; ma=86400',
+}

@@ -1,0 +1,129 @@
+"""One worker: the aiohttp app served on sockets inherited from the supervisor.
+
+SIGTERM (or SIGINT) starts the drain, which fits in ``--shutdown-timeout`` as a whole:
+
+1. stop accepting (close this worker's copy of the listening sockets; the sockets
+   stay open in the supervisor, so connections queued on them reach the next
+   generation instead of being reset), and answer ``/ready`` with 503;
+2. let in-flight requests finish, answering any new request that arrives on a
+   kept-alive connection with ``Connection: close``;
+3. shortly before the deadline, cut what is left: streams end with a
+   ``gateway_shutdown`` error, requests still waiting for their upstream get a 503;
+4. close the connections and the app's clients, and exit.
+
+aiohttp's own ``run_app`` waits up to the timeout for handlers, then cancels only the
+request's body reader and waits up to the timeout again for the handler, which a
+relay does not notice: a never-ending stream held the process for twice the bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import time
+
+from aiohttp import web
+
+from ..app import create_app
+from ..middlewares.drain import IN_FLIGHT
+from ..settings import Settings
+
+log = logging.getLogger("gateway")
+
+# aiohttp's default of 128 overflows when many clients connect at once (1,000 streams
+# opening within a second): the kernel drops the SYNs and they come back only after a
+# 1 s, 3 s, 7 s retransmit. The kernel caps this at net.core.somaxconn.
+LISTEN_BACKLOG = 4096
+
+# Part of --shutdown-timeout kept for cutting streams and closing (at most 1 s).
+CUT_SHARE, MAX_CUT_SECONDS = 0.2, 1.0
+
+
+def _make_runner(app: web.Application, settings: Settings) -> web.AppRunner:
+    """The one place the runner is built (aiohttp options for the server side)."""
+    return web.AppRunner(
+        app,
+        handler_cancellation=True,  # a client that hangs up cancels its upstream call
+        access_log=None,
+        # The drain below bounds the handlers itself; this only bounds closing the
+        # connections that remain once it is over.
+        shutdown_timeout=0.5,
+    )
+
+
+def run_worker(settings: Settings, sockets: list[socket.socket], ready_fd: int) -> int:
+    """Serve until SIGTERM/SIGINT, drain, return the exit code."""
+    loop = new_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        return loop.run_until_complete(_serve(settings, sockets, ready_fd))
+    finally:
+        loop.close()
+
+
+def new_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+async def _serve(settings: Settings, sockets: list[socket.socket], ready_fd: int) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    # Reloads are the supervisor's; a stray SIGHUP must not kill a worker.
+    loop.add_signal_handler(signal.SIGHUP, lambda: None)
+    app = create_app(settings)
+    runner = _make_runner(app, settings)
+    await runner.setup()
+    sites = [web.SockSite(runner, sock, backlog=LISTEN_BACKLOG) for sock in sockets]
+    for site in sites:
+        await site.start()
+    log.info(
+        "listening",
+        extra={"fields": {"url": f"http://{settings.host}:{settings.port}", "pid": os.getpid()}},
+    )
+    os.write(ready_fd, b"r")  # tells the supervisor this worker accepts connections
+    os.close(ready_fd)
+    await stop.wait()
+    await drain(runner, sites, settings.shutdown_timeout)
+    return 0
+
+
+async def drain(runner: web.AppRunner, sites: list[web.BaseSite], timeout: float) -> None:
+    loop = asyncio.get_running_loop()
+    started = time.monotonic()
+    deadline = loop.time() + timeout
+    in_flight = runner.app[IN_FLIGHT]
+    in_flight.draining = True
+    for site in sites:
+        await site.stop()
+    log.info("draining", extra={"fields": {"pid": os.getpid(), "in_flight": len(in_flight), "timeout_s": timeout}})
+    cut_seconds = min(MAX_CUT_SECONDS, timeout * CUT_SHARE)
+    cut = 0
+    if not await _within(in_flight.wait_idle(), deadline - cut_seconds):
+        cut = in_flight.cut()
+        if not await _within(in_flight.wait_idle(), deadline - cut_seconds / 2):
+            in_flight.cancel_all()
+    # Connections left (idle kept-alive ones) close now; the app's clients after them.
+    await _within(runner.cleanup(), deadline)
+    log.info(
+        "drained",
+        extra={"fields": {"pid": os.getpid(), "cut": cut, "duration_s": round(time.monotonic() - started, 3)}},
+    )
+
+
+async def _within(awaitable, when: float) -> bool:
+    """Await until the loop's clock reaches ``when``; False if that came first."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout_at(max(when, asyncio.get_running_loop().time())):
+            await awaitable
+            return True
+    return False

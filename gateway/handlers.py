@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from aiohttp import web
 
 from . import __version__
@@ -29,7 +31,7 @@ async def ready(request: web.Request) -> web.Response:
     """Readiness: 503 while this worker drains, so a load balancer stops sending."""
     if request.app[IN_FLIGHT].draining:
         return GatewayShutdown("this gateway worker is draining", code="draining").response()
-    return web.json_response({"status": "ready"})
+    return web.json_response({"status": "ready", "pid": os.getpid()})  # which worker answered
 
 
 async def proxy(request: web.Request) -> web.StreamResponse:

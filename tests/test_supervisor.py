@@ -1,0 +1,87 @@
+"""The supervisor: busy port, a worker that dies, reloads on SIGHUP that drop nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+
+import aiohttp
+import pytest
+
+from tests.conftest import TEST_KEY
+from tests.gateway_process import GatewayProcess, msg
+
+
+@pytest.fixture
+async def start(unused_tcp_port):
+    started = []
+
+    async def start(*args: str) -> GatewayProcess:
+        started.append(await GatewayProcess.start(unused_tcp_port, *args))
+        return started[-1]
+
+    yield start
+    for gateway in started:
+        await gateway.close()
+
+
+async def test_a_busy_port_exits_2_with_one_line(unused_tcp_port):
+    with socket.create_server(("127.0.0.1", unused_tcp_port)):
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gateway", "--port", str(unused_tcp_port),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        stdout, stderr = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 2
+    assert stderr.decode() == f"gateway: cannot listen on 127.0.0.1:{unused_tcp_port}: Address already in use\n"
+    assert stdout == b""
+
+
+async def test_a_killed_worker_is_restarted_and_the_service_keeps_serving(start):
+    gateway = await start("--workers", "2")
+    first = await gateway.wait_for_log(msg("listening"), count=2)
+    victim = first[0]["pid"]
+    os.kill(victim, signal.SIGKILL)
+    [died] = await gateway.wait_for_log(msg("worker died; restarting it"))
+    assert died["pid"] == victim and died["code"] == -signal.SIGKILL and died["restart_in_s"] == 0
+    replacement = (await gateway.wait_for_log(msg("listening"), count=3))[2]["pid"]
+    assert replacement not in {line["pid"] for line in first}
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session:
+        for _ in range(20):
+            async with session.get(gateway.url + "/health") as response:
+                assert response.status == 200
+    gateway.signal(signal.SIGTERM)
+    assert await gateway.exit_code() == 0
+
+
+async def test_sighup_rereads_the_keys_file_and_a_bad_one_keeps_the_old_workers(start, tmp_path, fake_openai):
+    keys = tmp_path / "keys"
+    keys.write_text("gw-old\n")
+    gateway = await start("--api-keys-file", str(keys))
+    headers = {"Authorization": f"Bearer {TEST_KEY}", "x-portkey-provider": "openai", "x-portkey-custom-host": fake_openai.url}
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+
+    async def status_with(key: str) -> int:
+        async with aiohttp.ClientSession() as session:
+            async with session.post(
+                gateway.url + "/v1/chat/completions", json=body, headers={**headers, "x-portkey-api-key": key}
+            ) as response:
+                return response.status
+
+    keys.write_text("# nothing\n")
+    gateway.signal(signal.SIGHUP)
+    [failed] = await gateway.wait_for_log(msg("reload failed; the running workers keep serving"))
+    assert "holds no keys" in failed["error"]
+    assert await status_with("gw-old") == 200
+
+    keys.write_text("gw-new\n")
+    gateway.signal(signal.SIGHUP)
+    await gateway.wait_for_log(msg("reloaded"))
+    assert await status_with("gw-new") == 200
+    assert await status_with("gw-old") == 401
+    await gateway.wait_for_log(msg("drained"))  # the old worker drained and stopped
+    gateway.signal(signal.SIGTERM)
+    assert await gateway.exit_code() == 0

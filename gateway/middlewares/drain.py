@@ -30,8 +30,7 @@ class InFlight:
         # Keyed by id(request): a request is a mapping, not hashable.
         self._tasks: dict[int, tuple[web.Request, asyncio.Task]] = {}
         self._streams: dict[int, object] = {}
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._idle: asyncio.Future | None = None  # only while someone waits for it
         self._cut: set[int] = set()
 
     def __len__(self) -> int:
@@ -45,7 +44,9 @@ class InFlight:
         self._streams.pop(id(request), None)
 
     async def wait_idle(self) -> None:
-        await self._idle.wait()
+        if self._tasks:
+            self._idle = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._idle)
 
     def cut(self) -> int:
         """End every request still in flight; returns how many there were."""
@@ -69,17 +70,18 @@ class InFlight:
 
     def _enter(self, request: web.Request, task: asyncio.Task) -> None:
         self._tasks[id(request)] = (request, task)
-        self._idle.clear()
 
     def _leave(self, request: web.Request) -> bool:
         """Forget ``request``; True if the drain's deadline cut it."""
         key = id(request)
         del self._tasks[key]
-        self._streams.pop(key, None)
-        cut = key in self._cut
-        self._cut.discard(key)
-        if not self._tasks:
-            self._idle.set()
+        if not self._cut:
+            cut = False
+        else:
+            cut = key in self._cut
+            self._cut.discard(key)
+        if self._idle is not None and not self._tasks and not self._idle.done():
+            self._idle.set_result(None)
         return cut
 
 

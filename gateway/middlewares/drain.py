@@ -97,13 +97,14 @@ async def drain_middleware(request: web.Request, handler):
         response = await handler(request)
     except asyncio.CancelledError:
         # Cancelled by the drain's deadline before its answer began: say so.
-        if in_flight._leave(request) and task.uncancel() == 0 and request.writer.output_size == 0:
-            return GatewayShutdown().response()
-        raise
+        if not (in_flight._leave(request) and task.uncancel() == 0 and request.writer.output_size == 0):
+            raise
+        response = GatewayShutdown().response()
     except BaseException:
         in_flight._leave(request)
         raise
-    in_flight._leave(request)
+    else:
+        in_flight._leave(request)
     if in_flight.draining and not response.prepared:
         response.force_close()
     return response

@@ -102,6 +102,9 @@ async def test_ready_turns_503_while_draining_and_kept_alive_connections_are_ans
             await fake_openai.first_chunk_sent.wait()
             gateway.signal(signal.SIGTERM)
             await gateway.wait_for_log(msg("draining"))
+            # The port itself is closed: a new connection is refused (nginx tries elsewhere).
+            with pytest.raises(aiohttp.ClientConnectorError):
+                await streams.get(gateway.url + "/ready")
             async with kept_alive.get(gateway.url + "/ready") as response:
                 assert response.status == 503
                 assert response.headers["Connection"] == "close"

@@ -9,6 +9,7 @@ import socket
 import sys
 
 import aiohttp
+import orjson
 import pytest
 
 from tests.conftest import TEST_KEY
@@ -85,3 +86,24 @@ async def test_sighup_rereads_the_keys_file_and_a_bad_one_keeps_the_old_workers(
     await gateway.wait_for_log(msg("drained"))  # the old worker drained and stopped
     gateway.signal(signal.SIGTERM)
     assert await gateway.exit_code() == 0
+
+
+async def test_workers_that_can_never_start_stop_the_supervisor_with_exit_1(unused_tcp_port):
+    # The real supervisor, with a worker that exits at once (as one failing at import would).
+    script = (
+        "import sys; import gateway.process.supervisor as supervisor; "
+        "supervisor.run_worker = lambda *args: 3; "
+        "from gateway.__main__ import main; sys.exit(main())"
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, "--port", str(unused_tcp_port), "--workers", "2",
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    lines = [orjson.loads(line) for line in stderr.splitlines()]
+    assert process.returncode == 1
+    restarts = [line for line in lines if line["msg"] == "worker died; restarting it"]
+    assert [line["restart_in_s"] for line in restarts if line["slot"] == 0] == [0, 0.5, 1, 2]
+    [gave_up] = [line for line in lines if line["msg"] == "workers cannot start; stopping"]
+    assert gave_up["code"] == 3
+    assert lines[-1]["msg"] == "stopped" and lines[-1]["code"] == 1

@@ -11,7 +11,8 @@ import aiohttp
 from tests.conftest import TEST_KEY
 from tests.gateway_process import GatewayProcess, msg
 
-MAX_ROUNDS = 400  # per client: the test stops by itself even if the reload never ends
+# Per client: the test stops by itself even if the reload never ends.
+MAX_ROUNDS, MAX_PROBES = 400, 5000
 
 
 def chat(stream: bool) -> dict:
@@ -59,6 +60,17 @@ async def test_a_reload_under_load_drops_nothing_and_replaces_the_workers(unused
                 progress.notify_all()
         return rounds
 
+    async def prober(session: aiohttp.ClientSession) -> int:
+        """New connections as fast as they are answered: some wait in a socket's queue
+        at the moment the old workers stop accepting."""
+        rounds = 0
+        while not stop.is_set() and rounds < MAX_PROBES:
+            rounds += 1
+            async with session.get(gateway.url + "/health") as response:
+                assert response.status == 200
+                done["probe"] += 1
+        return rounds
+
     async def held_stream(session: aiohttp.ClientSession, opened: asyncio.Queue) -> None:
         async with session.post(gateway.url + "/v1/chat/completions", json=chat(True), headers=headers(held_upstream)) as response:
             await response.content.readuntil(b"\n\n")
@@ -77,6 +89,7 @@ async def test_a_reload_under_load_drops_nothing_and_replaces_the_workers(unused
             for _ in held:
                 await opened.get()  # every held stream is open on an old worker
             clients = [asyncio.create_task(client(session)) for session in (kept_alive, fresh_connections) * 4]
+            probers = [asyncio.create_task(prober(fresh_connections)) for _ in range(8)]
             await more_rounds(8)  # traffic flows before the reload
             phase = "during"
             gateway.signal(signal.SIGHUP)
@@ -88,11 +101,12 @@ async def test_a_reload_under_load_drops_nothing_and_replaces_the_workers(unused
             await more_rounds(8)  # traffic after the old workers are gone
             stop.set()
             rounds = await asyncio.gather(*clients)
+            probes = await asyncio.gather(*probers)
     finally:
         held_upstream.gate.set()
         await gateway.close()
     print(f"through one reload: {dict(done)}")
-    assert max(rounds) < MAX_ROUNDS
+    assert max(rounds) < MAX_ROUNDS and max(probes) < MAX_PROBES
     assert done["held stream"] == 4
     new_pids = set(reloaded["pids"])
     assert set(reloaded["draining"]) == old_pids and not new_pids & old_pids

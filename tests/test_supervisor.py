@@ -107,3 +107,13 @@ async def test_workers_that_can_never_start_stop_the_supervisor_with_exit_1(unus
     [gave_up] = [line for line in lines if line["msg"] == "workers cannot start; stopping"]
     assert gave_up["code"] == 3
     assert lines[-1]["msg"] == "stopped" and lines[-1]["code"] == 1
+
+
+async def test_an_address_that_is_not_ours_exits_2_with_one_line(unused_tcp_port):
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", "--host", "192.0.2.1", "--port", str(unused_tcp_port),
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 2
+    assert stderr.decode() == f"gateway: cannot listen on 192.0.2.1:{unused_tcp_port}: Cannot assign requested address\n"

@@ -117,3 +117,22 @@ async def test_an_address_that_is_not_ours_exits_2_with_one_line(unused_tcp_port
     _, stderr = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 2
     assert stderr.decode() == f"gateway: cannot listen on 192.0.2.1:{unused_tcp_port}: Cannot assign requested address\n"
+
+
+async def test_workers_drain_and_exit_when_the_supervisor_is_killed(start):
+    gateway = await start("--workers", "2")
+    workers = [line["pid"] for line in await gateway.wait_for_log(msg("listening"), count=2)]
+    exits = [os.pidfd_open(pid) for pid in workers]  # readable once that process has exited
+    loop = asyncio.get_running_loop()
+    gone = [loop.create_future() for _ in exits]
+    for fd, future in zip(exits, gone, strict=True):
+        loop.add_reader(fd, future.set_result, None)
+    try:
+        gateway.process.kill()
+        await asyncio.wait_for(asyncio.gather(*gone), 30)
+    finally:
+        for fd in exits:
+            loop.remove_reader(fd)
+            os.close(fd)
+    drained = await gateway.wait_for_log(msg("drained"), count=2)
+    assert {line["pid"] for line in drained} == set(workers)

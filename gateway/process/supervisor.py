@@ -19,6 +19,7 @@ readiness pipes): nothing asynchronous runs in the process that forks.
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import logging
 import os
@@ -43,6 +44,7 @@ SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD)
 KILL_GRACE_SECONDS = 5.0
 # A reload's new workers must all listen within this time, or the reload is abandoned.
 RELOAD_START_SECONDS = 60.0
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 @dataclass(eq=False)
@@ -125,6 +127,7 @@ class Supervisor:
             for signum in SIGNALS:
                 signal.signal(signum, signal.SIG_DFL)
             signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
+            _drain_when_orphaned()
             self._selector.close()
             self._wake_read.close()
             self._wake_write.close()
@@ -288,6 +291,18 @@ class Supervisor:
                 os.kill(worker.pid, signal.SIGKILL)
         if self._next is not None and self._next_deadline <= now:
             self._abandon_reload(f"the new workers did not listen within {RELOAD_START_SECONDS:g} s")
+
+
+def _drain_when_orphaned() -> None:
+    """Linux: a worker whose supervisor dies (SIGKILL, OOM) gets SIGTERM and drains,
+    rather than keep the port with nobody to restart or reload it."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the supervisor died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _wake_only(signum, frame) -> None:

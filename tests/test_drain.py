@@ -23,7 +23,7 @@ async def test_a_request_waiting_for_its_upstream_gets_a_503_at_the_deadline(
         assert response.status == 503
         assert response.headers["Connection"] == "close"
         assert (await response.json())["error"]["code"] == "gateway_shutdown"
-        await in_flight.wait_idle()
+        assert len(in_flight) == 0
     finally:
         fake_openai.hang.set()
     [access] = access_lines()

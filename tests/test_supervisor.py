@@ -80,10 +80,11 @@ async def test_sighup_rereads_the_keys_file_and_a_bad_one_keeps_the_old_workers(
 
     keys.write_text("gw-new\n")
     gateway.signal(signal.SIGHUP)
-    await gateway.wait_for_log(msg("reloaded"))
+    [reloaded] = await gateway.wait_for_log(msg("reloaded"))
+    # Until the old worker stops accepting, it may take a new connection too.
+    await gateway.wait_for_log(lambda line: line.get("msg") == "draining" and line["pid"] in reloaded["draining"])
     assert await status_with("gw-new") == 200
     assert await status_with("gw-old") == 401
-    await gateway.wait_for_log(msg("drained"))  # the old worker drained and stopped
     gateway.signal(signal.SIGTERM)
     assert await gateway.exit_code() == 0
 
@@ -125,8 +126,13 @@ async def test_workers_drain_and_exit_when_the_supervisor_is_killed(start):
     exits = [os.pidfd_open(pid) for pid in workers]  # readable once that process has exited
     loop = asyncio.get_running_loop()
     gone = [loop.create_future() for _ in exits]
+
+    def exited(fd: int, future: asyncio.Future) -> None:
+        loop.remove_reader(fd)  # a pidfd stays readable
+        future.set_result(None)
+
     for fd, future in zip(exits, gone, strict=True):
-        loop.add_reader(fd, future.set_result, None)
+        loop.add_reader(fd, exited, fd, future)
     try:
         gateway.process.kill()
         await asyncio.wait_for(asyncio.gather(*gone), 30)

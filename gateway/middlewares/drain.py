@@ -30,7 +30,6 @@ class InFlight:
         # Keyed by id(request): a request is a mapping, not hashable.
         self._tasks: dict[int, tuple[web.Request, asyncio.Task]] = {}
         self._streams: dict[int, object] = {}
-        self._idle: asyncio.Future | None = None  # only while someone waits for it
         self._cut: set[int] = set()
 
     def __len__(self) -> int:
@@ -42,11 +41,6 @@ class InFlight:
 
     def relayed(self, request: web.Request) -> None:
         self._streams.pop(id(request), None)
-
-    async def wait_idle(self) -> None:
-        if self._tasks:
-            self._idle = asyncio.get_running_loop().create_future()
-            await asyncio.shield(self._idle)
 
     def cut(self) -> int:
         """End every request still in flight; returns how many there were."""
@@ -80,8 +74,6 @@ class InFlight:
         else:
             cut = key in self._cut
             self._cut.discard(key)
-        if self._idle is not None and not self._tasks and not self._idle.done():
-            self._idle.set_result(None)
         return cut
 
 

@@ -188,10 +188,13 @@ class Supervisor:
         log.error("worker died; restarting it", extra={"fields": {**fields, "restart_in_s": delay}})
         self._restart_at[worker.slot] = time.monotonic() + delay
 
-    def _retire(self, worker: Worker, settings: Settings) -> None:
+    def _retire(self, worker: Worker, settings: Settings, signum: int = signal.SIGTERM) -> None:
+        """Ask ``worker`` to drain and exit: SIGTERM to stop, SIGUSR1 when a new
+        generation serves its slot (it then also waits for its kept-alive connections)."""
+        if not worker.stopping:
+            worker.kill_at = time.monotonic() + settings.shutdown_timeout + KILL_GRACE_SECONDS
         worker.stopping = True
-        worker.kill_at = time.monotonic() + settings.shutdown_timeout + KILL_GRACE_SECONDS
-        os.kill(worker.pid, signal.SIGTERM)
+        os.kill(worker.pid, signum)
 
     # -- signals --------------------------------------------------------------------
 
@@ -211,8 +214,7 @@ class Supervisor:
         self._restart_at.clear()
         self._next = None
         for worker in self._workers.values():
-            if not worker.stopping:
-                self._retire(worker, self._settings)
+            self._retire(worker, self._settings)  # retiring ones too: a stop is sooner
 
     def _reload(self) -> None:
         if self._stopping:
@@ -242,7 +244,7 @@ class Supervisor:
         self._next = None
         self._restart_at.clear()  # slots waiting for a restart are served by the new generation
         for worker in old:
-            self._retire(worker, self._settings)
+            self._retire(worker, self._settings, signal.SIGUSR1)
         log.info(
             "reloaded",
             extra={

@@ -1,12 +1,16 @@
 """One worker: the aiohttp app served on sockets inherited from the supervisor.
 
-SIGTERM (or SIGINT) starts the drain, which fits in ``--shutdown-timeout`` as a whole:
+SIGTERM (or SIGINT) stops the worker, SIGUSR1 retires it (a reload replaced it); both
+start the drain, which fits in ``--shutdown-timeout`` as a whole:
 
 1. stop accepting (close this worker's copy of the listening sockets; the sockets
    stay open in the supervisor, so connections queued on them reach the next
    generation instead of being reset), and answer ``/ready`` with 503;
 2. let in-flight requests finish, answering any new request that arrives on a
-   kept-alive connection with ``Connection: close``;
+   kept-alive connection with ``Connection: close``. A retiring worker also waits
+   for its idle kept-alive connections to be used once more (and closed) or closed
+   by their clients: closing one while its client sends a request on it would fail
+   that request, and the next generation is already serving;
 3. shortly before the deadline, cut what is left: streams end with a
    ``gateway_shutdown`` error, requests still waiting for their upstream get a 503;
 4. close the connections and the app's clients, and exit.
@@ -41,6 +45,25 @@ LISTEN_BACKLOG = 4096
 
 # Part of --shutdown-timeout kept for cutting streams and closing (at most 1 s).
 CUT_SHARE, MAX_CUT_SECONDS = 0.2, 1.0
+# How often a drain looks whether its requests (and connections) are done.
+DRAIN_POLL_SECONDS = 0.02
+
+
+class StopRequest:
+    """What the supervisor asked for: stop (SIGTERM/SIGINT) or retire (SIGUSR1)."""
+
+    def __init__(self) -> None:
+        self.requested = asyncio.Event()
+        self.retiring = False
+
+    def stop(self) -> None:
+        self.retiring = False  # a stop during a retirement closes idle connections too
+        self.requested.set()
+
+    def retire(self) -> None:
+        if not self.requested.is_set():
+            self.retiring = True
+            self.requested.set()
 
 
 def _make_runner(app: web.Application, settings: Settings) -> web.AppRunner:
@@ -75,9 +98,10 @@ def new_loop() -> asyncio.AbstractEventLoop:
 
 async def _serve(settings: Settings, sockets: list[socket.socket], ready_fd: int) -> int:
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
+    stop = StopRequest()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, stop.stop)
+    loop.add_signal_handler(signal.SIGUSR1, stop.retire)
     # Reloads are the supervisor's; a stray SIGHUP must not kill a worker.
     loop.add_signal_handler(signal.SIGHUP, lambda: None)
     app = create_app(settings)
@@ -92,12 +116,12 @@ async def _serve(settings: Settings, sockets: list[socket.socket], ready_fd: int
     )
     os.write(ready_fd, b"r")  # tells the supervisor this worker accepts connections
     os.close(ready_fd)
-    await stop.wait()
-    await drain(runner, sites, settings.shutdown_timeout)
+    await stop.requested.wait()
+    await drain(runner, sites, settings.shutdown_timeout, stop)
     return 0
 
 
-async def drain(runner: web.AppRunner, sites: list[web.BaseSite], timeout: float) -> None:
+async def drain(runner: web.AppRunner, sites: list[web.BaseSite], timeout: float, stop: StopRequest) -> None:
     loop = asyncio.get_running_loop()
     started = time.monotonic()
     deadline = loop.time() + timeout
@@ -105,12 +129,17 @@ async def drain(runner: web.AppRunner, sites: list[web.BaseSite], timeout: float
     in_flight.draining = True
     for site in sites:
         await site.stop()
-    log.info("draining", extra={"fields": {"pid": os.getpid(), "in_flight": len(in_flight), "timeout_s": timeout}})
+    fields = {"pid": os.getpid(), "in_flight": len(in_flight), "timeout_s": timeout, "retiring": stop.retiring}
+    log.info("draining", extra={"fields": fields})
     cut_seconds = min(MAX_CUT_SECONDS, timeout * CUT_SHARE)
     cut = 0
-    if not await _within(in_flight.wait_idle(), deadline - cut_seconds):
+
+    def done() -> bool:
+        return not len(in_flight) and not (stop.retiring and runner.server.connections)
+
+    if not await _poll(done, deadline - cut_seconds) and len(in_flight):
         cut = in_flight.cut()
-        if not await _within(in_flight.wait_idle(), deadline - cut_seconds / 2):
+        if not await _poll(lambda: not len(in_flight), deadline - cut_seconds / 2):
             in_flight.cancel_all()
     # Connections left (idle kept-alive ones) close now; the app's clients after them.
     await _within(runner.cleanup(), deadline)
@@ -118,6 +147,16 @@ async def drain(runner: web.AppRunner, sites: list[web.BaseSite], timeout: float
         "drained",
         extra={"fields": {"pid": os.getpid(), "cut": cut, "duration_s": round(time.monotonic() - started, 3)}},
     )
+
+
+async def _poll(done, until: float) -> bool:
+    """Wait until ``done()`` or the loop's clock reaches ``until``; False if that came first."""
+    loop = asyncio.get_running_loop()
+    while not done():
+        if loop.time() >= until:
+            return False
+        await asyncio.sleep(min(DRAIN_POLL_SECONDS, max(0.0, until - loop.time())))
+    return True
 
 
 async def _within(awaitable, when: float) -> bool:

@@ -47,6 +47,8 @@ LISTEN_BACKLOG = 4096
 CUT_SHARE, MAX_CUT_SECONDS = 0.2, 1.0
 # How often a drain looks whether its requests (and connections) are done.
 DRAIN_POLL_SECONDS = 0.02
+# Ending the cut streams, then closing, each get at least this (--shutdown-timeout 0).
+MIN_STEP_SECONDS = 0.1
 
 
 class StopRequest:
@@ -139,10 +141,11 @@ async def drain(runner: web.AppRunner, sites: list[web.BaseSite], timeout: float
 
     if not await _poll(done, deadline - cut_seconds) and len(in_flight):
         cut = in_flight.cut()
-        if not await _poll(lambda: not len(in_flight), deadline - cut_seconds / 2):
+        ended_by = max(deadline - cut_seconds / 2, loop.time() + MIN_STEP_SECONDS)
+        if not await _poll(lambda: not len(in_flight), ended_by):
             in_flight.cancel_all()
     # Connections left (idle kept-alive ones) close now; the app's clients after them.
-    await _within(runner.cleanup(), deadline)
+    await _within(runner.cleanup(), max(deadline, loop.time() + MIN_STEP_SECONDS))
     log.info(
         "drained",
         extra={"fields": {"pid": os.getpid(), "cut": cut, "duration_s": round(time.monotonic() - started, 3)}},

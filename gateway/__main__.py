@@ -1,111 +1,40 @@
 """Command line: ``gateway`` / ``python -m gateway`` [options]; see ``--help``.
 
-With ``--workers N`` the parent forks N processes that share the port through
-SO_REUSEPORT (the kernel spreads connections over them), forwards SIGTERM/SIGINT to
-them, and exits non-zero if one dies unexpectedly so that systemd restarts the lot.
+The main process is a supervisor (``gateway/process/``): it binds the listening
+sockets, forks ``--workers`` worker processes that serve them, restarts a worker
+that dies, replaces the workers on SIGHUP (reload) and drains them on SIGTERM.
 """
 
 from __future__ import annotations
 
-import asyncio
 import gc
-import logging
-import multiprocessing
 import os
-import signal
 import sys
 
-from aiohttp import web
-
-from .app import create_app
 from .log import configure_logging
-from .serving import make_runner
-from .settings import Settings, SettingsError, parse_settings
-
-log = logging.getLogger("gateway")
-
-# aiohttp's default of 128 overflows when many clients connect at once (1,000 streams
-# opening within a second): the kernel drops the SYNs and they come back only after a
-# 1 s, 3 s, 7 s retransmit. The kernel caps this at net.core.somaxconn.
-LISTEN_BACKLOG = 4096
+from .process.sockets import ListenError, open_listeners
+from .process.supervisor import Supervisor
+from .process.worker import LISTEN_BACKLOG
+from .settings import SettingsError, parse_settings
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     try:
-        settings = parse_settings(sys.argv[1:] if argv is None else argv, os.environ)
+        settings = parse_settings(argv, os.environ)
     except SettingsError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 2
+    try:
+        listeners = open_listeners(settings.host, settings.port, settings.workers, LISTEN_BACKLOG)
+    except ListenError as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
     # Everything imported so far lives as long as the process: keep it out of the
-    # collector's full passes (and, with --workers, out of copy-on-write faults).
+    # collector's full passes and out of the workers' copy-on-write faults.
     gc.freeze()
-    if settings.workers == 1:
-        serve(settings)
-        return 0
-    return _supervise(settings)
-
-
-def serve(settings: Settings) -> None:
-    """Run one server process until SIGTERM/SIGINT, then drain in-flight requests."""
-    log.info(
-        "listening",
-        extra={"fields": {"url": f"http://{settings.host}:{settings.port}", "pid": os.getpid()}},
-    )
-    with asyncio.Runner(loop_factory=_new_loop) as runner:
-        runner.run(_serve(settings))
-
-
-async def _serve(settings: Settings) -> None:
-    runner = make_runner(create_app(settings), settings)  # JSON parser errors, header limits
-    await runner.setup()
-    try:
-        site = web.TCPSite(
-            runner, settings.host, settings.port, reuse_port=settings.workers > 1, backlog=LISTEN_BACKLOG
-        )
-        await site.start()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        await stop.wait()
-    finally:
-        await runner.cleanup()  # stops accepting, then waits up to shutdown_timeout
-
-
-def _new_loop() -> asyncio.AbstractEventLoop:
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
-
-
-def _supervise(settings: Settings) -> int:
-    context = multiprocessing.get_context("fork")
-    workers = [context.Process(target=serve, args=(settings,), daemon=False) for _ in range(settings.workers)]
-    stopping = False
-
-    def stop(signum, _frame):
-        nonlocal stopping
-        stopping = True
-        for worker in workers:
-            if worker.pid is not None and worker.is_alive():
-                os.kill(worker.pid, signum)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    for worker in workers:
-        worker.start()
-    status = 0
-    while any(worker.is_alive() for worker in workers):
-        for worker in workers:
-            worker.join(timeout=0.5)
-            if not worker.is_alive() and not stopping:
-                log.error("worker exited unexpectedly", extra={"fields": {"pid": worker.pid, "code": worker.exitcode}})
-                status = 1
-                stop(signal.SIGTERM, None)
-    return status
+    return Supervisor(argv, os.environ, settings, listeners).run()
 
 
 if __name__ == "__main__":

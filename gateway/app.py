@@ -7,6 +7,7 @@ from aiohttp import web
 from .appkeys import SETTINGS
 from .handlers import add_routes
 from .middlewares import MIDDLEWARES
+from .middlewares.drain import IN_FLIGHT, InFlight
 from .providers.bedrock.lifecycle import aws_credentials_context
 from .settings import Settings
 from .upstream import session_context
@@ -16,6 +17,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=settings.max_body_size)
     app[SETTINGS] = settings
+    app[IN_FLIGHT] = InFlight()
     app.cleanup_ctx.append(session_context(settings))
     app.cleanup_ctx.append(aws_credentials_context)
     add_routes(app)

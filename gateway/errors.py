@@ -125,3 +125,14 @@ class UpstreamBroken(GatewayError):
     status = 502
     type = "api_error"
     code = "upstream_error"
+
+
+class GatewayShutdown(GatewayError):
+    """The worker's shutdown deadline ended this request (``--shutdown-timeout``)."""
+
+    status = 503
+    type = "api_error"
+    code = "gateway_shutdown"
+
+    def __init__(self, message: str = "the gateway is shutting down; retry the request", **kwargs) -> None:
+        super().__init__(message, **kwargs)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 from aiohttp import web
 
 from . import __version__
 from .appkeys import SETTINGS
 from .body import read_body, stream_body
+from .errors import GatewayShutdown
+from .middlewares.drain import IN_FLIGHT
 from .middlewares.state import state_of
 from .providers.base import Call
 from .providers.registry import get_provider
@@ -24,6 +28,13 @@ async def index(request: web.Request) -> web.Response:
 
 async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
+
+
+async def ready(request: web.Request) -> web.Response:
+    """Readiness: 503 while this worker drains, so a load balancer stops sending."""
+    if request.app[IN_FLIGHT].draining:
+        return GatewayShutdown("this gateway worker is draining", code="draining").response()
+    return web.json_response({"status": "ready", "pid": os.getpid()})  # which worker answered
 
 
 async def proxy(request: web.Request) -> web.StreamResponse:
@@ -52,5 +63,6 @@ async def proxy(request: web.Request) -> web.StreamResponse:
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/", index)
     app.router.add_get("/health", health)
+    app.router.add_get("/ready", ready)
     for method in API_METHODS:
         app.router.add_route(method, API_PREFIX + "{tail:.+}", proxy)

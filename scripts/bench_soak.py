@@ -82,7 +82,8 @@ async def soak(args, url: str, headers: dict, gateway_pid: int) -> tuple[list[li
                 errors[problem] = errors.get(problem, 0) + 1
             done += 1
             if done % tenth == 0:
-                rss = benchlib.proc_status_kb(gateway_pid, "VmRSS") / 1024
+                # The worker's memory: the gateway's main process is its supervisor.
+                rss = sum(benchlib.proc_status_kb(pid, "VmRSS") for pid in benchlib.children(gateway_pid)) / 1024
                 rows.append([f"{done // tenth}/10", done, round(rss, 1), round(time.monotonic() - started, 1),
                              sum(errors.values())])
                 print(f"  {done} requests, RSS {rss:.1f} MB", file=sys.stderr, flush=True)

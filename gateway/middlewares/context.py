@@ -110,6 +110,8 @@ def _access_line(request: web.Request, state: RequestState, status: int, respons
         fields["option"] = state.option_path
     if state.attempts:
         fields["attempts"] = state.attempts
+    if state.ended is not None:
+        fields["ended"] = state.ended  # e.g. "shutdown": cut by the drain's deadline
     stream_error = state.stream_error
     if stream_error is not None:
         fields["stream_error"] = stream_error.code

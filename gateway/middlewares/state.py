@@ -28,6 +28,8 @@ class RequestState:
     client_gone: bool = False
     # Body bytes written to the client by a streamed answer.
     body_bytes_out: int = 0
+    # Why the answer ended early, when not by the client or the upstream ("shutdown").
+    ended: str | None = None
 
 
 STATE_KEY = web.RequestKey("gateway_state", RequestState)

@@ -20,6 +20,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from ..appkeys import SETTINGS
 from ..errors import BodyTooLarge, GatewayError, UpstreamBroken, UpstreamTimeout
 from ..hop_by_hop import connection_options
+from ..middlewares.drain import IN_FLIGHT
 from ..middlewares.state import state_of
 from ..providers.base import ResponseTranslator, StreamTranslator
 from ..response_headers import HeaderAllowList
@@ -132,6 +133,9 @@ async def _pump(request, response, opened: Opened, out: bytes, idle_timeout: flo
     """
     content = opened.response.content
     state = state_of(request)
+    in_flight = request.app.get(IN_FLIGHT)
+    if in_flight is not None:  # a shutdown's deadline can end this stream in band
+        in_flight.relaying(request, content)
     try:
         with IdleDeadline(idle_timeout) as idle:
             idle.waiting()
@@ -155,6 +159,9 @@ async def _pump(request, response, opened: Opened, out: bytes, idle_timeout: flo
     except (TimeoutError, aiohttp.ClientError, OSError, GatewayError) as exc:
         await _fail_started(request, response, is_sse, _mid_stream_error(exc, idle_timeout))
         return response
+    finally:
+        if in_flight is not None:
+            in_flight.relayed(request)
     opened.response.release()
     try:
         await response.write_eof()

@@ -7,7 +7,7 @@ Answers ``/v1/chat/completions`` (JSON, and SSE with ``stream_options.include_us
 
 Knobs a test sets before calling (all asyncio-synchronised, no sleeps):
 
-* ``gate``: an Event; a stream waits on it after its first content chunk.
+* ``gate``: an Event; a stream (SSE or speech) waits on it after its first content chunk.
 * ``first_chunk_sent``: set once the first content chunk has been written.
 * ``die_after_chunks``: abort the connection after that many SSE events.
 * ``hang``: an Event the handler waits on before answering (for timeouts).
@@ -249,8 +249,12 @@ class FakeOpenAI:
         params = orjson.loads(body)
         response = web.StreamResponse(headers={"Content-Type": "audio/mpeg"})
         await response.prepare(request)
-        for part in speech_audio(params["input"]):
+        for number, part in enumerate(speech_audio(params["input"])):
             await response.write(part)
+            if number == 0:
+                self.first_chunk_sent.set()
+                if self.gate is not None:
+                    await self.gate.wait()
         await response.write_eof()
         return response
 

@@ -1,0 +1,102 @@
+"""Second middleware: the worker's in-flight requests, so a shutdown knows what to wait for.
+
+While the worker drains (after SIGTERM, or as the old generation of a reload), every
+answer that has not started yet carries ``Connection: close``, so a client that
+reuses a kept-alive connection is answered once more and then moves to a new
+connection (which reaches a worker that is still accepting). At the drain's
+deadline :meth:`InFlight.cut` ends what is left: a relayed stream with a
+``gateway_shutdown`` error (an SSE error event, or a cut body), a request still
+waiting for its upstream with a 503 answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from ..errors import GatewayShutdown
+from .state import STATE_KEY
+
+# Why an answer ended, as the access line's ``ended`` field says.
+ENDED_BY_SHUTDOWN = "shutdown"
+
+
+class InFlight:
+    """Requests being handled by this worker, and the upstream streams being relayed."""
+
+    def __init__(self) -> None:
+        self.draining = False
+        # Keyed by id(request): a request is a mapping, not hashable.
+        self._tasks: dict[int, tuple[web.Request, asyncio.Task]] = {}
+        self._streams: dict[int, object] = {}
+        self._cut: set[int] = set()
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def relaying(self, request: web.Request, content) -> None:
+        """``content`` (an upstream body) is being relayed to ``request``'s client."""
+        self._streams[id(request)] = content
+
+    def relayed(self, request: web.Request) -> None:
+        self._streams.pop(id(request), None)
+
+    def cut(self) -> int:
+        """End every request still in flight; returns how many there were."""
+        for key, (request, task) in self._tasks.items():
+            self._cut.add(key)
+            state = request.get(STATE_KEY)
+            if state is not None:
+                state.ended = ENDED_BY_SHUTDOWN
+            content = self._streams.get(key)
+            if content is not None:
+                # The relay wakes up with this error and ends the stream in band.
+                content.set_exception(GatewayShutdown())
+            else:
+                task.cancel()
+        return len(self._tasks)
+
+    def cancel_all(self) -> None:
+        """Last resort (a stream stuck writing to a client that reads nothing)."""
+        for _, task in self._tasks.values():
+            task.cancel()
+
+    def _enter(self, request: web.Request, task: asyncio.Task) -> None:
+        self._tasks[id(request)] = (request, task)
+
+    def _leave(self, request: web.Request) -> bool:
+        """Forget ``request``; True if the drain's deadline cut it."""
+        key = id(request)
+        del self._tasks[key]
+        if not self._cut:
+            cut = False
+        else:
+            cut = key in self._cut
+            self._cut.discard(key)
+        return cut
+
+
+IN_FLIGHT = web.AppKey("in_flight", InFlight)
+
+
+@web.middleware
+async def drain_middleware(request: web.Request, handler):
+    in_flight = request.app[IN_FLIGHT]
+    task = asyncio.current_task()
+    in_flight._enter(request, task)
+    try:
+        response = await handler(request)
+    except asyncio.CancelledError:
+        # Cancelled by the drain's deadline before its answer began: say so.
+        if not (in_flight._leave(request) and task.uncancel() == 0 and request.writer.output_size == 0):
+            raise
+        response = GatewayShutdown().response()
+    except BaseException:
+        in_flight._leave(request)
+        raise
+    else:
+        in_flight._leave(request)
+    if in_flight.draining and not response.prepared:
+        response.force_close()
+    return response

@@ -94,7 +94,11 @@ def test_the_table_is_exactly_the_expected_rows():
 async def test_each_row_calls_its_chat_url_with_a_bearer_key(name):
     provider = OPENAI_COMPATIBLE[name]
     base = EXPECTED[name]
-    target = Target(provider=name, api_key="sk-row") if base else Target(provider=name, api_key="sk-row", custom_host="http://127.0.0.1:9/v1")
+    target = (
+        Target(provider=name, api_key="sk-row")
+        if base
+        else Target(provider=name, api_key="sk-row", custom_host="http://127.0.0.1:9/v1")
+    )
     request = provider.prepare(chat_call(), target)
     await provider.authorize(request, target, None)
     assert str(request.url) == (base or "http://127.0.0.1:9/v1") + "/chat/completions"

@@ -47,27 +47,87 @@ API_KEY_PREFIX = "AIza-test"
 RESPONSE_ID = "fakeGeminiResponse01"
 
 # The fields of each request type, from the API reference (camelCase, as sent).
-REQUEST_FIELDS = {"contents", "tools", "toolConfig", "safetySettings", "systemInstruction", "generationConfig", "cachedContent"}
+REQUEST_FIELDS = {
+    "contents",
+    "tools",
+    "toolConfig",
+    "safetySettings",
+    "systemInstruction",
+    "generationConfig",
+    "cachedContent",
+}
 CONTENT_FIELDS = {"role", "parts"}
 PART_FIELDS = {
-    "text", "inlineData", "fileData", "functionCall", "functionResponse", "executableCode",
-    "codeExecutionResult", "thought", "thoughtSignature", "videoMetadata", "partMetadata",
+    "text",
+    "inlineData",
+    "fileData",
+    "functionCall",
+    "functionResponse",
+    "executableCode",
+    "codeExecutionResult",
+    "thought",
+    "thoughtSignature",
+    "videoMetadata",
+    "partMetadata",
 }
 DATA_FIELDS = {"inlineData": {"mimeType", "data"}, "fileData": {"mimeType", "fileUri"}}
 CALL_FIELDS = {"id", "name", "args"}
 RESPONSE_FIELDS = {"id", "name", "response", "parts", "willContinue", "scheduling"}
 TOOL_FIELDS = {"functionDeclarations", "googleSearch", "googleSearchRetrieval", "codeExecution", "urlContext"}
-DECLARATION_FIELDS = {"name", "description", "parameters", "parametersJsonSchema", "response", "responseJsonSchema", "behavior"}
+DECLARATION_FIELDS = {
+    "name",
+    "description",
+    "parameters",
+    "parametersJsonSchema",
+    "response",
+    "responseJsonSchema",
+    "behavior",
+}
 GENERATION_FIELDS = {
-    "stopSequences", "responseMimeType", "responseSchema", "responseJsonSchema", "responseModalities", "candidateCount",
-    "maxOutputTokens", "temperature", "topP", "topK", "seed", "presencePenalty", "frequencyPenalty",
-    "responseLogprobs", "logprobs", "enableEnhancedCivicAnswers", "speechConfig", "thinkingConfig", "mediaResolution",
+    "stopSequences",
+    "responseMimeType",
+    "responseSchema",
+    "responseJsonSchema",
+    "responseModalities",
+    "candidateCount",
+    "maxOutputTokens",
+    "temperature",
+    "topP",
+    "topK",
+    "seed",
+    "presencePenalty",
+    "frequencyPenalty",
+    "responseLogprobs",
+    "logprobs",
+    "enableEnhancedCivicAnswers",
+    "speechConfig",
+    "thinkingConfig",
+    "mediaResolution",
 }
 THINKING_FIELDS = {"includeThoughts", "thinkingBudget", "thinkingLevel"}
 SCHEMA_FIELDS = {
-    "type", "format", "title", "description", "nullable", "enum", "maxItems", "minItems", "properties", "required",
-    "minProperties", "maxProperties", "minLength", "maxLength", "pattern", "example", "anyOf", "propertyOrdering",
-    "default", "items", "minimum", "maximum",
+    "type",
+    "format",
+    "title",
+    "description",
+    "nullable",
+    "enum",
+    "maxItems",
+    "minItems",
+    "properties",
+    "required",
+    "minProperties",
+    "maxProperties",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "example",
+    "anyOf",
+    "propertyOrdering",
+    "default",
+    "items",
+    "minimum",
+    "maximum",
 }
 SCHEMA_TYPES = {"TYPE_UNSPECIFIED", "STRING", "NUMBER", "INTEGER", "BOOLEAN", "ARRAY", "OBJECT", "NULL"}
 EMBED_FIELDS = {"model", "content", "taskType", "title", "outputDimensionality"}
@@ -126,11 +186,15 @@ class FakeGemini:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        self.requests.append(Recorded(request.method, request.path, request.query_string, CIMultiDict(request.headers), body))
+        self.requests.append(
+            Recorded(request.method, request.path, request.query_string, CIMultiDict(request.headers), body)
+        )
         key = request.headers.get("x-goog-api-key")
         if not key:
             return error_response(
-                403, "PERMISSION_DENIED", "Method doesn't allow unregistered callers (callers without established identity)."
+                403,
+                "PERMISSION_DENIED",
+                "Method doesn't allow unregistered callers (callers without established identity).",
             )
         if not key.startswith(API_KEY_PREFIX):
             return error_response(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.")
@@ -178,7 +242,12 @@ class FakeGemini:
             {"content": {"parts": parts, "role": "model"}, "finishReason": self.finish_reason, "index": index}
             for index, parts in enumerate(replies)
         ]
-        output = sum(len(part.get("text", "").split()) + (8 if "functionCall" in part else 0) for parts in replies for part in parts if not part.get("thought"))
+        output = sum(
+            len(part.get("text", "").split()) + (8 if "functionCall" in part else 0)
+            for parts in replies
+            for part in parts
+            if not part.get("thought")
+        )
         prompt = count_words(params)
         usage = {"promptTokenCount": prompt, "candidatesTokenCount": output, **self.usage}
         usage["totalTokenCount"] = prompt + output + usage.get("thoughtsTokenCount", 0)
@@ -194,7 +263,13 @@ class FakeGemini:
         await response.prepare(request)
         for number, event in enumerate(stream_events(self.response(params, resource))):
             if number == self.error_event_after:
-                error = {"error": {"code": 503, "message": "The model is overloaded. Please try again later.", "status": "UNAVAILABLE"}}
+                error = {
+                    "error": {
+                        "code": 503,
+                        "message": "The model is overloaded. Please try again later.",
+                        "status": "UNAVAILABLE",
+                    }
+                }
                 await response.write(b"data: " + orjson.dumps(error) + b"\r\n\r\n")
                 break
             if number == self.end_after:
@@ -224,8 +299,14 @@ def stream_events(whole: dict) -> list[dict]:
                 pieces.append(part)
         for piece in pieces:
             chunk = {"content": {"parts": [piece], "role": "model"}, "index": candidate["index"]}
-            events.append({"candidates": [chunk], "usageMetadata": {"promptTokenCount": usage["promptTokenCount"]}, **meta})
-        last = {"content": {"parts": [], "role": "model"}, "finishReason": candidate["finishReason"], "index": candidate["index"]}
+            events.append(
+                {"candidates": [chunk], "usageMetadata": {"promptTokenCount": usage["promptTokenCount"]}, **meta}
+            )
+        last = {
+            "content": {"parts": [], "role": "model"},
+            "finishReason": candidate["finishReason"],
+            "index": candidate["index"],
+        }
         events.append({"candidates": [last], "usageMetadata": usage, **meta})
     return events
 
@@ -241,10 +322,10 @@ def error_response(status: int, google_status: str, message: str) -> web.Respons
 
 def _fields(value: Any, allowed: set[str], path: str) -> dict:
     if not isinstance(value, dict):
-        raise Invalid(f'Invalid value at \'{path}\': expected an object')
+        raise Invalid(f"Invalid value at '{path}': expected an object")
     for name in value:
         if name not in allowed:
-            raise Invalid(f'Invalid JSON payload received. Unknown name "{name}" at \'{path}\': Cannot find field.')
+            raise Invalid(f"Invalid JSON payload received. Unknown name \"{name}\" at '{path}': Cannot find field.")
     return value
 
 
@@ -263,7 +344,9 @@ def check_generate(params: Any) -> None:
         for j, declaration in enumerate(tool.get("functionDeclarations") or ()):
             _fields(declaration, DECLARATION_FIELDS, f"tools[{i}].function_declarations[{j}]")
             if not declaration.get("name"):
-                raise Invalid(f"* GenerateContentRequest.tools[{i}].function_declarations[{j}].name: Name cannot be empty.")
+                raise Invalid(
+                    f"* GenerateContentRequest.tools[{i}].function_declarations[{j}].name: Name cannot be empty."
+                )
             declared.add(declaration["name"])
             if "parameters" in declaration:
                 _schema(declaration["parameters"], f"tools[{i}].function_declarations[{j}].parameters")
@@ -276,10 +359,14 @@ def check_generate(params: Any) -> None:
         names = calling.get("allowedFunctionNames")
         if names is not None:
             if calling.get("mode") != "ANY":
-                raise Invalid("* GenerateContentRequest.tool_config.function_calling_config.allowed_function_names: only allowed with mode ANY")
+                raise Invalid(
+                    "* GenerateContentRequest.tool_config.function_calling_config.allowed_function_names: only allowed with mode ANY"
+                )
             for name in names:
                 if name not in declared:
-                    raise Invalid(f"* GenerateContentRequest.tool_config.function_calling_config.allowed_function_names: {name} is not declared")
+                    raise Invalid(
+                        f"* GenerateContentRequest.tool_config.function_calling_config.allowed_function_names: {name} is not declared"
+                    )
     generation = params.get("generationConfig")
     if generation is not None:
         _fields(generation, GENERATION_FIELDS, "generation_config")
@@ -304,7 +391,9 @@ def _content(content: Any, path: str, *, role_required: bool) -> None:
         part_path = f"{path}.parts[{k}]"
         _fields(part, PART_FIELDS, part_path)
         if "text" in part and not part["text"]:
-            raise Invalid("Unable to submit request because it has an empty text parameter. Add a value to the parameter and try again.")
+            raise Invalid(
+                "Unable to submit request because it has an empty text parameter. Add a value to the parameter and try again."
+            )
         for kind, allowed in DATA_FIELDS.items():
             if kind in part:
                 _fields(part[kind], allowed, f"{part_path}.{kind}")
@@ -317,7 +406,9 @@ def _content(content: Any, path: str, *, role_required: bool) -> None:
             if not part["functionResponse"].get("name"):
                 raise Invalid(f"* GenerateContentRequest.{part_path}.function_response.name: Name cannot be empty.")
             if not isinstance(part["functionResponse"].get("response"), dict):
-                raise Invalid(f"Invalid value at '{part_path}.function_response.response': Starting an object on a scalar field")
+                raise Invalid(
+                    f"Invalid value at '{part_path}.function_response.response': Starting an object on a scalar field"
+                )
 
 
 def _schema(schema: Any, path: str) -> None:

@@ -41,7 +41,9 @@ def embeddings_request(body: dict[str, Any], model: str) -> dict[str, Any]:
         return {"content": _content(value), **options}
     if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
         return {"requests": [{"model": f"models/{model}", "content": _content(item), **options} for item in value]}
-    raise BadRequest("input: google embeds text: a string or a non-empty list of strings", code="invalid_input", param="input")
+    raise BadRequest(
+        "input: google embeds text: a string or a non-empty list of strings", code="invalid_input", param="input"
+    )
 
 
 def _content(text: str) -> dict[str, Any]:
@@ -63,7 +65,9 @@ def embeddings_response(body: bytes, model: str, encoding_format: Any) -> bytes:
         {"object": "embedding", "index": index, "embedding": _encode(embedding.get("values") or [], encoding_format)}
         for index, embedding in enumerate(embeddings)
     ]
-    return orjson.dumps({"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": 0, "total_tokens": 0}})
+    return orjson.dumps(
+        {"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": 0, "total_tokens": 0}}
+    )
 
 
 def _encode(vector: list[float], encoding_format: Any) -> list[float] | str:

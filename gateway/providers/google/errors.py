@@ -46,14 +46,21 @@ def gateway_error(error: Any, *, status: int | None = None) -> GatewayError:
         status = code if isinstance(code, int) and 400 <= code <= 599 else default_status or 500
     if openai_type is None:
         openai_type = _type_for(status)
-    message = error.get("message") if isinstance(error.get("message"), str) and error["message"] else "google reported an error"
+    message = (
+        error.get("message")
+        if isinstance(error.get("message"), str) and error["message"]
+        else "google reported an error"
+    )
     return GatewayError(message, status=status, type=openai_type, code=(google_status or "upstream_error").lower())
 
 
 def _type_for(status: int) -> str:
-    return {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error", 429: "rate_limit_error"}.get(
-        status, "api_error" if status >= 500 else "invalid_request_error"
-    )
+    return {
+        400: "invalid_request_error",
+        401: "authentication_error",
+        403: "permission_error",
+        429: "rate_limit_error",
+    }.get(status, "api_error" if status >= 500 else "invalid_request_error")
 
 
 def translate_error(status: int, body: bytes) -> bytes:

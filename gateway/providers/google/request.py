@@ -61,7 +61,9 @@ _GENERATION_KEYS = (
 def model_of(body: dict[str, Any]) -> str:
     model = body.get("model")
     if not isinstance(model, str) or not model.strip():
-        raise BadRequest("model: required, the Gemini model to call (e.g. gemini-2.5-flash)", code="missing_model", param="model")
+        raise BadRequest(
+            "model: required, the Gemini model to call (e.g. gemini-2.5-flash)", code="missing_model", param="model"
+        )
     model = model.strip()
     return model.removeprefix("models/")
 
@@ -73,7 +75,11 @@ def to_generate_content(body: dict[str, Any]) -> dict[str, Any]:
         raise BadRequest("messages: must be a non-empty list", code="invalid_messages", param="messages")
     system, contents = _contents(messages)
     if not contents:
-        raise BadRequest("messages: needs at least one user or assistant message with content", code="invalid_messages", param="messages")
+        raise BadRequest(
+            "messages: needs at least one user or assistant message with content",
+            code="invalid_messages",
+            param="messages",
+        )
     out: dict[str, Any] = {"contents": contents}
     if system:
         out["systemInstruction"] = {"parts": system}
@@ -132,7 +138,9 @@ def _text_parts(content: Any, path: str) -> list[dict]:
     parts = []
     for j, part in enumerate(content):
         if not isinstance(part, dict) or part.get("type") != "text" or not isinstance(part.get("text"), str):
-            raise BadRequest(f"{path}[{j}]: only text parts are allowed here", code="invalid_content", param=f"{path}[{j}]")
+            raise BadRequest(
+                f"{path}[{j}]: only text parts are allowed here", code="invalid_content", param=f"{path}[{j}]"
+            )
         if part["text"]:
             parts.append({"text": part["text"]})
     return parts
@@ -198,7 +206,9 @@ def _audio(audio: Any, path: str) -> dict:
     fmt = audio.get("format") if isinstance(audio, dict) else None
     if fmt not in _AUDIO_FORMATS or not isinstance(audio.get("data"), str):
         raise BadRequest(
-            f"{path}.input_audio: needs data (base64) and format (wav or mp3)", code="invalid_audio", param=f"{path}.input_audio"
+            f"{path}.input_audio: needs data (base64) and format (wav or mp3)",
+            code="invalid_audio",
+            param=f"{path}.input_audio",
         )
     return {"inlineData": {"mimeType": _AUDIO_FORMATS[fmt], "data": audio["data"]}}
 
@@ -218,10 +228,14 @@ def _model_parts(message: dict, path: str, names: dict[str, str]) -> list[dict]:
                 parts.append({"text": part["refusal"]})
             elif kind not in ("text", "refusal"):
                 raise BadRequest(
-                    f"{path}.content[{j}]: assistant content parts must be text", code="invalid_content", param=f"{path}.content[{j}]"
+                    f"{path}.content[{j}]: assistant content parts must be text",
+                    code="invalid_content",
+                    param=f"{path}.content[{j}]",
                 )
     elif content is not None:
-        raise BadRequest(f"{path}.content: must be a string, a list or null", code="invalid_content", param=f"{path}.content")
+        raise BadRequest(
+            f"{path}.content: must be a string, a list or null", code="invalid_content", param=f"{path}.content"
+        )
     calls = message.get("tool_calls") or []
     if not isinstance(calls, list):
         raise BadRequest(f"{path}.tool_calls: must be a list", code="invalid_tool_call", param=f"{path}.tool_calls")
@@ -232,7 +246,12 @@ def _model_parts(message: dict, path: str, names: dict[str, str]) -> list[dict]:
 
 def _function_call(call: Any, path: str, names: dict[str, str]) -> dict:
     function = call.get("function") if isinstance(call, dict) else None
-    if not isinstance(function, dict) or not isinstance(function.get("name"), str) or not isinstance(call.get("id"), str) or not call["id"]:
+    if (
+        not isinstance(function, dict)
+        or not isinstance(function.get("name"), str)
+        or not isinstance(call.get("id"), str)
+        or not call["id"]
+    ):
         raise BadRequest(f"{path}: needs id and function.name", code="invalid_tool_call", param=path)
     args = tool_call_input(function.get("arguments"), f"{path}.function.arguments", "invalid_tool_call")
     names[call["id"]] = function["name"]
@@ -245,7 +264,9 @@ def _function_call(call: Any, path: str, names: dict[str, str]) -> dict:
 
 def _extra_signature(call: dict) -> str | None:
     # Google's own OpenAI layer returns the signature here; clients built on it send it back.
-    google = ((call.get("extra_content") or {}).get("google") or {}) if isinstance(call.get("extra_content"), dict) else {}
+    google = (
+        ((call.get("extra_content") or {}).get("google") or {}) if isinstance(call.get("extra_content"), dict) else {}
+    )
     signature = google.get("thought_signature") if isinstance(google, dict) else None
     return signature if isinstance(signature, str) and signature else None
 
@@ -253,7 +274,9 @@ def _extra_signature(call: dict) -> str | None:
 def _function_response(message: dict, path: str, names: dict[str, str]) -> dict:
     call_id = message.get("tool_call_id")
     if not isinstance(call_id, str) or not call_id:
-        raise BadRequest(f"{path}.tool_call_id: required for role tool", code="invalid_messages", param=f"{path}.tool_call_id")
+        raise BadRequest(
+            f"{path}.tool_call_id: required for role tool", code="invalid_messages", param=f"{path}.tool_call_id"
+        )
     name = names.get(call_id)
     if name is None:
         # Gemini pairs a result with its call by name: the call must be in this conversation.
@@ -266,7 +289,9 @@ def _function_response(message: dict, path: str, names: dict[str, str]) -> dict:
     if isinstance(content, list):
         content = "".join(part["text"] for part in _text_parts(content, f"{path}.content"))
     elif not isinstance(content, str):
-        raise BadRequest(f"{path}.content: must be a string or text parts", code="invalid_content", param=f"{path}.content")
+        raise BadRequest(
+            f"{path}.content: must be a string or text parts", code="invalid_content", param=f"{path}.content"
+        )
     return {"functionResponse": {"name": name, "response": _response_object(content)}}
 
 
@@ -281,7 +306,9 @@ def _response_object(content: str) -> dict[str, Any]:
 def _declaration(tool: Any, path: str) -> dict:
     function = tool.get("function") if isinstance(tool, dict) and tool.get("type", "function") == "function" else None
     if not isinstance(function, dict) or not isinstance(function.get("name"), str) or not function["name"]:
-        raise BadRequest(f"{path}: must be {{type: function, function: {{name, ...}}}}", code="invalid_tools", param=path)
+        raise BadRequest(
+            f"{path}: must be {{type: function, function: {{name, ...}}}}", code="invalid_tools", param=path
+        )
     out: dict[str, Any] = {"name": function["name"]}
     if isinstance(function.get("description"), str) and function["description"]:
         out["description"] = function["description"]
@@ -304,7 +331,11 @@ def _function_calling(choice: Any, has_tools: bool) -> dict | None:
         return {"mode": "NONE"} if has_tools else None
     if choice == "required":
         mode = {"mode": "ANY"}
-    elif isinstance(choice, dict) and choice.get("type") == "function" and isinstance((choice.get("function") or {}).get("name"), str):
+    elif (
+        isinstance(choice, dict)
+        and choice.get("type") == "function"
+        and isinstance((choice.get("function") or {}).get("name"), str)
+    ):
         mode = {"mode": "ANY", "allowedFunctionNames": [choice["function"]["name"]]}
     else:
         raise BadRequest(
@@ -357,7 +388,9 @@ def _response_format(body: dict[str, Any]) -> dict[str, Any]:
     if schema is None:
         return {}
     out: dict[str, Any] = {"responseMimeType": "application/json"}
-    if body["response_format"].get("type") == "json_schema" and (body["response_format"].get("json_schema") or {}).get("schema"):
+    if body["response_format"].get("type") == "json_schema" and (body["response_format"].get("json_schema") or {}).get(
+        "schema"
+    ):
         out["responseSchema"] = gemini_schema(schema, "response_format.json_schema.schema")
     return out
 
@@ -367,7 +400,9 @@ def _thinking(body: dict[str, Any]) -> dict[str, Any] | None:
     if effort is not None:
         if effort not in THINKING_BUDGETS:
             raise BadRequest(
-                f"reasoning_effort: must be one of {', '.join(THINKING_BUDGETS)}", code="invalid_value", param="reasoning_effort"
+                f"reasoning_effort: must be one of {', '.join(THINKING_BUDGETS)}",
+                code="invalid_value",
+                param="reasoning_effort",
             )
         budget = THINKING_BUDGETS[effort]
         return {"thinkingBudget": budget, "includeThoughts": True} if budget else {"thinkingBudget": 0}

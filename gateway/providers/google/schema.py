@@ -103,7 +103,8 @@ def _convert(schema: Any, definitions: dict[str, Any], param: str, depth: int) -
     properties = schema.get("properties")
     if isinstance(properties, dict) and properties:
         out["properties"] = {
-            name: _convert(value, definitions, f"{param}.properties.{name}", depth + 1) for name, value in properties.items()
+            name: _convert(value, definitions, f"{param}.properties.{name}", depth + 1)
+            for name, value in properties.items()
         }
         required = schema.get("required")
         if isinstance(required, list):

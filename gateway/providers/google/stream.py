@@ -102,7 +102,11 @@ class ChatStreamTranslator:
         choice = self._choices.get(index)
         if choice is None:
             chunks = ChatChunkStream(
-                model=self._model, include_usage=self._include_usage, completion_id=self._id, created=self._created, index=index
+                model=self._model,
+                include_usage=self._include_usage,
+                completion_id=self._id,
+                created=self._created,
+                index=index,
             )
             self._created = chunks.created
             choice = self._choices[index] = _Choice(chunks)

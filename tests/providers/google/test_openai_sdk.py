@@ -42,19 +42,31 @@ async def test_plain_chat(gemini, fake_gemini):
     assert completion.model == MODEL
     assert completion.choices[0].message.content == "You said: Hello there"
     assert completion.choices[0].finish_reason == "stop"
-    assert (completion.usage.prompt_tokens, completion.usage.completion_tokens, completion.usage.total_tokens) == (6, 4, 10)
+    assert (completion.usage.prompt_tokens, completion.usage.completion_tokens, completion.usage.total_tokens) == (
+        6,
+        4,
+        10,
+    )
     sent = fake_gemini.last
     assert sent.path == f"/v1beta/models/{MODEL}:generateContent"
     assert sent.headers["x-goog-api-key"] == GEMINI_KEY
     assert "authorization" not in sent.headers
     assert sent.json["systemInstruction"] == {"parts": [{"text": "Be brief."}]}
-    assert sent.json["generationConfig"] == {"temperature": 0.3, "seed": 7, "maxOutputTokens": 50, "stopSequences": ["END"]}
+    assert sent.json["generationConfig"] == {
+        "temperature": 0.3,
+        "seed": 7,
+        "maxOutputTokens": 50,
+        "stopSequences": ["END"],
+    }
 
 
 async def test_stream_with_usage(gemini, fake_gemini):
     fake_gemini.usage = {"thoughtsTokenCount": 3, "cachedContentTokenCount": 2}
     stream = await gemini.chat.completions.create(
-        model=MODEL, messages=[{"role": "user", "content": "Hello there"}], stream=True, stream_options={"include_usage": True}
+        model=MODEL,
+        messages=[{"role": "user", "content": "Hello there"}],
+        stream=True,
+        stream_options={"include_usage": True},
     )
     chunks = [chunk async for chunk in stream]
     assert fake_gemini.last.path.endswith(":streamGenerateContent") and fake_gemini.last.query == "alt=sse"
@@ -73,7 +85,9 @@ async def test_streamed_events_reach_the_client_one_by_one(gemini, fake_gemini):
     import asyncio
 
     fake_gemini.gate = asyncio.Event()
-    stream = await gemini.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Hello there"}], stream=True)
+    stream = await gemini.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "Hello there"}], stream=True
+    )
     iterator = stream.__aiter__()
     first = await iterator.__anext__()
     second = await iterator.__anext__()  # the first word, while the fake still holds the rest
@@ -84,13 +98,24 @@ async def test_streamed_events_reach_the_client_one_by_one(gemini, fake_gemini):
 
 
 async def test_parallel_tool_calls_and_their_results(gemini, fake_gemini):
-    fake_gemini.reply = [[text("Checking."), function_call("get_weather", {"city": "Paris"}, "c2lnLTE="), function_call("get_weather", {"city": "Oslo"})]]
+    fake_gemini.reply = [
+        [
+            text("Checking."),
+            function_call("get_weather", {"city": "Paris"}, "c2lnLTE="),
+            function_call("get_weather", {"city": "Oslo"}),
+        ]
+    ]
     messages = [{"role": "user", "content": "Weather in Paris and Oslo?"}]
-    completion = await gemini.chat.completions.create(model=MODEL, messages=messages, tools=[WEATHER], tool_choice="required")
+    completion = await gemini.chat.completions.create(
+        model=MODEL, messages=messages, tools=[WEATHER], tool_choice="required"
+    )
     choice = completion.choices[0]
     assert choice.finish_reason == "tool_calls"
     calls = choice.message.tool_calls
-    assert [(c.function.name, c.function.arguments) for c in calls] == [("get_weather", '{"city":"Paris"}'), ("get_weather", '{"city":"Oslo"}')]
+    assert [(c.function.name, c.function.arguments) for c in calls] == [
+        ("get_weather", '{"city":"Paris"}'),
+        ("get_weather", '{"city":"Oslo"}'),
+    ]
     assert all(c.id.startswith("call_") for c in calls) and calls[0].id != calls[1].id
     sent = fake_gemini.last.json
     assert sent["toolConfig"] == {"functionCallingConfig": {"mode": "ANY"}}
@@ -111,7 +136,10 @@ async def test_parallel_tool_calls_and_their_results(gemini, fake_gemini):
     await gemini.chat.completions.create(model=MODEL, messages=messages, tools=[WEATHER])
     contents = fake_gemini.last.json["contents"]
     assert [c["role"] for c in contents] == ["user", "model", "user"]
-    assert contents[1]["parts"][1] == {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}, "thoughtSignature": "c2lnLTE="}
+    assert contents[1]["parts"][1] == {
+        "functionCall": {"name": "get_weather", "args": {"city": "Paris"}},
+        "thoughtSignature": "c2lnLTE=",
+    }
     assert contents[1]["parts"][2] == {"functionCall": {"name": "get_weather", "args": {"city": "Oslo"}}}
     assert contents[2]["parts"] == [
         {"functionResponse": {"name": "get_weather", "response": {"temp": 21}}},
@@ -121,7 +149,9 @@ async def test_parallel_tool_calls_and_their_results(gemini, fake_gemini):
 
 
 async def test_streamed_tool_calls(gemini, fake_gemini):
-    fake_gemini.reply = [[function_call("get_weather", {"city": "Paris"}), function_call("get_weather", {"city": "Oslo"})]]
+    fake_gemini.reply = [
+        [function_call("get_weather", {"city": "Paris"}), function_call("get_weather", {"city": "Oslo"})]
+    ]
     stream = await gemini.chat.completions.create(
         model=MODEL, messages=[{"role": "user", "content": "Weather?"}], tools=[WEATHER], stream=True
     )
@@ -135,7 +165,10 @@ async def test_streamed_tool_calls(gemini, fake_gemini):
             call["arguments"] += (delta.function.arguments or "") if delta.function else ""
         finish = chunk.choices[0].finish_reason or finish
     assert finish == "tool_calls"
-    assert [(c["name"], c["arguments"]) for c in calls.values()] == [("get_weather", '{"city":"Paris"}'), ("get_weather", '{"city":"Oslo"}')]
+    assert [(c["name"], c["arguments"]) for c in calls.values()] == [
+        ("get_weather", '{"city":"Paris"}'),
+        ("get_weather", '{"city":"Oslo"}'),
+    ]
     assert all(c["id"].startswith("call_") for c in calls.values())
 
 
@@ -186,7 +219,9 @@ async def test_n_choices_and_reasoning(gemini, fake_gemini):
 
 async def test_streamed_n_choices(gemini, fake_gemini):
     fake_gemini.reply = [[text("A a")], [text("B b")]]
-    stream = await gemini.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Pick"}], n=2, stream=True)
+    stream = await gemini.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "Pick"}], n=2, stream=True
+    )
     texts = {0: "", 1: ""}
     finishes = {}
     async for chunk in stream:
@@ -221,10 +256,14 @@ async def test_images_inline_and_by_url(gemini, fake_gemini):
 
 async def test_embeddings_one_and_many(gemini, fake_gemini):
     encoding = "float"
-    one = await gemini.embeddings.create(model="gemini-embedding-001", input="hello", dimensions=4, encoding_format=encoding)
+    one = await gemini.embeddings.create(
+        model="gemini-embedding-001", input="hello", dimensions=4, encoding_format=encoding
+    )
     assert fake_gemini.last.path == "/v1beta/models/gemini-embedding-001:embedContent"
     assert fake_gemini.last.json == {"content": {"parts": [{"text": "hello"}]}, "outputDimensionality": 4}
-    many = await gemini.embeddings.create(model="gemini-embedding-001", input=["hello", "world"], encoding_format=encoding)
+    many = await gemini.embeddings.create(
+        model="gemini-embedding-001", input=["hello", "world"], encoding_format=encoding
+    )
     assert fake_gemini.last.path == "/v1beta/models/gemini-embedding-001:batchEmbedContents"
     assert [r["model"] for r in fake_gemini.last.json["requests"]] == ["models/gemini-embedding-001"] * 2
     assert len(one.data) == 1 and len(one.data[0].embedding) == 4
@@ -251,7 +290,9 @@ async def test_upstream_errors_keep_their_status(gemini, fake_gemini, status, go
     fake_gemini.error = (status, google_status, "Resource has been exhausted (e.g. check quota).")
     for stream in (False, True):
         with pytest.raises(error_class) as caught:
-            await gemini.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Hi"}], stream=stream)
+            await gemini.chat.completions.create(
+                model=MODEL, messages=[{"role": "user", "content": "Hi"}], stream=stream
+            )
         assert caught.value.status_code == status
         assert caught.value.body["type"] == openai_type
         assert caught.value.body["code"] == google_status.lower()
@@ -273,14 +314,18 @@ async def test_a_blocked_prompt_is_a_clear_400(gemini, fake_gemini):
     fake_gemini.block_reason = "SAFETY"
     for stream in (False, True):
         with pytest.raises(openai.BadRequestError) as caught:
-            await gemini.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Hi"}], stream=stream)
+            await gemini.chat.completions.create(
+                model=MODEL, messages=[{"role": "user", "content": "Hi"}], stream=stream
+            )
         assert caught.value.body["code"] == "prompt_blocked"
         assert "blocked the prompt (SAFETY)" in caught.value.body["message"]
 
 
 async def test_an_error_mid_stream_ends_with_an_error_event(gemini, fake_gemini):
     fake_gemini.error_event_after = 2
-    stream = await gemini.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Hello there"}], stream=True)
+    stream = await gemini.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "Hello there"}], stream=True
+    )
     received = ""
     with pytest.raises(openai.APIError) as caught:
         async for chunk in stream:
@@ -306,7 +351,10 @@ async def test_refused_before_any_call(client, gemini_headers, fake_gemini):
     headers = {**gemini_headers, "Authorization": f"Bearer {GEMINI_KEY}"}
     bad_result = {
         "model": MODEL,
-        "messages": [{"role": "user", "content": "Hi"}, {"role": "tool", "tool_call_id": "call_unknown", "content": "x"}],
+        "messages": [
+            {"role": "user", "content": "Hi"},
+            {"role": "tool", "tool_call_id": "call_unknown", "content": "x"},
+        ],
     }
     response = await client.post("/v1/chat/completions", headers=headers, json=bad_result)
     assert response.status == 400 and (await response.json())["error"]["param"] == "messages[1].tool_call_id"

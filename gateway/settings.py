@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .client_address import TrustedProxies
 from .custom_host import DEFAULT_ALLOWED_HOSTS, HostAllowList
 
 
@@ -40,6 +41,8 @@ class Settings:
     api_keys: frozenset[str] = frozenset()
     # Upstream connection pool size (0 = unlimited).
     max_connections: int = 1000
+    # Proxies (nginx) whose X-Forwarded-For names the client in the access line.
+    trusted_proxies: TrustedProxies = field(default_factory=TrustedProxies)
 
 
 _OPTIONS = (
@@ -56,6 +59,7 @@ _OPTIONS = (
     ("allowed_custom_hosts", str, "comma-separated hosts, *.domains, IPs/CIDRs, or *"),
     ("api_keys_file", str, "file of client keys (one a line) required in x-portkey-api-key"),
     ("max_connections", int, "upstream connection pool size (0 = unlimited)"),
+    ("trusted_proxies", str, "comma-separated IPs/CIDRs of proxies whose X-Forwarded-For is believed"),
 )
 
 
@@ -82,6 +86,11 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
             values["allowed_custom_hosts"] = HostAllowList.parse(raw["allowed_custom_hosts"])
         except ValueError as exc:
             raise SettingsError(f"--allowed-custom-hosts: {exc}") from None
+    if "trusted_proxies" in raw:  # read as str above; parsed here
+        try:
+            values["trusted_proxies"] = TrustedProxies.parse(raw["trusted_proxies"])
+        except ValueError as exc:
+            raise SettingsError(f"--trusted-proxies: {exc}") from None
     if "api_keys_file" in raw:
         values["api_keys"] = _read_api_keys(Path(raw["api_keys_file"]))
     settings = Settings(**values)

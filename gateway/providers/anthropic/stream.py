@@ -24,6 +24,7 @@ import orjson
 from ...errors import GatewayError, UpstreamBroken
 from ...streaming.sse import SSEDecoder
 from ...translate.openai_chunks import ChatChunkStream
+from ...usage import Usage
 from .errors import gateway_error
 from .response import finish_reason, openai_usage
 
@@ -44,6 +45,8 @@ class ChatStreamTranslator:
         # An error event that followed answer text in the same read: raised next call.
         self._error: GatewayError | None = None
         self._content_chunks = 0
+        # The answer's token usage, once message_stop has come (for the access log).
+        self.usage: Usage | None = None
 
     def feed(self, data: bytes) -> bytes:
         if self._error is not None:
@@ -107,6 +110,7 @@ class ChatStreamTranslator:
             return out
         # message_stop
         self._finished = True
+        self.usage = Usage.from_anthropic(self._usage)
         return (
             out
             + chunks.finish(finish_reason(self._stop_reason))

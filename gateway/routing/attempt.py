@@ -124,7 +124,7 @@ async def attempt(ctx: RouteContext, leaf: Leaf) -> Outcome:
                 outcome.opened, outcome.stream, idle_timeout(target, settings)
             )
             if ended:
-                outcome.stream = _EndedStream(getattr(outcome.stream, "usage", None))
+                outcome.stream = _EndedStream()
     except GatewayError as exc:
         outcome.discard()
         outcome.error = exc
@@ -162,9 +162,6 @@ async def _first_output(opened: Opened, stream: StreamTranslator, idle_s: float)
 
 class _EndedStream:
     """Stands in for a translator whose upstream already ended (and was closed)."""
-
-    def __init__(self, usage=None) -> None:
-        self.usage = usage  # what the ended translator counted
 
     def feed(self, data: bytes) -> bytes:
         return b""

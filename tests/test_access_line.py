@@ -10,6 +10,7 @@ import os
 
 import orjson
 import pytest
+from multidict import CIMultiDict
 
 from gateway.app import create_app
 from gateway.client_address import TrustedProxies
@@ -107,6 +108,18 @@ async def test_client_address_through_trusted_proxies(
     assert response.status == 200
     [line] = access_lines()
     assert line.fields["client"] == client_address
+
+
+async def test_client_address_from_several_forwarded_for_lines(aiohttp_client, auth_headers, access_lines):
+    client = await aiohttp_client(create_app(Settings(trusted_proxies=TrustedProxies.parse("127.0.0.1"))))
+    # The client forged the first line; the proxy added its own line after it.
+    headers = CIMultiDict(auth_headers)
+    headers.add("X-Forwarded-For", "6.6.6.6")
+    headers.add("X-Forwarded-For", "203.0.113.7")
+    response = await client.post("/v1/chat/completions", json=CHAT, headers=headers)
+    assert response.status == 200
+    [line] = access_lines()
+    assert line.fields["client"] == "203.0.113.7"
 
 
 async def test_ended_client_closed(client, fake_openai, auth_headers, access_waiter):

@@ -117,7 +117,10 @@ def _access_line(request: web.Request, state: RequestState, status: int, respons
         fields["failed"] = "after_first_byte"  # the status was sent; the stream ended with an error event
     elif status >= 400 and status != CLIENT_CLOSED and state.attempts:
         fields["failed"] = "before_first_byte"  # every attempt failed before the client saw a byte
-    client = request.app[SETTINGS].trusted_proxies.client(request.remote, request.headers.get("X-Forwarded-For"))
+    proxies = request.app[SETTINGS].trusted_proxies
+    # Each proxy may add its own header line rather than extend the one it got.
+    forwarded_for = ",".join(request.headers.getall("X-Forwarded-For", ())) if proxies.networks else None
+    client = proxies.client(request.remote, forwarded_for)
     if client is not None:
         fields["client"] = client
     fields["pid"] = os.getpid()  # the worker: os.getpid() is a cheap syscall, and right after fork

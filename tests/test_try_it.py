@@ -47,13 +47,12 @@ async def started(readme_blocks):
     env = {**os.environ, "GATEWAY_PORT": str(gateway_port)}  # the command line stays as documented
     fake = await asyncio.create_subprocess_exec(sys.executable, *fake_args[1:], cwd=REPO)
     gateway = await asyncio.create_subprocess_exec(
-        str(BIN / "gateway"), *gateway_args[1:], cwd=REPO, env=env, stderr=asyncio.subprocess.PIPE
+        str(BIN / "gateway"), *gateway_args[1:], cwd=REPO, env=env, stderr=asyncio.subprocess.DEVNULL
     )
     try:
-        # Ready when the gateway says it listens and the fake accepts a connection.
-        while b'"listening"' not in await asyncio.wait_for(gateway.stderr.readline(), 30):
-            assert gateway.returncode is None
+        # Ready when both accept connections (the gateway logs "listening" before it binds).
         await asyncio.wait_for(_accepting(upstream_port, fake), 30)
+        await asyncio.wait_for(_accepting(gateway_port, gateway), 30)
         yield upstream_port, gateway_port, curl, sdk
     finally:
         for process in (gateway, fake):
@@ -70,7 +69,7 @@ async def _accepting(port: int, process) -> None:
             await writer.wait_closed()
             return
         except OSError:
-            assert process.returncode is None, "the fake upstream exited"
+            assert process.returncode is None, f"{process} exited"
             await asyncio.sleep(0.05)  # readiness probe
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import orjson
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.streaming.usage_sniffer import HEAD, TAIL, UsageSniffer, model_in, usage_in
@@ -101,6 +101,7 @@ def split_at(data: bytes, cuts: list[int]) -> list[bytes]:
     return [data[a:b] for a, b in zip(points, points[1:], strict=False)]
 
 
+@settings(max_examples=150, deadline=None)  # no per-example deadline on a loaded machine
 @given(st.lists(st.integers(0, len(SSE_WITH_USAGE)), max_size=40))
 def test_sse_usage_found_however_the_stream_is_split(cuts):
     parts = split_at(SSE_WITH_USAGE, cuts)
@@ -109,6 +110,7 @@ def test_sse_usage_found_however_the_stream_is_split(cuts):
     assert usage == OPENAI_EXPECTED
 
 
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.integers(0, 3 * TAIL), max_size=30), st.integers(1, 400))
 def test_long_stream_keeps_bounded_windows_and_finds_usage_at_both_ends(cuts, words):
     # Anthropic's shape: input counts at the start, cumulative output counts at the end,

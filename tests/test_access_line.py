@@ -10,6 +10,7 @@ import os
 
 import orjson
 import pytest
+from aiohttp import web
 from multidict import CIMultiDict
 
 from gateway.app import create_app
@@ -17,6 +18,7 @@ from gateway.client_address import TrustedProxies
 from gateway.settings import Settings
 from tests.conftest import TEST_KEY
 from tests.fakes.openai import MODEL
+from tests.test_usage import OPENAI_EXPECTED, SSE_WITH_USAGE
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "one two three"}]}
 # What the fake counts for CHAT: 3 prompt words; "You said: one two three" is 5 words.
@@ -186,3 +188,37 @@ async def test_debug_line_of_an_attempt_that_could_not_connect(client, caplog, u
 async def test_no_debug_line_at_info(client, auth_headers, access_lines, caplog):
     await client.post("/v1/chat/completions", json=CHAT, headers=auth_headers)
     assert [r for r in caplog.records if r.name == "gateway.attempt"] == []
+
+
+async def test_usage_of_a_stream_whose_usage_event_is_cut_in_two(client, aiohttp_server, access_lines):
+    # The upstream sends the stream up to the middle of the "usage" key, and the rest
+    # only once the client has received that much: the gateway must have read the
+    # usage event in two separate chunks.
+    cut = SSE_WITH_USAGE.rindex(b'"usage":{') + 4
+    rest_may_go = asyncio.Event()
+
+    async def split_stream(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(SSE_WITH_USAGE[:cut])
+        await rest_may_go.wait()
+        await response.write(SSE_WITH_USAGE[cut:])
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", split_stream)
+    upstream = await aiohttp_server(app)
+    headers = {
+        "x-portkey-provider": "openai",
+        "x-portkey-custom-host": str(upstream.make_url("/v1")),
+        "Authorization": f"Bearer {TEST_KEY}",
+    }
+    response = await client.post("/v1/chat/completions", json={**CHAT, "stream": True}, headers=headers)
+    received = b""
+    while len(received) < cut:
+        received += await asyncio.wait_for(response.content.readany(), 10)
+    rest_may_go.set()
+    assert received + await response.read() == SSE_WITH_USAGE  # relayed byte for byte
+    [line] = access_lines()
+    assert line.fields["usage"] == OPENAI_EXPECTED.fields()

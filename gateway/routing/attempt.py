@@ -9,6 +9,7 @@ the Outcome is answered or discarded in favour of another attempt.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -16,15 +17,19 @@ from typing import Any
 import aiohttp
 import orjson
 from aiohttp import web
+from yarl import URL
 
 from ..appkeys import HTTP_SESSION, SETTINGS
 from ..config import Leaf, RouteSpec, Target
 from ..errors import GatewayError, UpstreamBroken, UpstreamTimeout, UpstreamUnreachable
+from ..loggable import loggable_url, upstream_request_id
 from ..middlewares.state import state_of
 from ..providers.base import Call, Provider, ResponseTranslator, StreamTranslator
 from ..providers.registry import get_provider
 from ..upstream import Opened, open_upstream, request_deadline
 from .tools import RoutingTools
+
+log = logging.getLogger("gateway.attempt")
 
 
 @dataclass
@@ -59,6 +64,8 @@ class Outcome:
     # Retries made at this target; -1 when every retry was used and it still failed.
     retries: int = 0
     record: dict[str, Any] = field(default_factory=dict)
+    # The upstream URL this attempt called (for the debug line), once prepared.
+    url: URL | None = None
 
     @property
     def status(self) -> int:
@@ -102,6 +109,7 @@ async def attempt(ctx: RouteContext, leaf: Leaf) -> Outcome:
     started = time.perf_counter()
     try:
         upstream_request = provider.prepare(call, target)
+        outcome.url = upstream_request.url
         if call.stream is not None and call.content_length is not None:
             upstream_request.headers["Content-Length"] = str(call.content_length)
         await provider.authorize(upstream_request, target, request.app)
@@ -201,5 +209,15 @@ def _record(ctx: RouteContext, outcome: Outcome, started: float) -> dict[str, An
     }
     if outcome.error is not None:
         record["error"] = outcome.error.code
-    state_of(ctx.request).attempts.append(record)
+    state = state_of(ctx.request)
+    state.attempts.append(record)
+    model = (outcome.call.json or {}).get("model")
+    if isinstance(model, str):
+        state.model = model  # after this target's override_params
+    if log.isEnabledFor(logging.DEBUG):
+        # Never headers, never query values: either can hold a key.
+        fields = {"trace_id": state.trace_id, **record, "url": loggable_url(outcome.url), "model": model}
+        if outcome.opened is not None:
+            fields["upstream_request_id"] = upstream_request_id(outcome.opened.response.headers)
+        log.debug("attempt", extra={"fields": fields})
     return record

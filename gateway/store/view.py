@@ -81,6 +81,7 @@ class LiveView:
         self.poll_interval = poll_interval
         self.current = StoreView()
         self.reachable = True
+        self.polls = 0  # completed polls, successful or not
         self._wake = asyncio.Event()
         self._changed = asyncio.Condition()
         self._task: asyncio.Task | None = None
@@ -131,6 +132,7 @@ class LiveView:
             if not self.reachable:
                 log.info("store reachable again", extra={"fields": {"store": self.store.location}})
             self.reachable = True
+        self.polls += 1
         async with self._changed:
             self._changed.notify_all()
 

@@ -134,6 +134,9 @@ async def test_postgres_notify_wakes_a_view_before_its_poll(postgres_url):
     view = LiveView(reader, poll_interval=3600)
     await view.start()
     try:
+        # The first poll subscribes and wakes the loop for a second one; after that the
+        # loop sleeps for an hour unless a NOTIFY wakes it.
+        await view.wait_until(lambda v: v.polls >= 2, timeout=10)
         await writer.create_virtual_key(vk("notified"))
         await view.wait_until(lambda v: "notified" in v.current.virtual_keys, timeout=10)
     finally:

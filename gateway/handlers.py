@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from . import __version__
+from .admin import add_admin_routes
 from .appkeys import SETTINGS
 from .body import read_body, stream_body
 from .middlewares.state import state_of
@@ -54,4 +55,5 @@ async def proxy(request: web.Request) -> web.StreamResponse:
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/", index)
     app.router.add_get("/health", health)
+    add_admin_routes(app)  # before the /v1/{tail} proxy route
     app.router.add_route("*", API_PREFIX + "{tail:.+}", proxy)

@@ -40,6 +40,14 @@ class Settings:
     api_keys: frozenset[str] = frozenset()
     # Upstream connection pool size (0 = unlimited).
     max_connections: int = 1000
+    # Keys, virtual keys and configs (gateway/store/): a postgresql:// URL or a SQLite
+    # path; default a SQLite file in state_dir (else $STATE_DIRECTORY, else ./.gateway-state).
+    store: str | None = None
+    state_dir: str | None = None
+    # File holding the key that encrypts provider credentials at rest.
+    master_key_file: str | None = None
+    # File holding the admin key for /v1/virtual-keys, /v1/api-keys, /v1/configs.
+    admin_key_file: str | None = None
 
 
 _OPTIONS = (
@@ -56,6 +64,10 @@ _OPTIONS = (
     ("allowed_custom_hosts", str, "comma-separated hosts, *.domains, IPs/CIDRs, or *"),
     ("api_keys_file", str, "file of client keys (one a line) required in x-portkey-api-key"),
     ("max_connections", int, "upstream connection pool size (0 = unlimited)"),
+    ("store", str, "postgresql:// URL or SQLite path of the key store (default: a file in the state dir)"),
+    ("state_dir", str, "directory for the default SQLite store (default: $STATE_DIRECTORY or ./.gateway-state)"),
+    ("master_key_file", str, "file with the key that encrypts stored provider credentials"),
+    ("admin_key_file", str, "file with the admin key for the admin API (off without it)"),
 )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..admin.paths import is_admin_path
 from ..config import RouteSpec
 
 
@@ -38,4 +39,5 @@ def state_of(request: web.Request) -> RequestState:
 
 
 def is_api_request(request: web.Request) -> bool:
-    return request.path.startswith("/v1/")
+    # The admin API (gateway/admin/) checks its own key and carries no routing.
+    return request.path.startswith("/v1/") and not is_admin_path(request.path)

@@ -17,9 +17,11 @@ import sys
 
 from aiohttp import web
 
+from . import cli_admin
 from .app import create_app
 from .log import configure_logging
 from .settings import Settings, SettingsError, parse_settings
+from .store.runtime import StartupError
 
 log = logging.getLogger("gateway")
 
@@ -30,9 +32,13 @@ LISTEN_BACKLOG = 4096
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args and args[0] in cli_admin.COMMANDS:  # keys, virtual-keys, configs, rotate-master-key
+        return cli_admin.main(args)
     try:
-        settings = parse_settings(sys.argv[1:] if argv is None else argv, os.environ)
-    except SettingsError as exc:
+        settings = parse_settings(args, os.environ)
+        cli_admin.preflight(settings)  # the store opens and its master key fits, or exit 2
+    except (SettingsError, StartupError) as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)

@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from ..errors import NotFound
-from ..store import ApiKey, hash_api_key, new_api_key
+from ..store import ApiKey, Store, hash_api_key, new_api_key
 from ..store.apikeys import masked
 from ..store.runtime import StoreRuntime
 from . import limits
@@ -27,7 +27,7 @@ SUB_TYPES = ("service", "user")
 STATUSES = ("active", "revoked")
 
 
-async def _defaults(fields: Fields, runtime: StoreRuntime) -> dict[str, Any] | None:
+async def _defaults(fields: Fields, store: Store) -> dict[str, Any] | None:
     defaults = fields.obj("defaults")
     if defaults is None:
         return None
@@ -38,12 +38,26 @@ async def _defaults(fields: Fields, runtime: StoreRuntime) -> dict[str, Any] | N
     if config_id is not None:
         if not isinstance(config_id, str):
             fields.add("defaults.config_id", "must be a string")
-        elif await runtime.store.get_config(config_id) is None:
+        elif await store.get_config(config_id) is None:
             fields.add("defaults.config_id", f"no stored config {config_id!r}")
     return defaults
 
 
-async def _read(body: dict[str, Any], runtime: StoreRuntime, current: ApiKey) -> ApiKey:
+def new_api_key_record(key_type: str, sub_type: str) -> tuple[str, ApiKey]:
+    """A fresh key (shown once) and its record, or a 400 for an unknown type."""
+    fields = Fields({"type": key_type, "sub-type": sub_type})
+    fields.choice("type", TYPES)
+    fields.choice("sub-type", SUB_TYPES)
+    fields.check()
+    key = new_api_key()
+    record = ApiKey(id=new_id(), key_hash=hash_api_key(key), name="", type=key_type, sub_type=sub_type,
+                    masked_key=masked(key), created_at=now())
+    return key, record
+
+
+async def parse_api_key(body: dict[str, Any], current: ApiKey, store: Store) -> ApiKey:
+    """``current`` (a new record to create) updated by a body."""
+    body = {k: v for k, v in body.items() if k != "id"}  # the SDK repeats the id in a PUT body
     fields = Fields(body)
     name = fields.string("name", required=not current.name or "name" in body)
     changes: dict[str, Any] = {"last_updated_at": now()}
@@ -54,7 +68,7 @@ async def _read(body: dict[str, Any], runtime: StoreRuntime, current: ApiKey) ->
     if "scopes" in body:
         changes["scopes"] = fields.string_list("scopes") or ()
     if "defaults" in body:
-        changes["defaults"] = await _defaults(fields, runtime) or {}
+        changes["defaults"] = await _defaults(fields, store) or {}
     if "usage_limits" in body:
         changes["usage_limits"] = limits.usage_limits(fields)
     if "rate_limits" in body:
@@ -69,18 +83,11 @@ async def _read(body: dict[str, Any], runtime: StoreRuntime, current: ApiKey) ->
 
 @admin_handler
 async def create(request: web.Request, runtime: StoreRuntime) -> web.Response:
-    key_type, sub_type = request.match_info["type"], request.match_info["sub_type"]
-    fields = Fields({"type": key_type, "sub-type": sub_type})
-    fields.choice("type", TYPES)
-    fields.choice("sub-type", SUB_TYPES)
-    fields.check()
-    key = new_api_key()
-    blank = ApiKey(id=new_id(), key_hash=hash_api_key(key), name="", type=key_type, sub_type=sub_type,
-                   masked_key=masked(key), created_at=now())
-    record = await _read(await read_object(request), runtime, blank)
+    key, blank = new_api_key_record(request.match_info["type"], request.match_info["sub_type"])
+    record = await parse_api_key(await read_object(request), blank, runtime.store)
     await runtime.store.create_api_key(record)
     runtime.view.wake()
-    audit(request, "api_key.create", record.id, name=record.name, type=f"{key_type}-{sub_type}")
+    audit(request, "api_key.create", record.id, name=record.name, type=f"{record.type}-{record.sub_type}")
     return ok({"id": record.id, "key": key, "object": "api-key"})
 
 
@@ -124,12 +131,11 @@ async def retrieve(request: web.Request, runtime: StoreRuntime) -> web.Response:
 async def update(request: web.Request, runtime: StoreRuntime) -> web.Response:
     current = await _existing(runtime, request.match_info["id"])
     body = await read_object(request)
-    body.pop("id", None)  # the SDK repeats the id in the body
-    record = await _read(body, runtime, current)
+    record = await parse_api_key(body, current, runtime.store)
     if not await runtime.store.update_api_key(record):
         raise NotFound(f"no api key {current.id!r}")
     runtime.view.wake()
-    changed = sorted(k for k in body if k in {f.name for f in dataclasses.fields(ApiKey)})
+    changed = sorted(k for k in body if k in {f.name for f in dataclasses.fields(ApiKey)} and k != "id")
     audit(request, "api_key.update", record.id, fields=changed)
     return ok(record.public())
 

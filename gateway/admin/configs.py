@@ -19,8 +19,9 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from ..appkeys import SETTINGS
 from ..config import CONFIG_HEADER, build_route, normalise_keys
+from ..custom_host import HostAllowList
 from ..providers.registry import PROVIDERS
-from ..store import StoredConfig
+from ..store import Store, StoredConfig
 from ..store.runtime import StoreRuntime
 from .common import admin_handler, audit, listing, new_id, not_found, now, ok, slug_from
 from .fields import Fields, read_object
@@ -30,17 +31,17 @@ STATUSES = ("active", "archived")
 _ANY_PROVIDER = "openai"
 
 
-async def validate_config(request: web.Request, runtime: StoreRuntime, config: dict[str, Any]) -> None:
+async def validate_config(config: dict[str, Any], store: Store, allow: HostAllowList) -> None:
     """Raise the parser's own error (400, or 403 for a custom host) for a bad config."""
     headers = CIMultiDictProxy(
         CIMultiDict({CONFIG_HEADER: orjson.dumps(config).decode(), "x-portkey-provider": _ANY_PROVIDER})
     )
-    build_route(headers, request.app[SETTINGS].allowed_custom_hosts, providers=PROVIDERS)
+    build_route(headers, allow, providers=PROVIDERS)
     fields = Fields({})
     for path, slug in _virtual_keys(normalise_keys(config), "config"):
         if not isinstance(slug, str) or not slug:
             fields.add(f"{path}.virtual_key", "must be the slug of a virtual key")
-        elif await runtime.store.get_virtual_key(slug) is None:
+        elif await store.get_virtual_key(slug) is None:
             fields.add(f"{path}.virtual_key", f"no virtual key {slug!r}")
     fields.check()
 
@@ -56,7 +57,12 @@ def _virtual_keys(node: Any, path: str) -> Iterator[tuple[str, Any]]:
             yield from _virtual_keys(child, f"{path}.targets[{index}]")
 
 
-async def _read(request: web.Request, runtime: StoreRuntime, body: dict[str, Any], current: StoredConfig) -> StoredConfig:
+def new_config() -> StoredConfig:
+    return StoredConfig(id=new_id(), slug="", name="", config={}, created_at=now())
+
+
+async def parse_config(body: dict[str, Any], current: StoredConfig, store: Store, allow: HostAllowList) -> StoredConfig:
+    """``current`` (``new_config()`` to create) updated by a body; the config is validated."""
     fields = Fields(body)
     creating = not current.name
     name = fields.string("name", required=creating or "name" in body)
@@ -67,8 +73,8 @@ async def _read(request: web.Request, runtime: StoreRuntime, body: dict[str, Any
     status = fields.choice("status", STATUSES) if not creating else None
     fields.check()
     if config is not None:
-        await validate_config(request, runtime, config)
-    return dataclasses.replace(
+        await validate_config(config, store, allow)
+    updated = dataclasses.replace(
         current,
         name=name or current.name,
         config=config if config is not None else current.config,
@@ -77,13 +83,13 @@ async def _read(request: web.Request, runtime: StoreRuntime, body: dict[str, Any
         version_id=new_id(),
         last_updated_at=now(),
     )
+    return updated if not creating else dataclasses.replace(updated, slug=slug_from(updated.name, prefix="pc-"))
 
 
 @admin_handler
 async def create(request: web.Request, runtime: StoreRuntime) -> web.Response:
-    blank = StoredConfig(id=new_id(), slug="", name="", config={}, created_at=now())
-    config = await _read(request, runtime, await read_object(request), blank)
-    config = dataclasses.replace(config, slug=slug_from(config.name, prefix="pc-"))
+    allow = request.app[SETTINGS].allowed_custom_hosts
+    config = await parse_config(await read_object(request), new_config(), runtime.store, allow)
     await runtime.store.create_config(config)
     runtime.view.wake()
     audit(request, "config.create", config.id, slug=config.slug)
@@ -112,7 +118,7 @@ async def update(request: web.Request, runtime: StoreRuntime) -> web.Response:
     current = await _existing(runtime, request.match_info["ref"])
     body = await read_object(request)
     body.pop("slug", None)  # the SDK repeats the slug in the body; it never changes
-    config = await _read(request, runtime, body, current)
+    config = await parse_config(body, current, runtime.store, request.app[SETTINGS].allowed_custom_hosts)
     if not await runtime.store.update_config(config):
         raise not_found("config", current.slug)
     runtime.view.wake()

@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from ..appkeys import SETTINGS
-from ..custom_host import validate_custom_host
+from ..custom_host import HostAllowList, validate_custom_host
 from ..errors import BadRequest
 from ..providers.registry import PROVIDERS
 from ..store import ProviderCredentials, VirtualKey
@@ -70,14 +70,14 @@ def _credentials(fields: Fields, base: ProviderCredentials) -> ProviderCredentia
     return ProviderCredentials(**values)
 
 
-def _custom_host(request: web.Request, fields: Fields, current: str | None) -> str | None:
+def _custom_host(allow: HostAllowList, fields: Fields, current: str | None) -> str | None:
     if "custom_host" not in fields.body:
         return current
     value = fields.body["custom_host"]
     if value is None or value == "":
         return None
     try:
-        return validate_custom_host(value, request.app[SETTINGS].allowed_custom_hosts, param="custom_host")
+        return validate_custom_host(value, allow, param="custom_host")
     except BadRequest as exc:
         fields.add("custom_host", exc.message.removeprefix("custom_host: "))
         return current
@@ -88,7 +88,8 @@ def _check_provider_needs(fields: Fields, provider: str, model_config: dict[str,
         fields.add("resourceName", "required for azure-openai")
 
 
-def _read(request: web.Request, body: dict[str, Any], current: VirtualKey | None) -> VirtualKey:
+def parse_virtual_key(body: dict[str, Any], current: VirtualKey | None, allow: HostAllowList) -> VirtualKey:
+    """A new virtual key from a create body (``current`` None), or ``current`` updated by a PUT body."""
     fields = Fields(body)
     if current is None:
         name = fields.string("name", required=True)
@@ -111,7 +112,7 @@ def _read(request: web.Request, body: dict[str, Any], current: VirtualKey | None
         note=fields.string("note") if "note" in body else base.note,
         credentials=_credentials(fields, base.credentials),
         model_config=_model_config(fields, dict(base.model_config)),
-        custom_host=_custom_host(request, fields, base.custom_host),
+        custom_host=_custom_host(allow, fields, base.custom_host),
         usage_limits=limits.usage_limits(fields) if "usage_limits" in body else base.usage_limits,
         rate_limits=limits.rate_limits(fields) if "rate_limits" in body else base.rate_limits,
         last_updated_at=now(),
@@ -123,7 +124,7 @@ def _read(request: web.Request, body: dict[str, Any], current: VirtualKey | None
 
 @admin_handler
 async def create(request: web.Request, runtime: StoreRuntime) -> web.Response:
-    vk = _read(request, await read_object(request), None)
+    vk = parse_virtual_key(await read_object(request), None, request.app[SETTINGS].allowed_custom_hosts)
     await runtime.store.create_virtual_key(vk)
     runtime.view.wake()
     audit(request, "virtual_key.create", vk.id, slug=vk.slug, provider=vk.provider)
@@ -150,11 +151,11 @@ async def retrieve(request: web.Request, runtime: StoreRuntime) -> web.Response:
 @admin_handler
 async def update(request: web.Request, runtime: StoreRuntime) -> web.Response:
     current = await _existing(runtime, request.match_info["slug"])
-    vk = _read(request, await read_object(request), current)
+    vk = parse_virtual_key(await read_object(request), current, request.app[SETTINGS].allowed_custom_hosts)
     if not await runtime.store.update_virtual_key(vk):
         raise not_found("virtual key", vk.slug)
     runtime.view.wake()
-    audit(request, "virtual_key.update", vk.id, slug=vk.slug, fields=sorted(request_fields(vk, current)))
+    audit(request, "virtual_key.update", vk.id, slug=vk.slug, fields=sorted(changed_fields(vk, current)))
     return ok(vk.public())
 
 
@@ -169,7 +170,7 @@ async def delete(request: web.Request, runtime: StoreRuntime) -> web.Response:
     return ok({})
 
 
-def request_fields(new: VirtualKey, old: VirtualKey) -> set[str]:
+def changed_fields(new: VirtualKey, old: VirtualKey) -> set[str]:
     """Names of the fields an update changed (for the audit line; values never logged)."""
     changed = {f.name for f in dataclasses.fields(VirtualKey) if getattr(new, f.name) != getattr(old, f.name)}
     return changed - {"last_updated_at"}

@@ -89,11 +89,14 @@ class PostgresStore(Store):
         if self._listener is not None and not self._listener.is_closed():
             return
         try:
-            listener = await asyncpg.connect(self.dsn, timeout=TIMEOUT_S)
-            await listener.add_listener(CHANNEL, lambda *_: wake())
+            # Held at once, so that close() closes it even if this task is cancelled below.
+            self._listener = await asyncpg.connect(self.dsn, timeout=TIMEOUT_S)
+            await self._listener.add_listener(CHANNEL, lambda *_: wake())
         except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            if self._listener is not None:
+                self._listener.terminate()
+                self._listener = None
             raise StoreError(f"{self.location}: {type(exc).__name__}: {exc}") from exc
-        self._listener = listener
         wake()  # changes made while nobody listened: poll once more
 
     # --- row primitives

@@ -88,6 +88,12 @@ def _check_provider_needs(fields: Fields, provider: str, model_config: dict[str,
         fields.add("resourceName", "required for azure-openai")
 
 
+def _check_aws_pair(fields: Fields, vk: VirtualKey) -> None:
+    """An access key id and its secret come together (neither: the gateway's own AWS identity)."""
+    if bool(vk.model_config.get("awsAccessKeyId")) != bool(vk.credentials.aws_secret_access_key):
+        fields.add("awsSecretAccessKey", "awsAccessKeyId and awsSecretAccessKey go together")
+
+
 def parse_virtual_key(body: dict[str, Any], current: VirtualKey | None, allow: HostAllowList) -> VirtualKey:
     """A new virtual key from a create body (``current`` None), or ``current`` updated by a PUT body."""
     fields = Fields(body)
@@ -118,6 +124,7 @@ def parse_virtual_key(body: dict[str, Any], current: VirtualKey | None, allow: H
         last_updated_at=now(),
     )
     _check_provider_needs(fields, updated.provider, dict(updated.model_config))
+    _check_aws_pair(fields, updated)
     fields.check()
     return dataclasses.replace(updated, slug=slug or slug_from(updated.name))
 

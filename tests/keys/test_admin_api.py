@@ -151,6 +151,8 @@ async def test_malformed_bodies_name_their_fields(client):
         ("/v1/virtual-keys", b'{"name": "x", "provider": "openai", "rate_limits": [{"type": "requests", "unit": "rps", "value": 0}]}',
          "rate_limits[0].unit: must be one of rpm, rph, rpd; rate_limits[0].value: must be a whole number from 1"),
         ("/v1/virtual-keys", b'{"name": "x", "provider": "azure-openai", "key": "k"}', "resourceName: required for azure-openai"),
+        ("/v1/virtual-keys", b'{"name": "x", "provider": "bedrock", "awsAccessKeyId": "AKIA1"}',
+         "awsSecretAccessKey: awsAccessKeyId and awsSecretAccessKey go together"),
         ("/v1/virtual-keys", b'{"name": "x", "provider": "openai", "usage_limits": {"periodic_reset": "daily"}}',
          "usage_limits.periodic_reset: must be one of monthly, weekly"),
         ("/v1/api-keys/workspace/service", b'{"name": "x", "expires_at": "tomorrow"}', "expires_at: must be an ISO 8601 time"),
@@ -205,3 +207,32 @@ async def test_admin_routes_skip_the_data_plane_key_check(tmp_path, aiohttp_clie
     client = await aiohttp_client(create_app(replace(settings, api_keys=frozenset({"client-key"}))))
     assert (await client.get("/v1/virtual-keys", headers=ADMIN)).status == 200
     assert (await client.get("/v1/models", headers=ADMIN)).status == 401
+
+
+async def test_storing_a_credential_without_a_master_key_is_refused(tmp_path, aiohttp_client, settings):
+    from dataclasses import replace
+
+    from gateway.app import create_app
+
+    client = await aiohttp_client(create_app(replace(settings, master_key_file=None)))
+    response = await client.post("/v1/virtual-keys", json={"name": "o", "provider": "openai", "key": PROVIDER_KEY}, headers=ADMIN)
+    assert response.status == 503
+    answer = await response.json()
+    assert answer["error"]["code"] == "master_key_missing" and "--master-key-file" in answer["error"]["message"]
+    response = await client.post("/v1/configs", json={"name": "plain", "config": {"retry": {"attempts": 1}}}, headers=ADMIN)
+    assert response.status == 200  # nothing secret in it: no master key needed
+
+
+async def test_a_change_made_through_one_gateway_reaches_another_within_the_bound(aiohttp_client, settings, client):
+    """Two gateways (as two workers or two machines would) on one store."""
+    from gateway.app import create_app
+    from gateway.store import REFRESH_BOUND_S
+
+    other = await aiohttp_client(create_app(settings))
+    view = other.app[STORE_RUNTIME].view
+    response = await client.post("/v1/virtual-keys", json={"name": "o", "provider": "openai", "key": PROVIDER_KEY, "slug": "shared"}, headers=ADMIN)
+    assert response.status == 200
+    await view.wait_until(lambda v: "shared" in v.current.virtual_keys, timeout=REFRESH_BOUND_S * 3)
+    assert view.current.virtual_key("shared").credentials.api_key == PROVIDER_KEY
+    assert (await client.delete("/v1/virtual-keys/shared", headers=ADMIN)).status == 200
+    await view.wait_until(lambda v: "shared" not in v.current.virtual_keys, timeout=REFRESH_BOUND_S * 3)

@@ -103,3 +103,20 @@ async def test_rotate_master_key(env, keys):
     assert code == 1 and "sealed under master key" in err
     code, out, _ = await gateway_cli("virtual-keys", "show", "o", env={**env, "GATEWAY_MASTER_KEY_FILE": str(keys[1])})
     assert code == 0 and orjson.loads(out)["masked_api_key"] == "sk-p****cdef"
+
+
+async def test_a_running_gateway_sees_command_line_changes_within_the_bound(tmp_path, env, keys, aiohttp_client):
+    from gateway.app import create_app
+    from gateway.settings import Settings
+    from gateway.store import REFRESH_BOUND_S
+    from gateway.store.runtime import STORE_RUNTIME
+
+    client = await aiohttp_client(create_app(Settings(state_dir=str(tmp_path / "state"), master_key_file=str(keys[0]))))
+    view = client.app[STORE_RUNTIME].view
+    code, out, err = await gateway_cli("keys", "create", "--name", "svc", env=env)
+    assert code == 0, err
+    key = orjson.loads(out)["key"]
+    await view.wait_until(lambda v: v.current.api_key(key) is not None, timeout=REFRESH_BOUND_S * 3)
+    key_id = orjson.loads(out)["id"]
+    assert (await gateway_cli("keys", "delete", key_id, env=env))[0] == 0
+    await view.wait_until(lambda v: v.current.api_key(key) is None, timeout=REFRESH_BOUND_S * 3)

@@ -79,6 +79,37 @@ class VirtualKey:
             "object": "virtual-key",
         }
 
+    def target_fields(self) -> dict[str, Any]:
+        """What a ``{"virtual_key": slug}`` config target stands for, in gateway.config's
+        target keys (``provider``, ``api_key``, ``resource_name``, ``deployment_id``,
+        ``api_version``, ``aws_*``, ``custom_host``): merged into the target before the
+        route is built. Holds secrets: never log it.
+        """
+        fields: dict[str, Any] = {"provider": self.provider, **self.credentials.to_dict()}
+        for name, key in _TARGET_KEYS.items():
+            if self.model_config.get(name):
+                fields[key] = self.model_config[name]
+        deployments = self.model_config.get("deploymentConfig")
+        if "deployment_id" not in fields and isinstance(deployments, list) and deployments:
+            chosen = next((d for d in deployments if d.get("is_default")), deployments[0])
+            if chosen.get("deploymentName"):
+                fields["deployment_id"] = chosen["deploymentName"]
+            if chosen.get("apiVersion") and "api_version" not in fields:
+                fields["api_version"] = chosen["apiVersion"]
+        if self.custom_host:
+            fields["custom_host"] = self.custom_host
+        return fields
+
+
+# model_config (Portkey's virtual-key names) → gateway.config target keys.
+_TARGET_KEYS = {
+    "resourceName": "resource_name",
+    "deploymentName": "deployment_id",
+    "apiVersion": "api_version",
+    "awsAccessKeyId": "aws_access_key_id",
+    "awsRegion": "aws_region",
+}
+
 
 @dataclass(frozen=True)
 class ApiKey:

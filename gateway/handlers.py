@@ -7,6 +7,7 @@ import os
 from aiohttp import web
 
 from . import __version__
+from .admin import add_admin_routes
 from .appkeys import SETTINGS
 from .body import read_body, stream_body
 from .errors import GatewayShutdown
@@ -64,5 +65,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/", index)
     app.router.add_get("/health", health)
     app.router.add_get("/ready", ready)
+    add_admin_routes(app)  # before the /v1/{tail} proxy route
     for method in API_METHODS:
         app.router.add_route(method, API_PREFIX + "{tail:.+}", proxy)

@@ -52,6 +52,14 @@ class Settings:
     pass_response_headers: HeaderAllowList = field(default_factory=HeaderAllowList)
     # Proxies (nginx) whose X-Forwarded-For names the client in the access line.
     trusted_proxies: TrustedProxies = field(default_factory=TrustedProxies)
+    # Keys, virtual keys and configs (gateway/store/): a postgresql:// URL or a SQLite
+    # path; default a SQLite file in state_dir (else $STATE_DIRECTORY, else ./.gateway-state).
+    store: str | None = None
+    state_dir: str | None = None
+    # File holding the key that encrypts provider credentials at rest.
+    master_key_file: str | None = None
+    # File holding the admin key for /v1/virtual-keys, /v1/api-keys, /v1/configs.
+    admin_key_file: str | None = None
 
 
 def integer(text: str) -> int:
@@ -221,6 +229,10 @@ _OPTIONS = (
     ("max_connections", non_negative_integer, "upstream connection pool size (0 = unlimited)"),
     ("pass_response_headers", HeaderAllowList, "comma-separated upstream response headers (or prefix*) also passed"),
     ("trusted_proxies", trusted_proxies, "comma-separated IPs/CIDRs of proxies whose X-Forwarded-For is believed"),
+    ("store", str, "postgresql:// URL or SQLite path of the key store (default: a file in the state dir)"),
+    ("state_dir", str, "directory for the default SQLite store (default: $STATE_DIRECTORY or ./.gateway-state)"),
+    ("master_key_file", str, "file with the key that encrypts stored provider credentials"),
+    ("admin_key_file", str, "file with the admin key for the admin API (off without it)"),
 )
 # Options whose value lands in a Settings field of another name.
 _FIELD = {"api_keys_file": "api_keys"}

@@ -40,6 +40,16 @@ class Settings:
     api_keys: frozenset[str] = frozenset()
     # Upstream connection pool size (0 = unlimited).
     max_connections: int = 1000
+    # Rate limits and budgets (gateway/limits/): Redis URL shared by a fleet, or None for the
+    # embedded counters (SQLite in limits_db, shared by the workers of one machine).
+    redis_url: str | None = None
+    limits_db: str | None = None
+    pricing_file: str | None = None
+    # When the counters cannot be reached: "open" lets requests through, "closed" refuses.
+    rate_limits_on_failure: str = "open"
+    budgets_on_failure: str = "closed"
+    # Seconds a counter call may take before the on-failure policy applies.
+    limits_timeout: float = 0.5
 
 
 _OPTIONS = (
@@ -56,6 +66,12 @@ _OPTIONS = (
     ("allowed_custom_hosts", str, "comma-separated hosts, *.domains, IPs/CIDRs, or *"),
     ("api_keys_file", str, "file of client keys (one a line) required in x-portkey-api-key"),
     ("max_connections", int, "upstream connection pool size (0 = unlimited)"),
+    ("redis_url", str, "redis://... for rate-limit and budget counters shared by a fleet (also --redis)"),
+    ("limits_db", str, "SQLite file of the embedded counters (default: $STATE_DIRECTORY/limits.sqlite3)"),
+    ("pricing_file", str, "JSON prices replacing or extending the shipped table"),
+    ("rate_limits_on_failure", str, "open or closed: rate limits when the counters are unreachable"),
+    ("budgets_on_failure", str, "open or closed: budgets when the counters are unreachable"),
+    ("limits_timeout", float, "seconds a counter call may take before the on-failure policy applies"),
 )
 
 
@@ -66,6 +82,7 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
         parser.add_argument(
             "--" + name.replace("_", "-"), dest=name, default=environ.get(env), help=f"{help_text} [{env}]"
         )
+    parser.add_argument("--redis", dest="redis_url", default=argparse.SUPPRESS, help="same as --redis-url")
     args = parser.parse_args(list(argv))
     raw = {name: getattr(args, name) for name, _, _ in _OPTIONS if getattr(args, name) is not None}
     kinds = {name: kind for name, kind, _ in _OPTIONS}
@@ -103,6 +120,13 @@ def validate(settings: Settings) -> None:
         raise SettingsError("--max-body-size: must be positive")
     if settings.max_connections < 0:
         raise SettingsError("--max-connections: must not be negative")
+    for name in ("rate_limits_on_failure", "budgets_on_failure"):
+        if getattr(settings, name) not in ("open", "closed"):
+            raise SettingsError(f"--{name.replace('_', '-')}: must be open or closed")
+    if settings.limits_timeout <= 0:
+        raise SettingsError("--limits-timeout: must be positive")
+    if settings.redis_url is not None and not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise SettingsError("--redis-url: must start with redis://, rediss:// or unix://")
     if logging.getLevelName(settings.log_level.upper()) not in (10, 20, 30, 40, 50):
         raise SettingsError(f"--log-level: unknown level {settings.log_level!r}")
 

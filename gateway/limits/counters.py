@@ -56,6 +56,7 @@ EXPIRY_SLACK = 3600
 # Daily usage is kept this long.
 USAGE_RETENTION_DAYS = 400
 LOG_EVERY = 10.0
+PLAN_CACHE_SIZE = 4096
 
 
 class CountersUnavailable(Exception):
@@ -70,7 +71,7 @@ class Subject:
     limits: Limits
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Check:
     """One counter to check: ``charge`` > 0 admits if ``used + charge <= limit`` and adds it;
     ``charge`` == 0 admits if ``used < limit`` and adds nothing."""
@@ -129,10 +130,15 @@ class AlertCrossed:
 class LimitCounters:
     """The policy and bookkeeping; a backend supplies ``_check``, ``_add``, ``_read_usage``."""
 
+    # False for a backend that never awaits (its calls cannot be interrupted anyway):
+    # saves arming a timer per call.
+    awaits_io = True
+
     def __init__(self, *, timeout: float = 0.5, rate_limits_on_failure: str = "open", budgets_on_failure: str = "closed"):
         self.timeout = timeout
         self.rate_limits_fail_open = rate_limits_on_failure == "open"
         self.budgets_fail_open = budgets_on_failure == "open"
+        self._plans: dict[tuple, list[tuple[Check, LimitState]]] = {}
         self._failure_log = ThrottledLog(LOG_EVERY)
         self._unpriced_log = ThrottledLog(LOG_EVERY)
 
@@ -185,8 +191,7 @@ class LimitCounters:
             log.warning("usage without a price: tokens counted, cost unknown", extra={"fields": {
                 "scopes": [s.scope for s in subjects], "tokens": tokens, "not_logged_since": not_logged}})
         try:
-            async with asyncio.timeout(self.timeout):
-                totals = await self._add(adds, daily)
+            totals = await self._bounded(self._add(adds, daily))
         except (CountersUnavailable, TimeoutError) as exc:
             self._log_failure("charge_usage", exc)
             return ()
@@ -232,13 +237,12 @@ class LimitCounters:
         now = time.time() if now is None else now
         if tokens and not priced and any(_has_credit_limit(s) for s in subjects):
             return Decision(allowed=False, now=now, unpriced_model=True)
-        plan = _plan(subjects, now, requests=requests, tokens=tokens)
+        plan = self._plan(subjects, now, requests, tokens)
         if not plan:
             return Decision(allowed=True, now=now)
         checks = [check for check, _ in plan]
         try:
-            async with asyncio.timeout(self.timeout):
-                blocked, used = await self._check(checks)
+            blocked, used = await self._bounded(self._check(checks))
         except (CountersUnavailable, TimeoutError) as exc:
             self._log_failure("admit", exc)
             budgets = any(state.category == BUDGET for _, state in plan)
@@ -249,6 +253,23 @@ class LimitCounters:
         if blocked < 0:
             return Decision(allowed=True, now=now, states=states)
         return Decision(allowed=False, now=now, states=states, blocked_by=states[blocked])
+
+    async def _bounded(self, call):
+        if not self.awaits_io:
+            return await call
+        async with asyncio.timeout(self.timeout):
+            return await call
+
+    def _plan(self, subjects, now: float, requests: bool, tokens: bool) -> list[tuple[Check, LimitState]]:
+        """The counters to check, cached per minute: every window and period (minute, hour,
+        day, week, month) starts on a minute boundary, so a plan holds for its minute."""
+        cache_key = (tuple(subjects), requests, tokens, int(now // 60))
+        plan = self._plans.get(cache_key)
+        if plan is None:
+            if len(self._plans) >= PLAN_CACHE_SIZE:
+                self._plans.clear()
+            plan = self._plans[cache_key] = _plan(subjects, now, requests=requests, tokens=tokens)
+        return plan
 
     def _log_failure(self, operation: str, exc: BaseException) -> None:
         """A loud line, at most one per LOG_EVERY seconds (with how many were not logged)."""

@@ -16,7 +16,7 @@ RATE = "rate"  # a rate_limits window (requests or tokens per minute/hour/day)
 BUDGET = "budget"  # a usage_limits period (credit in USD, or tokens)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LimitState:
     scope: str  # whose counter: an API key or virtual key id, as the caller names it
     category: str  # RATE or BUDGET
@@ -35,7 +35,7 @@ class LimitState:
         return self.used >= self.limit
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decision:
     """``allowed`` with the states seen; ``blocked_by`` the first state that refused."""
 

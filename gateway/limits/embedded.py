@@ -70,6 +70,8 @@ def default_limits_db(environ: Mapping[str, str]) -> Path:
 
 
 class EmbeddedCounters(LimitCounters):
+    awaits_io = False  # each call is one short transaction on the event loop
+
     def __init__(self, path: str | Path, **policy) -> None:
         super().__init__(**policy)
         self.path = Path(path)

@@ -217,3 +217,64 @@ async def test_embedded_counters_are_shared_by_a_reopened_file_and_created_priva
     await second.close()
     assert path.stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "state").stat().st_mode & 0o777 == 0o700
+
+
+async def test_charge_soon_outlives_a_cancelled_request_and_close_waits_for_it(backend):
+    make, _ = backend
+    counters = make()
+    key = [subject(usage_limits={"token_limit": 1000})]
+    started = asyncio.Event()
+
+    async def handler():
+        started.set()
+        counters.charge_soon(key, Usage(input=40, output=2), Decimal("0.01"))
+        await asyncio.Event().wait()  # the stream goes on until the client hangs up
+
+    request = asyncio.ensure_future(handler())
+    await started.wait()
+    request.cancel()
+    await counters.close()
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    reopened = make()
+    [day] = await reopened.usage("key-1", today, today)
+    assert (day.requests, day.input, day.output, day.cost) == (1, 40, 2, Decimal("0.01"))
+
+
+def _count_in_a_forked_child(counters: EmbeddedCounters, results) -> None:
+    results.put("calling")
+    decision = asyncio.run(counters.check_and_charge_requests([subject(rate_limits=rpm(5))], now=NOW))
+    results.put(decision.states[0].used)
+
+
+def test_embedded_counters_opened_before_a_fork_exclude_each_other_in_child_and_parent(tmp_path):
+    import multiprocessing
+    import queue
+    import warnings
+
+    counters = EmbeddedCounters(tmp_path / "limits.sqlite3")
+    asyncio.run(counters.check_and_charge_requests([subject(rate_limits=rpm(5))], now=NOW))
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    child = context.Process(target=_count_in_a_forked_child, args=(counters, results))
+    with counters._locked():  # the parent is mid-transaction
+        with warnings.catch_warnings():  # Python 3.12+ warns about forking a threaded process
+            warnings.simplefilter("ignore", DeprecationWarning)
+            child.start()
+        assert results.get(timeout=30) == "calling"
+        # An inherited lock (same open file) would let the child through at once.
+        with pytest.raises(queue.Empty):
+            results.get(timeout=1)
+    assert results.get(timeout=30) == 2
+    child.join(timeout=30)
+    assert child.exitcode == 0
+    after = asyncio.run(counters.check_and_charge_requests([subject(rate_limits=rpm(5))], now=NOW))
+    assert after.states[0].used == 3
+    asyncio.run(counters.close())
+
+
+def test_an_unusable_embedded_file_is_one_clear_error(tmp_path):
+    from gateway.limits.counters import CountersUnavailable
+
+    (tmp_path / "file").write_text("")
+    with pytest.raises(CountersUnavailable, match="cannot open .*file/limits.sqlite3"):
+        EmbeddedCounters(tmp_path / "file" / "limits.sqlite3")

@@ -7,9 +7,11 @@ key's :class:`Subject`, each with its own counters):
    charges the request limits (all of them, or none when one refuses) and checks that
    every token window and budget has something left. (:meth:`check_and_charge_requests`
    and :meth:`tokens_available` do each half alone.)
-2. after the call, ``await counters.charge_usage(subjects, usage, cost)``: tokens into
-   the token windows and the token budget, cost into the credit budget, and the day's
-   usage; one round trip, never raises (safe to run as a task nobody awaits).
+2. after the call, ``counters.charge_soon(subjects, usage, cost)`` (or ``await
+   counters.charge_usage(...)``): tokens into the token windows and the token budget,
+   cost into the credit budget, and the day's usage; one round trip, never raises;
+   ``charge_soon`` runs it in a task that the request's cancellation does not reach and
+   that :meth:`close` waits for.
 3. ``await counters.usage(scope, first_day, last_day)`` for the admin API and CLI.
 
 **Exactness.** Request limits are exact: check and charge are one atomic step, so L per
@@ -139,6 +141,7 @@ class LimitCounters:
         self.rate_limits_fail_open = rate_limits_on_failure == "open"
         self.budgets_fail_open = budgets_on_failure == "open"
         self._plans: dict[tuple, list[tuple[Check, LimitState]]] = {}
+        self._pending: set[asyncio.Task] = set()
         self._failure_log = ThrottledLog(LOG_EVERY)
         self._unpriced_log = ThrottledLog(LOG_EVERY)
 
@@ -214,7 +217,24 @@ class LimitCounters:
             counts = await self._read_usage(scope, days)
         return [DailyUsage.from_counts(scope, day, counts.get(day, {})) for day in days]
 
+    def charge_soon(self, subjects: Sequence[Subject], usage: UsageLike, cost: Decimal | None) -> None:
+        """:meth:`charge_usage` in a task of its own, for the end of a request.
+
+        The charge is not cancelled with the request (a client that hangs up mid-stream
+        is charged for what was streamed), and :meth:`close` waits for it, so a draining
+        worker loses no charge.
+        """
+        task = asyncio.get_running_loop().create_task(self.charge_usage(subjects, usage, cost, now=time.time()))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
     async def close(self) -> None:
+        """Wait for the charges still running, then release the backend."""
+        if self._pending:
+            await asyncio.wait(set(self._pending))
+        await self._close_backend()
+
+    async def _close_backend(self) -> None:
         pass
 
     # -- backends ------------------------------------------------------------------------

@@ -79,10 +79,17 @@ class EmbeddedCounters(LimitCounters):
         self._db: sqlite3.Connection | None = None
         self._lock_fd = -1
         self._next_purge = 0.0
-        self._open()
+        try:
+            self._open()
+        except (OSError, sqlite3.Error) as exc:
+            raise CountersUnavailable(f"cannot open {self.path}: {getattr(exc, 'strerror', None) or exc}") from exc
 
     def _open(self) -> None:
-        """(Re)open in this process: a connection must not cross a fork."""
+        """(Re)open in this process: a connection must not cross a fork (the parent's is
+        left alone, not closed: closing it here would touch the parent's state)."""
+        if self._db is not None:
+            # Inherited from the parent: keep it referenced so that it is never closed here.
+            self._inherited = self._db
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._lock_fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)  # created 0600
@@ -94,7 +101,7 @@ class EmbeddedCounters(LimitCounters):
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
 
-    async def close(self) -> None:
+    async def _close_backend(self) -> None:
         if self._db is not None and self._pid == os.getpid():
             self._db.close()
             os.close(self._lock_fd)

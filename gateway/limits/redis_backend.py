@@ -92,7 +92,7 @@ class RedisCounters(LimitCounters):
         )
         self._scripts = {text: hashlib.sha1(text.encode()).hexdigest() for text in (CHECK_SCRIPT, ADD_SCRIPT)}
 
-    async def close(self) -> None:
+    async def _close_backend(self) -> None:
         await self._redis.aclose()
 
     async def _eval(self, script: str, keys: Sequence[str], args: Sequence[int | str]):

@@ -278,3 +278,19 @@ def test_an_unusable_embedded_file_is_one_clear_error(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(CountersUnavailable, match="cannot open .*file/limits.sqlite3"):
         EmbeddedCounters(tmp_path / "file" / "limits.sqlite3")
+
+
+async def test_a_spent_token_window_refuses_without_charging_the_request_limit(backend):
+    make, _ = backend
+    counters = make()
+    key = [subject(rate_limits=[*rpm(10), {"type": "tokens", "unit": "rpm", "value": 100}])]
+    assert (await counters.admit(key, now=NOW)).allowed
+    await counters.charge_usage(key, Usage(input=90, output=30), None, now=NOW)
+    refused = await counters.admit(key, now=NOW)
+    assert refused.reason == "rate_limited"
+    assert (refused.blocked_by.type, refused.blocked_by.used, refused.blocked_by.remaining) == ("tokens", 120, 0)
+    next_minute = await counters.admit(key, now=NOW + 60)
+    assert next_minute.allowed
+    assert [(s.type, s.used) for s in next_minute.states] == [("requests", 1), ("tokens", 0)]
+    # The refused request was not charged to the request window.
+    assert (await counters.admit(key, now=NOW)).states[0].used == 1

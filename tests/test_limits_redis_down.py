@@ -105,3 +105,19 @@ async def test_counting_resumes_when_redis_comes_back_with_its_scripts_gone(tmp_
         assert decision.allowed and not decision.unavailable and decision.states[0].used == 1
     finally:
         await restarted.stop()
+
+
+def test_a_missing_redis_server_fails_under_ci_and_skips_elsewhere(monkeypatch):
+    import os
+    import shutil
+
+    from tests.redis_server import redis_server_binary
+
+    monkeypatch.setattr(shutil, "which", lambda _name: None)
+    monkeypatch.setattr(os.path, "exists", lambda _path: False)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="redis-server is not installed"):
+        redis_server_binary()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="redis-server is not installed"):
+        redis_server_binary()

@@ -65,8 +65,6 @@ class Decision:
         return max(self.blocked_by.reset_at - self.now, 0.0)
 
 
-ALLOWED = Decision(allowed=True, now=0.0)
-
 
 def rate_limit_headers(decision: Decision) -> dict[str, str]:
     """``x-ratelimit-{limit,remaining,reset}-{requests,tokens}`` for the tightest window.

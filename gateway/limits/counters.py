@@ -21,7 +21,9 @@ the answer's usage, so they can overshoot by the tokens of the requests already 
 flight when the limit was reached: with at most C requests in flight for a key, each of
 at most T tokens, the count ends at no more than ``limit - 1 + C × T`` (the last request
 admitted saw ``used <= limit - 1``; only requests in flight at that moment are charged
-after it). Cost is counted in integer nano-dollars (each charge rounded up).
+after it). Cost is counted in integer nano-dollars (each charge rounded up). Tokens and
+cost go into the windows and periods current when the charge is made (the end of the
+answer).
 
 **Unknown prices.** ``admit(..., priced=False)`` refuses (``model_price_unknown``) when
 any subject has a ``credit_limit``: spend that cannot be metered is never let through.

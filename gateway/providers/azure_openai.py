@@ -43,7 +43,7 @@ class AzureOpenAI:
             version = quote(options.get("api_version", DEFAULT_API_VERSION), safe="")
             query = f"{query}&api-version={version}" if query else f"api-version={version}"
         url = join_url(base, path, query)
-        body = call.body if call.stream is None else call.stream
+        body = call.body if call.body_stream is None else call.body_stream
         return UpstreamRequest(call.method, url, forwarded_headers(call, target), body)
 
     async def authorize(self, request: UpstreamRequest, target: Target, app) -> None:

@@ -46,7 +46,8 @@ class Call:
 
     ``endpoint`` is the path after ``/v1/`` (``chat/completions``, ``models/gpt-4o``).
     The body is either ``body`` (read whole, and ``json`` when it parsed as an object)
-    or ``stream`` (relayed chunk by chunk) — never both.
+    or ``body_stream`` (relayed chunk by chunk) — never both. ``wants_stream`` is
+    something else: the client asked for a streamed answer (``"stream": true``).
     """
 
     method: str
@@ -55,7 +56,7 @@ class Call:
     headers: CIMultiDictProxy[str]
     body: bytes | None = None
     json: dict[str, Any] | None = None
-    stream: AsyncIterable[bytes] | None = None
+    body_stream: AsyncIterable[bytes] | None = None
     content_length: int | None = None
 
     @property

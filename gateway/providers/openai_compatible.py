@@ -47,7 +47,7 @@ class OpenAICompatible:
         if "openai_project" in options:
             headers["OpenAI-Project"] = options["openai_project"]
         url = join_url(self.base(target), call.endpoint, call.query_string)
-        return UpstreamRequest(call.method, url, headers, call.body if call.stream is None else call.stream)
+        return UpstreamRequest(call.method, url, headers, call.body if call.body_stream is None else call.body_stream)
 
     async def authorize(self, request: UpstreamRequest, target: Target, app) -> None:
         if self.requires_api_key or target.api_key:

@@ -40,7 +40,7 @@ async def answer(request: web.Request, call: Call, route: RouteSpec) -> web.Stre
         idle_timeout=idle_timeout(outcome.leaf.target, request.app[SETTINGS]),
         translator=outcome.translator,
         wants_stream=outcome.call.wants_stream,
-        stream_translator=outcome.stream,
+        stream_translator=outcome.stream_translator,
         first_out=outcome.first_out,
     )
 

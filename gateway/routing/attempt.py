@@ -54,7 +54,7 @@ class Outcome:
     error: GatewayError | None = None
     translator: ResponseTranslator | None = None
     # A streamed 2xx answer of a translating provider: its translator, already fed.
-    stream: StreamTranslator | None = None
+    stream_translator: StreamTranslator | None = None
     first_out: bytes = b""
     # Retries made at this target; -1 when every retry was used and it still failed.
     retries: int = 0
@@ -102,7 +102,7 @@ async def attempt(ctx: RouteContext, leaf: Leaf) -> Outcome:
     started = time.perf_counter()
     try:
         upstream_request = provider.prepare(call, target)
-        if call.stream is not None and call.content_length is not None:
+        if call.body_stream is not None and call.content_length is not None:
             upstream_request.headers["Content-Length"] = str(call.content_length)
         await provider.authorize(upstream_request, target, request.app)
         timeout_s, timeout_error = request_deadline(target.request_timeout_ms, settings)
@@ -112,12 +112,12 @@ async def attempt(ctx: RouteContext, leaf: Leaf) -> Outcome:
         )
         outcome.translator = provider.translator(call)
         if outcome.translator is not None and call.wants_stream and outcome.ok:
-            outcome.stream = outcome.translator.stream()
+            outcome.stream_translator = outcome.translator.stream()
             outcome.first_out, ended = await _first_output(
-                outcome.opened, outcome.stream, idle_timeout(target, settings), (deadline, timeout_error)
+                outcome.opened, outcome.stream_translator, idle_timeout(target, settings), (deadline, timeout_error)
             )
             if ended:
-                outcome.stream = _EndedStream()
+                outcome.stream_translator = _EndedStream()
     except GatewayError as exc:
         outcome.discard()
         outcome.error = exc

@@ -68,7 +68,7 @@ class Anthropic:
                 code="unsupported_endpoint",
             )
         url = join_url(base, call.endpoint, call.query_string)
-        return UpstreamRequest(call.method, url, headers, call.body if call.stream is None else call.stream)
+        return UpstreamRequest(call.method, url, headers, call.body if call.body_stream is None else call.body_stream)
 
     async def authorize(self, request: UpstreamRequest, target: Target, app) -> None:
         request.headers["x-api-key"] = bearer_key(target, self.name)

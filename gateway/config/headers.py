@@ -4,7 +4,7 @@ Three headers beat the config at every target: ``x-portkey-custom-host``,
 ``x-portkey-forward-headers`` and ``x-portkey-request-timeout``. The others are
 defaults the config may override: ``x-portkey-provider`` (for targets that name no
 provider), ``x-portkey-retry-count`` (for a config without ``retry`` at its top), the
-provider-option headers (``x-portkey-aws-*``, ``x-portkey-azure-*``, ...) and the
+option headers each provider declares (``x-portkey-aws-*``, ``x-portkey-azure-*``, ...) and the
 client's ``Authorization`` key (see ``tree.build_route`` for which targets get it).
 """
 
@@ -12,15 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 import orjson
-from multidict import CIMultiDictProxy
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from ..custom_host import HostAllowList, validate_custom_host
 from ..errors import BadRequest, InvalidConfig
-from .leaf import PROVIDER_OPTION_HEADERS, normalise_keys
+from .leaf import normalise_keys
 from .policy import RetryPolicy, parse_retry_count_header
 from .problems import Problems
 
@@ -34,7 +33,9 @@ class HeaderSettings:
     forward_headers: tuple[str, ...] | None = None
     request_timeout_ms: int | None = None
     retry: RetryPolicy | None = None
-    options: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # The received routing headers, where each target's provider reads its options
+    # (``x-portkey-aws-region``, ...): they may hold secrets.
+    received: CIMultiDictProxy[str] = field(default_factory=lambda: CIMultiDictProxy(CIMultiDict()), repr=False)
     # The client's provider key (Authorization / x-api-key): a secret.
     api_key: str | None = field(default=None, repr=False)
 
@@ -54,14 +55,13 @@ def read_headers(
     forward_headers = None
     if forward is not None:
         forward_headers = tuple(name.strip().lower() for name in forward.split(",") if name.strip())
-    options = {key: headers[name] for key, name in PROVIDER_OPTION_HEADERS.items() if headers.get(name)}
     return HeaderSettings(
         provider=provider,
         custom_host=custom_host,
         forward_headers=forward_headers,
         request_timeout_ms=_request_timeout(headers.get("x-portkey-request-timeout"), problems),
         retry=parse_retry_count_header(headers.get("x-portkey-retry-count"), problems),
-        options=MappingProxyType(options),
+        received=headers,
         api_key=api_key,
     )
 

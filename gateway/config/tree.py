@@ -7,7 +7,8 @@ which is also what ``x-portkey-last-used-option-index`` answers.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping
+import functools
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +18,8 @@ from ..custom_host import HostAllowList
 from ..header_values import checked_client_value
 from .headers import CONFIG_HEADER, HeaderSettings, parse_config_header, parse_metadata, read_headers
 from .inherit import Inherited, inherit
-from .leaf import LEAF_ONLY_KEYS, Target, parse_target
+from .leaf import TARGET_KEYS, Target, parse_target
+from .options import ProviderCatalog, option_keys
 from .policy import NO_RETRY, RetryPolicy
 from .problems import Problems, status_codes
 from .query import MAX_REGEXES, Query, compile_query, regex_count
@@ -96,17 +98,15 @@ def build_route(
     headers: CIMultiDictProxy[str],
     allow: HostAllowList,
     *,
-    providers: Collection[str] | None = None,
+    providers: ProviderCatalog,
     api_key: str | None = None,
 ) -> RouteSpec:
     """Headers of one request → RouteSpec, or a 400 naming every bad field.
 
-    ``providers``: the provider names a target may use (default: the registry's).
+    ``providers``: the providers a target may name, each with the options it declares
+    (the registry; passed in, so that this package never imports a provider).
     ``api_key``: the client's own provider key, for the targets it was meant for.
     """
-    if providers is None:
-        # Imported here: the providers import this package (for Target).
-        from ..providers.registry import PROVIDERS as providers
     for name, value in headers.items():
         # Received headers: aiohttp's parser refused control characters; bytes that are
         # not UTF-8 remain, and would be a 500 once sent upstream. A 400 naming the header.
@@ -125,11 +125,16 @@ def build_route(
 class _Builder:
     headers: HeaderSettings
     allow: HostAllowList
-    providers: Collection[str]
+    providers: ProviderCatalog
     problems: Problems
     key_provider: str | None
     count: int = 0
     regexes: int = 0
+
+    @functools.cached_property
+    def target_only_keys(self) -> tuple[str, ...]:
+        # Only configs with groups ask: header mode is built without the walk.
+        return (*TARGET_KEYS, *sorted(option_keys(self.providers)))
 
     def node(self, raw: Any, path: str, parent: Inherited, depth: int) -> Node | None:
         problems = self.problems
@@ -149,7 +154,7 @@ class _Builder:
             weight = 1
         inherited = inherit(raw, path, parent, self.allow, problems)
         if "strategy" in raw or "targets" in raw:
-            for key in LEAF_ONLY_KEYS:
+            for key in self.target_only_keys:
                 if key in raw:
                     problems.add(
                         f"{path}.{key}",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from ..config import Target
+from ..config import ProviderOption, Target
 from ..errors import BadRequest
 from .base import Call, UpstreamRequest, bearer_key, forwarded_headers, join_url
 
@@ -22,6 +22,11 @@ _RESOURCE_ENDPOINTS = ("models", "files", "batches", "fine_tuning", "assistants"
 
 class AzureOpenAI:
     name = "azure-openai"
+    config_options = (
+        ProviderOption("resource_name", "x-portkey-azure-resource-name"),
+        ProviderOption("deployment_id", "x-portkey-azure-deployment-id", path_segment=True),
+        ProviderOption("api_version", "x-portkey-azure-api-version"),
+    )
 
     def needs_body(self, call: Call) -> bool:
         return False

@@ -15,7 +15,7 @@ from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from ..config import Target
+from ..config import ProviderOption, Target
 from ..errors import Unauthorized
 from ..header_values import checked_client_value
 from ..hop_by_hop import HOP_BY_HOP
@@ -99,6 +99,9 @@ class ResponseTranslator(Protocol):
 
 class Provider(Protocol):
     name: str
+    # The config keys (and x-portkey-* headers) a target of this provider takes; the
+    # config layer reads them into ``Target.options``.
+    config_options: tuple[ProviderOption, ...]
 
     def needs_body(self, call: Call) -> bool:
         """Whether the provider must read the whole body (to translate or sign it)."""

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .appkeys import SETTINGS
 from .handlers import add_routes
 from .middlewares import MIDDLEWARES
 from .providers.bedrock.lifecycle import aws_credentials_context
-from .settings import Settings
+from .settings import SETTINGS, Settings
 from .upstream import session_context
 
 

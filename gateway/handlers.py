@@ -5,13 +5,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from . import __version__
-from .appkeys import SETTINGS
 from .body import read_body, stream_body
 from .middlewares.state import state_of
 from .providers.base import Call
 from .providers.registry import get_provider
 from .request_path import API_PREFIX, split_target
 from .routing import answer
+from .settings import SETTINGS
 
 # The methods provider APIs use; any other on /v1/ is a 405 with an Allow header.
 # HEAD and OPTIONS too: no provider API answers them, and the gateway has no CORS.

@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aiohttp import web
+
 from . import __version__
 from .custom_host import DEFAULT_ALLOWED_HOSTS, HostAllowList
 from .response_headers import HeaderAllowList
@@ -49,6 +51,10 @@ class Settings:
     max_connections: int = 1000
     # Upstream response headers passed to clients beyond the built-in allow list.
     pass_response_headers: HeaderAllowList = field(default_factory=HeaderAllowList)
+
+
+# The application's settings (set by ``app.create_app``).
+SETTINGS = web.AppKey("settings", Settings)
 
 
 def integer(text: str) -> int:

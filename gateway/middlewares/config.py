@@ -11,10 +11,10 @@ import functools
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from ..appkeys import SETTINGS
 from ..config import RouteSpec, build_route
 from ..custom_host import HostAllowList
 from ..providers.registry import PROVIDERS
+from ..settings import SETTINGS
 from .state import is_api_request, state_of
 
 # Per-request headers that are not routing: leaving them out of the cache key keeps

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..appkeys import SETTINGS
 from ..config import RouteSpec
 from ..middlewares.state import state_of
 from ..providers.base import Call
+from ..settings import SETTINGS
 from ..streaming.relay import relay
 from .attempt import Outcome, RouteContext, idle_timeout
 from .strategies import run

@@ -17,13 +17,13 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from ..appkeys import HTTP_SESSION, SETTINGS
 from ..config import Leaf, RouteSpec, Target
 from ..errors import GatewayError, UpstreamBroken, UpstreamTimeout, UpstreamUnreachable
 from ..middlewares.state import state_of
 from ..providers.base import Call, Provider, ResponseTranslator, StreamTranslator
 from ..providers.registry import get_provider
-from ..upstream import Opened, open_upstream, request_deadline
+from ..settings import SETTINGS
+from ..upstream import HTTP_SESSION, Opened, open_upstream, request_deadline
 from .tools import RoutingTools
 
 

@@ -29,7 +29,6 @@ from urllib.parse import quote
 import orjson
 from multidict import CIMultiDict
 
-from ...appkeys import AWS_CREDENTIALS
 from ...config import ProviderOption, Target
 from ...errors import BadRequest, NotFound
 from ...translate.response_format import answer_tool
@@ -40,6 +39,7 @@ from .converse_stream import ConverseChatStream
 from .credentials import resolve
 from .embeddings import embeddings_request, embeddings_response
 from .errors import AnthropicShapedError, upstream_error
+from .lifecycle import AWS_CREDENTIALS
 from .messages import converse_to_message, messages_to_converse
 from .messages_stream import ConverseMessagesStream
 from .signing import sign

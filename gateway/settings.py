@@ -51,6 +51,10 @@ class Settings:
     max_connections: int = 1000
     # Upstream response headers passed to clients beyond the built-in allow list.
     pass_response_headers: HeaderAllowList = field(default_factory=HeaderAllowList)
+    # Parsed routes kept per worker, by routing headers and client key (0 = none).
+    route_cache_size: int = 512
+    # Custom hosts kept validated per worker (0 = none).
+    custom_host_cache_size: int = 256
 
 
 # The application's settings (set by ``app.create_app``).
@@ -219,6 +223,8 @@ _OPTIONS = (
     ("api_keys_file", api_keys_file, "file of client keys (one a line) required in x-portkey-api-key"),
     ("max_connections", non_negative_integer, "upstream connection pool size (0 = unlimited)"),
     ("pass_response_headers", HeaderAllowList, "comma-separated upstream response headers (or prefix*) also passed"),
+    ("route_cache_size", non_negative_integer, "parsed routes kept per worker, by routing headers and client key (0 = none)"),
+    ("custom_host_cache_size", non_negative_integer, "validated custom hosts kept per worker (0 = none)"),
 )
 # Options whose value lands in a Settings field of another name.
 _FIELD = {"api_keys_file": "api_keys"}

@@ -6,7 +6,7 @@ import orjson
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from gateway.config import ProviderOption, build_route, normalise_keys
+from gateway.config import ProviderOption, build_route, normalise_keys, parse_metadata
 from gateway.custom_host import HostAllowList
 from gateway.errors import GatewayError
 from gateway.providers.registry import PROVIDERS
@@ -49,8 +49,11 @@ def test_secrets_stay_out_of_repr():
     assert "sk-hidden" not in repr(spec) and "s3cr3t" not in repr(spec)
 
 
-def test_metadata_is_parsed():
-    assert route({"x-portkey-provider": "openai", "x-portkey-metadata": '{"team": "a"}'}).metadata == {"team": "a"}
+def test_metadata_is_parsed_and_is_no_part_of_the_route():
+    assert parse_metadata('{"team": "a"}') == {"team": "a"}
+    assert parse_metadata(None) == {}
+    with_metadata = route({"x-portkey-provider": "openai", "x-portkey-metadata": '{"team": "a"}'})
+    assert with_metadata == route({"x-portkey-provider": "openai"})
 
 
 @pytest.mark.parametrize(

@@ -28,7 +28,7 @@ Every problem is found before any upstream call, each named by its path
 (``config.targets[1].strategy.mode: must be one of ...``): :mod:`.problems`.
 """
 
-from .headers import CONFIG_HEADER
+from .headers import CONFIG_HEADER, METADATA_HEADER, parse_metadata
 from .leaf import Target, normalise_keys
 from .options import DeclaresOptions, ProviderCatalog, ProviderOption
 from .policy import DEFAULT_RETRY_STATUSES, MAX_RETRY_ATTEMPTS, RetryPolicy
@@ -36,6 +36,7 @@ from .tree import MODES, Condition, Group, Leaf, Node, RouteSpec, build_route
 
 __all__ = [
     "CONFIG_HEADER",
+    "METADATA_HEADER",
     "DEFAULT_RETRY_STATUSES",
     "MAX_RETRY_ATTEMPTS",
     "MODES",
@@ -51,4 +52,5 @@ __all__ = [
     "Target",
     "build_route",
     "normalise_keys",
+    "parse_metadata",
 ]

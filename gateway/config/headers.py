@@ -12,18 +12,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import orjson
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from ..custom_host import HostAllowList, validate_custom_host
+from ..custom_host import HostValidator
 from ..errors import BadRequest, InvalidConfig
+from ..header_values import checked_client_value
 from .leaf import normalise_keys
 from .policy import RetryPolicy, parse_retry_count_header
 from .problems import Problems
 
 CONFIG_HEADER = "x-portkey-config"
+# Per-request data (logs, conditional routing's ``metadata.*``): never part of a route.
+METADATA_HEADER = "x-portkey-metadata"
+_NO_METADATA: Mapping[str, Any] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -41,13 +46,13 @@ class HeaderSettings:
 
 
 def read_headers(
-    headers: CIMultiDictProxy[str], allow: HostAllowList, api_key: str | None, problems: Problems
+    headers: CIMultiDictProxy[str], hosts: HostValidator, api_key: str | None, problems: Problems
 ) -> HeaderSettings:
     provider = (headers.get("x-portkey-provider") or "").strip().lower() or None
     custom_host = headers.get("x-portkey-custom-host")
     if custom_host is not None:
         try:
-            custom_host = validate_custom_host(custom_host, allow, param="x-portkey-custom-host")
+            custom_host = hosts.validate(custom_host, param="x-portkey-custom-host")
         except BadRequest as exc:
             problems.add_error(exc)
             custom_host = None
@@ -98,12 +103,14 @@ def parse_config_header(text: str | None) -> dict[str, Any]:
 
 
 def parse_metadata(text: str | None) -> Mapping[str, Any]:
+    """The ``x-portkey-metadata`` JSON object (empty when absent), or a 400."""
     if text is None:
-        return {}
+        return _NO_METADATA
+    checked_client_value(text, METADATA_HEADER)
     try:
         value = orjson.loads(text)
     except orjson.JSONDecodeError:
         value = None
     if not isinstance(value, dict):
-        raise InvalidConfig("x-portkey-metadata: must be a JSON object", param="x-portkey-metadata")
+        raise InvalidConfig(f"{METADATA_HEADER}: must be a JSON object", param=METADATA_HEADER)
     return value

@@ -9,7 +9,9 @@ the Outcome is answered or discarded in favour of another attempt.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -17,7 +19,7 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from ..config import Leaf, RouteSpec, Target
+from ..config import METADATA_HEADER, Leaf, RouteSpec, Target, parse_metadata
 from ..errors import GatewayError, UpstreamBroken, UpstreamTimeout, UpstreamUnreachable
 from ..middlewares.state import state_of
 from ..providers.base import Call, Provider, ResponseTranslator, StreamTranslator
@@ -39,10 +41,17 @@ class RouteContext:
     def facts(self) -> dict[str, Any]:
         """What conditional routing reads: metadata.*, params.*, url.pathname."""
         return {
-            "metadata": self.route.metadata,
+            "metadata": self.metadata,
             "params": self.call.json or {},
             "url": {"pathname": self.request.path},
         }
+
+
+    @functools.cached_property
+    def metadata(self) -> Mapping[str, Any]:
+        # The request's own, not the (shared, cached) route's; the config middleware
+        # has already refused a bad one.
+        return parse_metadata(self.request.headers.get(METADATA_HEADER))
 
 
 @dataclass

@@ -8,7 +8,6 @@ from aiohttp import web
 
 from . import __version__
 from .admin import add_admin_routes
-from .appkeys import SETTINGS
 from .body import read_body, stream_body
 from .errors import GatewayShutdown
 from .middlewares.drain import IN_FLIGHT
@@ -17,6 +16,7 @@ from .providers.base import Call
 from .providers.registry import get_provider
 from .request_path import API_PREFIX, split_target
 from .routing import answer
+from .settings import SETTINGS
 
 # The methods provider APIs use; any other on /v1/ is a 405 with an Allow header.
 # HEAD and OPTIONS too: no provider API answers them, and the gateway has no CORS.

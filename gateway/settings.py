@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aiohttp import web
+
 from . import __version__
 from .client_address import TrustedProxies
 from .custom_host import DEFAULT_ALLOWED_HOSTS, HostAllowList
@@ -70,6 +72,14 @@ class Settings:
     budgets_on_failure: str = "closed"
     # Seconds a counter call may take before the on-failure policy applies.
     limits_timeout: float = 0.5
+    # Parsed routes kept per worker, by routing headers and client key (0 = none).
+    route_cache_size: int = 512
+    # Custom hosts kept validated per worker (0 = none).
+    custom_host_cache_size: int = 256
+
+
+# The application's settings (set by ``app.create_app``).
+SETTINGS = web.AppKey("settings", Settings)
 
 
 def integer(text: str) -> int:
@@ -262,6 +272,8 @@ _OPTIONS = (
     ("rate_limits_on_failure", open_or_closed, "open or closed: rate limits when the counters are unreachable"),
     ("budgets_on_failure", open_or_closed, "open or closed: budgets when the counters are unreachable"),
     ("limits_timeout", seconds, "seconds a counter call may take before the on-failure policy applies"),
+    ("route_cache_size", non_negative_integer, "parsed routes kept per worker, by routing headers and client key (0 = none)"),
+    ("custom_host_cache_size", non_negative_integer, "validated custom hosts kept per worker (0 = none)"),
 )
 # Options whose value lands in a Settings field of another name.
 _FIELD = {"api_keys_file": "api_keys"}

@@ -17,10 +17,10 @@ import orjson
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from ..appkeys import SETTINGS
 from ..config import CONFIG_HEADER, build_route, normalise_keys
 from ..custom_host import HostAllowList
 from ..providers.registry import PROVIDERS
+from ..settings import SETTINGS
 from ..store import Store, StoredConfig
 from ..store.runtime import StoreRuntime
 from .common import admin_handler, audit, listing, new_id, not_found, now, ok, slug_from

@@ -15,10 +15,10 @@ from typing import Any
 
 from aiohttp import web
 
-from ..appkeys import SETTINGS
 from ..custom_host import HostAllowList, validate_custom_host
 from ..errors import BadRequest
 from ..providers.registry import PROVIDERS
+from ..settings import SETTINGS
 from ..store import ProviderCredentials, VirtualKey
 from ..store.runtime import StoreRuntime
 from . import limits

@@ -99,7 +99,7 @@ async def open_checked_store(settings: Settings, environ: Mapping[str, str] = os
 
 async def store_context(app: web.Application) -> AsyncIterator[None]:
     """Cleanup context: open the store and its live view for this worker, close them at exit."""
-    from ..appkeys import SETTINGS
+    from ..settings import SETTINGS
 
     settings = app[SETTINGS]
     admin_key = load_admin_key(settings)

@@ -7,12 +7,13 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from gateway.config import build_route
 from gateway.custom_host import HostAllowList
+from gateway.providers.registry import PROVIDERS
 from gateway.store import ProviderCredentials, VirtualKey
 
 
 def route_for(target: dict):
     headers = CIMultiDictProxy(CIMultiDict({"x-portkey-config": orjson.dumps(target).decode()}))
-    return build_route(headers, HostAllowList.parse("*"))
+    return build_route(headers, HostAllowList.parse("*"), providers=PROVIDERS)
 
 
 def test_an_openai_virtual_key_becomes_provider_and_key():

@@ -1,4 +1,5 @@
-"""First middleware: trace id, timing, the access-log line, errors → OpenAI JSON."""
+"""First middleware: trace id, timing, the access-log line, errors → JSON in the
+client's protocol (OpenAI's, or Anthropic's for ``/v1/messages``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import time
 
 from aiohttp import web
 
-from ..errors import BodyTooLarge, GatewayError
+from ..errors import BodyTooLarge, GatewayError, MethodNotAllowed, NotFound, speaks_anthropic
 from ..settings import SETTINGS
 from .state import STATE_KEY, RequestState
 
@@ -31,6 +32,7 @@ async def context_middleware(request: web.Request, handler):
     request[STATE_KEY] = state
     response = None
     status = 500
+    anthropic = speaks_anthropic(request.path)
     try:
         if trace_id is not None and not _TRACE_ID.fullmatch(trace_id):
             state.trace_id = new_trace_id()
@@ -44,18 +46,18 @@ async def context_middleware(request: web.Request, handler):
         response = await handler(request)
         status = CLIENT_CLOSED if state.client_gone else response.status
     except GatewayError as exc:
-        response, status = exc.response(), exc.status
+        response, status = exc.response(anthropic=anthropic), exc.status
     except web.HTTPRequestEntityTooLarge as exc:
-        response, status = BodyTooLarge(exc.text or "request body too large").response(), 413
+        response, status = BodyTooLarge(exc.text or "request body too large").response(anthropic=anthropic), 413
     except web.HTTPException as exc:
-        response, status = _http_exception(request, exc), exc.status
+        response, status = _http_exception(request, exc, anthropic), exc.status
     except asyncio.CancelledError:
         status = CLIENT_CLOSED
         raise
     except Exception:
         log.exception("unhandled error", extra={"fields": {"trace_id": state.trace_id}})
         error = GatewayError("internal gateway error; see the gateway log for this trace id")
-        response, status = error.response(), 500
+        response, status = error.response(anthropic=anthropic), 500
     finally:
         _access_line(request, state, status, response)
     if not response.prepared:
@@ -71,24 +73,14 @@ def new_trace_id() -> str:
     return raw.hex()
 
 
-def _http_exception(request: web.Request, exc: web.HTTPException) -> web.Response:
+def _http_exception(request: web.Request, exc: web.HTTPException, anthropic: bool) -> web.Response:
     if exc.status == 404:
-        error = GatewayError(
-            "unknown route: this gateway serves the OpenAI API under /v1/",
-            status=404,
-            type="invalid_request_error",
-            code="not_found",
-        )
+        error = NotFound("unknown route: this gateway serves the OpenAI API under /v1/")
     elif exc.status == 405:
-        error = GatewayError(
-            f"method {request.method} is not allowed on {request.path}",
-            status=405,
-            type="invalid_request_error",
-            code="method_not_allowed",
-        )
+        error = MethodNotAllowed(f"method {request.method} is not allowed on {request.path}")
     else:
         error = GatewayError(exc.reason, status=exc.status, type="invalid_request_error", code="http_error")
-    response = error.response()
+    response = error.response(anthropic=anthropic)
     for name in ("Allow",):
         if name in exc.headers:
             response.headers[name] = exc.headers[name]

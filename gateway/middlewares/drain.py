@@ -15,7 +15,7 @@ import asyncio
 
 from aiohttp import web
 
-from ..errors import GatewayShutdown
+from ..errors import GatewayShutdown, speaks_anthropic
 from .state import STATE_KEY
 
 # Why an answer ended, as the access line's ``ended`` field says.
@@ -91,7 +91,7 @@ async def drain_middleware(request: web.Request, handler):
         # Cancelled by the drain's deadline before its answer began: say so.
         if not (in_flight._leave(request) and task.uncancel() == 0 and request.writer.output_size == 0):
             raise
-        response = GatewayShutdown().response()
+        response = GatewayShutdown().response(anthropic=speaks_anthropic(request.path))
     except BaseException:
         in_flight._leave(request)
         raise

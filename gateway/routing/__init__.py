@@ -28,7 +28,6 @@ async def answer(request: web.Request, call: Call, route: RouteSpec) -> web.Stre
     state = state_of(request)
     state.option_path = outcome.leaf.path
     state.provider = outcome.leaf.target.provider
-    state.retry_attempts = outcome.retries
     headers = response_headers(request, outcome)
     if outcome.error is not None:
         outcome.error.headers.update(headers)
@@ -51,6 +50,7 @@ def response_headers(request: web.Request, outcome: Outcome) -> dict[str, str]:
         "x-portkey-provider": outcome.leaf.target.provider,
         "x-portkey-trace-id": state.trace_id,
         "x-portkey-last-used-option-index": outcome.leaf.path,
-        "x-portkey-retry-attempt-count": str(outcome.retries),
+        # Portkey's header says -1 when every retry was used and the target still failed.
+        "x-portkey-retry-attempt-count": "-1" if outcome.retries_exhausted else str(outcome.retries),
         "x-portkey-cache-status": "DISABLED",
     }

@@ -22,7 +22,7 @@ from aiohttp import web
 from yarl import URL
 
 from ..config import METADATA_HEADER, Leaf, RouteSpec, Target, parse_metadata
-from ..errors import GatewayError, UpstreamBroken, UpstreamTimeout, UpstreamUnreachable
+from ..errors import GatewayError, IdleTimeout, UpstreamBroken, UpstreamUnreachable
 from ..loggable import loggable_url, upstream_request_id
 from ..middlewares.state import state_of
 from ..providers.base import Call, Provider, ResponseTranslator, StreamTranslator
@@ -70,8 +70,10 @@ class Outcome:
     # A streamed 2xx answer of a translating provider: its translator, already fed.
     stream_translator: StreamTranslator | None = None
     first_out: bytes = b""
-    # Retries made at this target; -1 when every retry was used and it still failed.
+    # Retries made at this target, and whether that was every retry its policy allows
+    # (and it still failed).
     retries: int = 0
+    retries_exhausted: bool = False
     record: dict[str, Any] = field(default_factory=dict)
     # The upstream URL this attempt called (for the debug line), once prepared.
     url: URL | None = None
@@ -176,9 +178,7 @@ async def _first_output(
     except TimeoutError:
         if timeout_error is not None and deadline_at <= silent_until:
             raise timeout_error from None
-        raise UpstreamTimeout(
-            f"upstream sent nothing for {idle_s:g} s before its first event", status=504, code="stream_idle_timeout"
-        ) from None
+        raise IdleTimeout(idle_s, before_first_event=True) from None
     except (aiohttp.ClientError, OSError) as exc:
         raise UpstreamBroken(f"upstream connection failed before its first event: {type(exc).__name__}") from None
     return out, False

@@ -35,8 +35,7 @@ async def call_with_retry(ctx: RouteContext, leaf: Leaf) -> Outcome:
         if outcome.ok or not is_retryable(outcome, policy):
             return outcome
         if retries >= policy.attempts:
-            if policy.attempts:
-                outcome.retries = -1  # every retry was used and it still failed
+            outcome.retries_exhausted = policy.attempts > 0
             return outcome
         delay = retry_delay(outcome, policy, retries, ctx)
         if waited + delay > RETRY_WAIT_BUDGET_S:

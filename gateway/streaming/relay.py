@@ -18,7 +18,7 @@ import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from ..errors import BodyTooLarge, GatewayError, UpstreamBroken, UpstreamTimeout
+from ..errors import GatewayError, IdleTimeout, UpstreamBroken, UpstreamTooLarge, speaks_anthropic
 from ..hop_by_hop import connection_options
 from ..loggable import upstream_request_id
 from ..middlewares.drain import IN_FLIGHT
@@ -217,11 +217,7 @@ def _mid_stream_error(exc: BaseException, idle_timeout: float) -> GatewayError:
     if isinstance(exc, GatewayError):
         return exc
     if isinstance(exc, TimeoutError):
-        return UpstreamTimeout(
-            f"upstream sent nothing for {idle_timeout:g} s in the middle of its answer",
-            status=504,
-            code="stream_idle_timeout",
-        )
+        return IdleTimeout(idle_timeout)
     return UpstreamBroken(f"upstream connection failed in the middle of its answer: {type(exc).__name__}")
 
 
@@ -231,7 +227,7 @@ async def _fail_started(request, response: web.StreamResponse, is_sse: bool, err
     log.warning("stream failed after the first byte: %s", error.message)
     if is_sse:
         try:
-            event = error.sse_event()
+            event = error.event_for(anthropic=speaks_anthropic(request.path))
             await response.write(event)
             state_of(request).body_bytes_out += len(event)
             await response.write_eof()
@@ -248,24 +244,18 @@ async def _read_rest(opened: Opened, idle_timeout: float) -> bytes:
     size = len(opened.first_chunk)
     content = opened.response.content
     try:
-        while True:
+        while size <= MAX_TRANSLATED_BODY:  # the first chunk counts too
             async with asyncio.timeout(idle_timeout):
                 chunk = await content.readany()
             if not chunk:
-                break
+                return b"".join(parts)
             size += len(chunk)
-            if size > MAX_TRANSLATED_BODY:
-                raise BodyTooLarge("upstream answer too large to translate", status=502, code="upstream_too_large")
             parts.append(chunk)
     except TimeoutError:
-        raise UpstreamTimeout(
-            f"upstream sent nothing for {idle_timeout:g} s in the middle of its answer",
-            status=504,
-            code="stream_idle_timeout",
-        ) from None
+        raise IdleTimeout(idle_timeout) from None
     except (aiohttp.ClientError, OSError) as exc:
         raise UpstreamBroken(f"upstream connection failed in the middle of its answer: {type(exc).__name__}") from None
-    return b"".join(parts)
+    raise UpstreamTooLarge(f"upstream answer larger than {MAX_TRANSLATED_BODY} bytes: too large to translate")
 
 
 def _whole(status: int, headers: CIMultiDict[str], body: bytes) -> web.Response:

@@ -41,7 +41,8 @@ async def ready(request: web.Request) -> web.Response:
 async def proxy(request: web.Request) -> web.StreamResponse:
     """Any ``/v1/...`` call: routed by its RouteSpec, body streamed unless needed whole."""
     settings = request.app[SETTINGS]
-    route = state_of(request).route
+    state = state_of(request)
+    route = state.route
     endpoint, query_string = split_target(request.raw_path)
     call = Call(method=request.method, endpoint=endpoint, query_string=query_string, headers=request.headers)
     # The body is read whole (once) when a provider must read it, when it may be sent
@@ -58,7 +59,7 @@ async def proxy(request: web.Request) -> web.StreamResponse:
         await read_body(request, call, settings.max_body_size, require_json=needs_json)
     else:
         stream_body(request, call, settings.max_body_size)
-    return await answer(request, call, route)
+    return await answer(request, call, route, state.trace_id)
 
 
 def add_routes(app: web.Application) -> None:

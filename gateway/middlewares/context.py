@@ -12,6 +12,7 @@ import time
 from aiohttp import web
 
 from ..errors import BodyTooLarge, GatewayError, MethodNotAllowed, NotFound, speaks_anthropic
+from ..routing.records import ROUTED, Routed
 from ..settings import SETTINGS
 from .state import STATE_KEY, RequestState
 
@@ -44,7 +45,7 @@ async def context_middleware(request: web.Request, handler):
                 param=TRACE_HEADER,
             )
         response = await handler(request)
-        status = CLIENT_CLOSED if state.client_gone else response.status
+        status = response.status
     except GatewayError as exc:
         response, status = exc.response(anthropic=anthropic), exc.status
     except web.HTTPRequestEntityTooLarge as exc:
@@ -59,10 +60,38 @@ async def context_middleware(request: web.Request, handler):
         error = GatewayError("internal gateway error; see the gateway log for this trace id")
         response, status = error.response(anthropic=anthropic), 500
     finally:
+        routed = request.get(ROUTED)
+        if routed is not None:
+            _absorb(state, routed)
+            if state.client_gone:
+                status = CLIENT_CLOSED  # the answer was cut short by the client leaving
         _access_line(request, state, status, response)
     if not response.prepared:
         response.headers[TRACE_HEADER] = state.trace_id
     return response
+
+
+def _absorb(state: RequestState, routed: Routed) -> None:
+    """What routing and the relay reported → the request's state (its one writer)."""
+    if routed.provider is not None:
+        state.provider = routed.provider
+        state.option_path = routed.option_path
+    if routed.attempts:
+        state.attempts = [record.fields() for record in routed.attempts]
+        model = routed.model
+        if model is not None:
+            state.model = model
+    relayed = routed.relay
+    if relayed is None:
+        return
+    if state.model is None:
+        state.model = relayed.model
+    state.usage = relayed.usage
+    state.upstream_request_id = relayed.upstream_request_id
+    state.body_bytes_out = relayed.bytes_out
+    state.first_byte_at = relayed.first_byte_at
+    state.stream_error = relayed.stream_error
+    state.client_gone = relayed.client_gone
 
 
 def new_trace_id() -> str:

@@ -35,9 +35,9 @@ class InFlight:
     def __len__(self) -> int:
         return len(self._tasks)
 
-    def relaying(self, request: web.Request, content) -> None:
-        """``content`` (an upstream body) is being relayed to ``request``'s client."""
-        self._streams[id(request)] = content
+    def relaying(self, request: web.Request, answer) -> None:
+        """``answer`` (an UpstreamAnswer) is being relayed to ``request``'s client."""
+        self._streams[id(request)] = answer
 
     def relayed(self, request: web.Request) -> None:
         self._streams.pop(id(request), None)
@@ -49,10 +49,10 @@ class InFlight:
             state = request.get(STATE_KEY)
             if state is not None:
                 state.ended = ENDED_BY_SHUTDOWN
-            content = self._streams.get(key)
-            if content is not None:
+            answer = self._streams.get(key)
+            if answer is not None:
                 # The relay wakes up with this error and ends the stream in band.
-                content.set_exception(GatewayShutdown())
+                answer.abort(GatewayShutdown())
             else:
                 task.cancel()
         return len(self._tasks)

@@ -1,9 +1,10 @@
 """One call to one target, up to the first byte the client would see.
 
 Nothing is sent to the client here: an attempt ends with an Outcome holding either an
-opened upstream answer (status and first chunk in; for a translated stream, the
-first translated bytes too) or the gateway's own error. The strategies decide whether
-the Outcome is answered or discarded in favour of another attempt.
+upstream answer (status and first chunk in; for a translated stream, the first
+translated bytes too) or the gateway's own error. The strategies decide whether the
+Outcome is answered or discarded in favour of another attempt. The upstream is
+reached through ``ctx.transport`` (the pooled session, or a test's double).
 """
 
 from __future__ import annotations
@@ -21,14 +22,15 @@ import orjson
 from aiohttp import web
 from yarl import URL
 
+from ..answer import UpstreamAnswer
 from ..config import METADATA_HEADER, Leaf, RouteSpec, Target, parse_metadata
 from ..errors import GatewayError, IdleTimeout, UpstreamBroken, UpstreamUnreachable
 from ..loggable import loggable_url, upstream_request_id
-from ..middlewares.state import state_of
 from ..providers.base import Call, Provider, ResponseTranslator, StreamTranslator
 from ..providers.registry import get_provider
 from ..settings import SETTINGS
-from ..upstream import HTTP_SESSION, Opened, open_upstream, request_deadline
+from ..upstream import Transport, request_deadline
+from .records import AttemptRecord, Routed
 from .tools import RoutingTools
 
 log = logging.getLogger("gateway.attempt")
@@ -42,6 +44,10 @@ class RouteContext:
     call: Call
     route: RouteSpec
     tools: RoutingTools
+    transport: Transport
+    # What routing reports (published on the request); the trace id for debug lines.
+    routed: Routed = field(default_factory=Routed)
+    trace_id: str = ""
 
     def facts(self) -> dict[str, Any]:
         """What conditional routing reads: metadata.*, params.*, url.pathname."""
@@ -64,7 +70,7 @@ class Outcome:
     leaf: Leaf
     provider: Provider
     call: Call
-    opened: Opened | None = None
+    answer: UpstreamAnswer | None = None
     error: GatewayError | None = None
     translator: ResponseTranslator | None = None
     # A streamed 2xx answer of a translating provider: its translator, already fed.
@@ -74,17 +80,17 @@ class Outcome:
     # (and it still failed).
     retries: int = 0
     retries_exhausted: bool = False
-    record: dict[str, Any] = field(default_factory=dict)
+    record: AttemptRecord | None = None
     # The upstream URL this attempt called (for the debug line), once prepared.
     url: URL | None = None
 
     @property
     def status(self) -> int:
-        return self.error.status if self.error is not None else self.opened.status
+        return self.error.status if self.error is not None else self.answer.status
 
     @property
     def ok(self) -> bool:
-        return self.error is None and 200 <= self.opened.status < 300
+        return self.error is None and 200 <= self.answer.status < 300
 
     @property
     def network_error(self) -> bool:
@@ -92,14 +98,10 @@ class Outcome:
         return isinstance(self.error, UpstreamUnreachable)
 
     def discard(self) -> None:
-        """Let go of an answer that will not be relayed."""
-        if self.opened is not None:
-            length = self.opened.response.content_length
-            if length is not None and length == len(self.opened.first_chunk):
-                self.opened.response.release()  # all read: the connection goes back to the pool
-            else:
-                self.opened.close()
-            self.opened = None
+        """Let go of an answer that will not be relayed (the answer knows how)."""
+        if self.answer is not None:
+            self.answer.close()
+            self.answer = None
 
 
 def call_for(call: Call, target: Target) -> Call:
@@ -126,14 +128,12 @@ async def attempt(ctx: RouteContext, leaf: Leaf) -> Outcome:
         await provider.authorize(upstream_request, target, request.app)
         timeout_s, timeout_error = request_deadline(target.request_timeout_ms, settings)
         deadline = asyncio.get_running_loop().time() + timeout_s
-        outcome.opened = await open_upstream(
-            request.app[HTTP_SESSION], upstream_request, timeout_s=timeout_s, timeout_error=timeout_error
-        )
+        outcome.answer = await ctx.transport.open(upstream_request, timeout_s=timeout_s, timeout_error=timeout_error)
         outcome.translator = provider.translator(call)
         if outcome.translator is not None and call.wants_stream and outcome.ok:
             outcome.stream_translator = outcome.translator.stream()
             outcome.first_out, ended = await _first_output(
-                outcome.opened, outcome.stream_translator, idle_timeout(target, settings), (deadline, timeout_error)
+                outcome.answer, outcome.stream_translator, idle_timeout(target, settings), (deadline, timeout_error)
             )
             if ended:
                 outcome.stream_translator = _EndedStream()
@@ -148,7 +148,7 @@ async def attempt(ctx: RouteContext, leaf: Leaf) -> Outcome:
 
 
 async def _first_output(
-    opened: Opened,
+    answer: UpstreamAnswer,
     stream: StreamTranslator,
     idle_s: float,
     deadline: tuple[float, GatewayError] | None = None,
@@ -164,14 +164,14 @@ async def _first_output(
     ``deadline`` (loop time, counted from sending the request, and the error its
     expiry answers).
     """
-    out = stream.feed(opened.first_chunk) if opened.first_chunk else b""
-    content = opened.response.content
+    out = stream.feed(answer.first_chunk) if answer.first_chunk else b""
+    read = answer.read
     silent_until = asyncio.get_running_loop().time() + idle_s
     deadline_at, timeout_error = deadline if deadline is not None else (silent_until, None)
     try:
         async with asyncio.timeout_at(min(deadline_at, silent_until)):
             while not out:
-                chunk = await content.readany()
+                chunk = await read()
                 if not chunk:
                     return stream.close(), True
                 out = stream.feed(chunk)
@@ -208,25 +208,22 @@ def idle_timeout(target: Target, settings) -> float:
     return settings.idle_timeout
 
 
-def _record(ctx: RouteContext, outcome: Outcome, started: float) -> dict[str, Any]:
-    """One entry of the access line's ``attempts``: target path, status, time to answer."""
-    record: dict[str, Any] = {
-        "target": outcome.leaf.path,
-        "provider": outcome.leaf.target.provider,
-        "status": outcome.status,
-        "ms": round((time.perf_counter() - started) * 1000, 2),
-    }
-    if outcome.error is not None:
-        record["error"] = outcome.error.code
-    state = state_of(ctx.request)
-    state.attempts.append(record)
+def _record(ctx: RouteContext, outcome: Outcome, started: float) -> AttemptRecord:
+    """The attempt's record (target path, status, time to answer), added to ``ctx.routed``."""
     model = (outcome.call.json or {}).get("model")
-    if isinstance(model, str):
-        state.model = model  # after this target's override_params
+    record = AttemptRecord(
+        outcome.leaf.path,
+        outcome.leaf.target.provider,
+        outcome.status,
+        round((time.perf_counter() - started) * 1000, 2),
+        outcome.error.code if outcome.error is not None else None,
+        model if isinstance(model, str) else None,  # after this target's override_params
+    )
+    ctx.routed.attempts.append(record)
     if log.isEnabledFor(logging.DEBUG):
         # Never headers, never query values: either can hold a key.
-        fields = {"trace_id": state.trace_id, **record, "url": loggable_url(outcome.url), "model": model}
-        if outcome.opened is not None:
-            fields["upstream_request_id"] = upstream_request_id(outcome.opened.response.headers)
+        fields = {"trace_id": ctx.trace_id, **record.fields(), "url": loggable_url(outcome.url), "model": model}
+        if outcome.answer is not None:
+            fields["upstream_request_id"] = upstream_request_id(outcome.answer.headers)
         log.debug("attempt", extra={"fields": fields})
     return record

@@ -39,9 +39,9 @@ async def call_with_retry(ctx: RouteContext, leaf: Leaf) -> Outcome:
             return outcome
         delay = retry_delay(outcome, policy, retries, ctx)
         if waited + delay > RETRY_WAIT_BUDGET_S:
-            outcome.record["retry"] = "over_wait_budget"
+            outcome.record.retry = "over_wait_budget"
             return outcome
-        outcome.record["then"] = "retry"
+        outcome.record.then = "retry"
         outcome.discard()
         await ctx.tools.sleep(delay)
         waited += delay
@@ -53,8 +53,8 @@ def is_retryable(outcome: Outcome, policy: RetryPolicy) -> bool:
 
 
 def retry_delay(outcome: Outcome, policy: RetryPolicy, retries: int, ctx: RouteContext) -> float:
-    if policy.use_retry_after_header and outcome.opened is not None:
-        asked = retry_after(outcome.opened.response.headers, ctx.tools.now())
+    if policy.use_retry_after_header and outcome.answer is not None:
+        asked = retry_after(outcome.answer.headers, ctx.tools.now())
         if asked is not None:
             return asked
     return backoff(retries, ctx.tools.random())

@@ -12,6 +12,8 @@ go, which the context middleware reads.
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from ..config import RouteSpec
@@ -28,7 +30,11 @@ from .tools import ROUTING_TOOLS, RoutingTools, tools_of
 __all__ = ["ROUTED", "ROUTING_TOOLS", "AttemptRecord", "RelayResult", "Routed", "RoutingTools", "answer"]
 
 
-async def answer(request: web.Request, call: Call, route: RouteSpec, trace_id: str) -> web.StreamResponse:
+async def answer(
+    request: web.Request, call: Call, route: RouteSpec, trace_id: str, in_flight: Any = None
+) -> web.StreamResponse:
+    """Route ``call`` and relay the answer; ``in_flight`` (the worker's InFlight) can
+    cut the relay at a shutdown's deadline."""
     routed = Routed()
     request[ROUTED] = routed  # before any attempt: a client that leaves mid-way is reported too
     ctx = RouteContext(request, call, route, tools_of(request.app), request.app[TRANSPORT], routed, trace_id)
@@ -53,6 +59,7 @@ async def answer(request: web.Request, call: Call, route: RouteSpec, trace_id: s
             first_out=outcome.first_out,
             sniff_model=routed.model is None,
             anthropic=speaks_anthropic(request.path),
+            in_flight=in_flight,
         )
 
 

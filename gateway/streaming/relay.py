@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -26,7 +27,6 @@ from ..answer import UpstreamAnswer
 from ..errors import GatewayError, IdleTimeout, UpstreamBroken, UpstreamTooLarge
 from ..hop_by_hop import connection_options
 from ..loggable import upstream_request_id
-from ..middlewares.drain import IN_FLIGHT
 from ..providers.base import ResponseTranslator, StreamTranslator
 from ..response_headers import HeaderAllowList
 from ..settings import SETTINGS
@@ -74,6 +74,7 @@ async def relay(
     first_out: bytes = b"",
     sniff_model: bool = False,
     anthropic: bool = False,
+    in_flight: Any = None,
 ) -> web.StreamResponse:
     """Answer ``request`` with ``answer``; returns the (finished) response, and fills
     ``result`` as it goes (so that it holds what happened if the client hangs up).
@@ -82,6 +83,8 @@ async def relay(
     (``first_out``), by routing, which judged the answer before committing to it.
     ``sniff_model``: read the model from the answer (the request's body was not
     parsed). ``anthropic``: a failure mid-stream is told in Anthropic's protocol.
+    ``in_flight``: the worker's InFlight, told which answer is being relayed so that
+    a shutdown's deadline can end it in band.
     """
     status = answer.status
     headers = client_headers(answer.headers, extra_headers, request.app[SETTINGS].pass_response_headers)
@@ -99,7 +102,7 @@ async def relay(
             first_out = stream_translator.feed(answer.first_chunk) if answer.first_chunk else b""
         try:
             return await _relay_translated(
-                request, answer, result, headers, idle_timeout, stream_translator, first_out, anthropic
+                request, answer, result, headers, idle_timeout, stream_translator, first_out, anthropic, in_flight
             )
         finally:
             result.usage = getattr(stream_translator, "usage", None)
@@ -110,11 +113,11 @@ async def relay(
         # (an event stream keeps its stream headers, however short).
         result.usage = usage_in(answer.first_chunk)
         return web.Response(status=status, headers=headers, body=answer.first_chunk)
-    return await _relay_bytes(request, answer, result, headers, idle_timeout, anthropic)
+    return await _relay_bytes(request, answer, result, headers, idle_timeout, anthropic, in_flight)
 
 
 async def _relay_bytes(
-    request, answer: UpstreamAnswer, result: RelayResult, headers, idle_timeout: float, anthropic: bool
+    request, answer: UpstreamAnswer, result: RelayResult, headers, idle_timeout: float, anthropic: bool, in_flight
 ) -> web.StreamResponse:
     is_sse = answer.content_type == EVENT_STREAM
     response = _stream_response(answer.status, headers, is_sse)
@@ -124,7 +127,7 @@ async def _relay_bytes(
     try:
         return await _pump(
             request, response, answer, result, sniffer.feed(answer.first_chunk), idle_timeout,
-            anthropic, is_sse, sniffer.feed, _nothing,
+            anthropic, is_sse, sniffer.feed, _nothing, in_flight,
         )
     finally:
         result.usage = sniffer.usage()
@@ -139,6 +142,7 @@ async def _relay_translated(
     stream: StreamTranslator,
     first_out: bytes,
     anthropic: bool,
+    in_flight,
 ) -> web.StreamResponse:
     # The first chunk was translated before the client saw anything: an error the
     # upstream reports at once (a Bedrock exception frame) kept its own status.
@@ -146,7 +150,7 @@ async def _relay_translated(
     response = _stream_response(answer.status, headers, True)
     await response.prepare(request)
     return await _pump(
-        request, response, answer, result, first_out, idle_timeout, anthropic, True, stream.feed, stream.close
+        request, response, answer, result, first_out, idle_timeout, anthropic, True, stream.feed, stream.close, in_flight
     )
 
 
@@ -165,6 +169,7 @@ async def _pump(
     is_sse: bool,
     feed,
     close,
+    in_flight,
 ):
     """Write ``out``, then each upstream chunk through ``feed``, then ``close()``.
 
@@ -173,7 +178,6 @@ async def _pump(
     that ``feed`` turns into nothing (pings, junk) do not count as talking.
     """
     read = answer.read
-    in_flight = request.app.get(IN_FLIGHT)
     if in_flight is not None:  # a shutdown's deadline can end this stream in band
         in_flight.relaying(request, answer)
     try:

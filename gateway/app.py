@@ -9,6 +9,7 @@ from .handlers import add_routes
 from .middlewares import MIDDLEWARES
 from .middlewares.drain import IN_FLIGHT, InFlight
 from .providers.bedrock.lifecycle import aws_credentials_context
+from .providers.vertex.lifecycle import vertex_tokens_context
 from .settings import Settings
 from .upstream import session_context
 
@@ -20,5 +21,6 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[IN_FLIGHT] = InFlight()
     app.cleanup_ctx.append(session_context(settings))
     app.cleanup_ctx.append(aws_credentials_context)
+    app.cleanup_ctx.append(vertex_tokens_context)
     add_routes(app)
     return app

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from ..header_values import header_value_problem
 from ..request_path import path_problem
 from .problems import Problems
@@ -37,8 +39,14 @@ PROVIDER_OPTION_HEADERS: Mapping[str, str] = MappingProxyType(
         "openai_project": "x-portkey-openai-project",
         "anthropic_version": "x-portkey-anthropic-version",
         "anthropic_beta": "x-portkey-anthropic-beta",
+        "vertex_project_id": "x-portkey-vertex-project-id",
+        "vertex_region": "x-portkey-vertex-region",
+        "vertex_service_account_json": "x-portkey-vertex-service-account-json",
     }
 )
+
+# Options a config may also give as a JSON object (kept as its JSON text).
+OBJECT_OPTIONS = frozenset({"vertex_service_account_json"})
 
 # Options that become a segment of the upstream path (Azure's .../deployments/{id}/...):
 # checked like the request path, so that none can climb out of the provider's base.
@@ -124,6 +132,8 @@ def parse_target(
     options = {}
     for key in PROVIDER_OPTION_HEADERS:
         value = node.get(key)
+        if isinstance(value, dict) and key in OBJECT_OPTIONS:
+            value = orjson.dumps(value).decode()
         if value is None:
             value = headers.options.get(key)
         elif not isinstance(value, str):
@@ -168,7 +178,7 @@ def _unknown(provider: str, providers: Collection[str]) -> str:
 
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 # Values under these keys are data, not config: their keys are kept verbatim.
-_VERBATIM_KEYS = frozenset({"override_params", "metadata", "query"})
+_VERBATIM_KEYS = frozenset({"override_params", "metadata", "query", "vertex_service_account_json"})
 
 
 def normalise_keys(node: dict[str, Any]) -> dict[str, Any]:

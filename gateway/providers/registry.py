@@ -12,6 +12,7 @@ from .base import Provider
 from .bedrock.provider import Bedrock
 from .google import Google
 from .openai_compatible import OPENAI_COMPATIBLE
+from .vertex import VertexAI
 
 PROVIDERS: Mapping[str, Provider] = MappingProxyType(
     {
@@ -20,6 +21,7 @@ PROVIDERS: Mapping[str, Provider] = MappingProxyType(
         "anthropic": Anthropic(),
         "bedrock": Bedrock(),
         "google": Google(),
+        "vertex-ai": VertexAI(),
     }
 )
 

@@ -7,7 +7,9 @@ from typing import Any
 
 from aiohttp import web
 
+from ..admin.paths import is_admin_path
 from ..config import RouteSpec
+from ..usage import Usage
 
 
 @dataclass
@@ -28,7 +30,16 @@ class RequestState:
     client_gone: bool = False
     # Body bytes written to the client by a streamed answer.
     body_bytes_out: int = 0
-    # Why the answer ended early, when not by the client or the upstream ("shutdown").
+    # The model sent upstream (the body was read), else the one the answer names.
+    model: str | None = None
+    # Token usage, when the answer carried it.
+    usage: Usage | None = None
+    # perf_counter() when the first body byte of a streamed answer was written.
+    first_byte_at: float | None = None
+    # The upstream's own id for the answered request (x-request-id, request-id, ...).
+    upstream_request_id: str | None = None
+    # Why the answer ended early, when something other than the upstream or the
+    # client cut it short (e.g. "shutdown"); the access line works out the others.
     ended: str | None = None
 
 
@@ -40,5 +51,7 @@ def state_of(request: web.Request) -> RequestState:
 
 
 def is_api_request(request: web.Request) -> bool:
-    # A method not allowed (405) is answered before auth and config look at it.
-    return request.path.startswith("/v1/") and request.match_info.http_exception is None
+    # A method not allowed (405) is answered before auth and config look at it; the
+    # admin API (gateway/admin/) checks its own key and carries no routing.
+    path = request.path
+    return path.startswith("/v1/") and request.match_info.http_exception is None and not is_admin_path(path)

@@ -32,7 +32,7 @@ from urllib.parse import quote
 
 import orjson
 
-from ...config import Target
+from ...config import ProviderOption, Target
 from ...errors import BadRequest, GatewayError, NotFound
 from ...translate.response_format import answer_tool
 from ..anthropic.provider import ChatTranslator as AnthropicChatTranslator
@@ -40,7 +40,7 @@ from ..anthropic.request import to_messages_request
 from ..base import Call, UpstreamRequest, forwarded_headers, join_url
 from ..google.provider import ChatTranslator as GeminiChatTranslator
 from ..google.request import model_of, to_generate_content
-from .credentials import service_account
+from .credentials import HEADER, service_account
 from .embeddings import predict_request, predict_response
 from .errors import translate_error
 from .lifecycle import VERTEX_TOKENS
@@ -104,6 +104,11 @@ def _model_segment(model: str) -> str:
 
 class VertexAI:
     name = "vertex-ai"
+    config_options = (
+        ProviderOption("vertex_project_id", PROJECT_HEADER),
+        ProviderOption("vertex_region", REGION_HEADER),
+        ProviderOption("vertex_service_account_json", HEADER, json_object=True),
+    )
 
     def needs_body(self, call: Call) -> bool:
         return call.endpoint in (CHAT, EMBEDDINGS)

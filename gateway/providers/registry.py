@@ -10,6 +10,7 @@ from .anthropic import Anthropic
 from .azure_openai import AzureOpenAI
 from .base import Provider
 from .bedrock.provider import Bedrock
+from .cohere import Cohere
 from .google import Google
 from .openai_compatible import OPENAI_COMPATIBLE
 from .vertex import VertexAI
@@ -22,6 +23,7 @@ PROVIDERS: Mapping[str, Provider] = MappingProxyType(
         "bedrock": Bedrock(),
         "google": Google(),
         "vertex-ai": VertexAI(),
+        "cohere": Cohere(),
     }
 )
 

@@ -1,5 +1,6 @@
 """OpenAI's Responses API: relayed untouched to openai and azure-openai (streams too),
-usage read for the access line; a clear 400 from providers that do not serve it."""
+usage read for the access line; a clear 400 from every other provider (OpenAI-compatible
+or translating), before any call."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ async def test_azure_serves_it_from_the_resource_with_a_preview_api_version(gate
     assert fake_openai.last.headers["api-key"] == TEST_KEY
 
 
-@pytest.mark.parametrize("provider", ["groq", "mistral-ai", "ollama"])
+@pytest.mark.parametrize("provider", ["groq", "mistral-ai", "ollama", "anthropic", "google", "bedrock", "vertex-ai", "cohere"])
 async def test_other_providers_refuse_it_with_a_400(gateway, fake_openai, provider):
     headers = {"x-portkey-provider": provider, "x-portkey-custom-host": fake_openai.url}
     client = openai_sdk(gateway, TEST_KEY, headers)

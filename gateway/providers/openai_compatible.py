@@ -13,9 +13,7 @@ from types import MappingProxyType
 
 from ..config import ProviderOption, Target
 from ..errors import BadRequest
-from .base import Call, UpstreamRequest, bearer_key, forwarded_headers, join_url
-
-RESPONSES = "responses"
+from .base import Call, UpstreamRequest, bearer_key, forwarded_headers, join_url, refuse_responses
 
 # OpenAI's organization and project headers, sent by every row that is given them.
 OPENAI_OPTIONS = (
@@ -51,12 +49,8 @@ class OpenAICompatible:
         return base
 
     def prepare(self, call: Call, target: Target) -> UpstreamRequest:
-        if not self.serves_responses and call.endpoint.split("/", 1)[0] == RESPONSES:
-            raise BadRequest(
-                f"provider {self.name!r} does not serve OpenAI's Responses API (/v1/{RESPONSES}): "
-                "use /v1/chat/completions, or provider 'openai' or 'azure-openai'",
-                code="unsupported_endpoint",
-            )
+        if not self.serves_responses:
+            refuse_responses(call, self.name)
         headers = forwarded_headers(call, target)
         headers.update(self.extra_headers)
         options = target.options

@@ -105,12 +105,7 @@ class FakeOpenAI:
             body = await request.read()
             self.requests.append(
                 Recorded(
-                    request.method,
-                    request.path,
-                    request.query_string,
-                    CIMultiDict(request.headers),
-                    body,
-                    request.raw_path,
+                    request.method, request.path, request.query_string, CIMultiDict(request.headers), body, request.raw_path
                 )
             )
             self.request_seen.set()
@@ -275,11 +270,7 @@ class FakeOpenAI:
                 "created": int(time.time()),
                 "model": "gpt-3.5-turbo-instruct",
                 "choices": [{"text": " world", "index": 0, "logprobs": None, "finish_reason": "stop"}],
-                "usage": {
-                    "prompt_tokens": len(str(params.get("prompt")).split()),
-                    "completion_tokens": 1,
-                    "total_tokens": 2,
-                },
+                "usage": {"prompt_tokens": len(str(params.get("prompt")).split()), "completion_tokens": 1, "total_tokens": 2},
             }
         )
 
@@ -306,10 +297,7 @@ class FakeOpenAI:
     async def images(self, request, body):
         params = orjson.loads(body)
         return web.json_response(
-            {
-                "created": int(time.time()),
-                "data": [{"url": "https://images.example/1.png", "revised_prompt": params["prompt"]}],
-            }
+            {"created": int(time.time()), "data": [{"url": "https://images.example/1.png", "revised_prompt": params["prompt"]}]}
         )
 
     async def speech(self, request, body):

@@ -37,7 +37,7 @@ from ...errors import BadRequest, GatewayError, NotFound
 from ...translate.response_format import answer_tool
 from ..anthropic.provider import ChatTranslator as AnthropicChatTranslator
 from ..anthropic.request import to_messages_request
-from ..base import Call, UpstreamRequest, forwarded_headers, join_url
+from ..base import Call, UpstreamRequest, forwarded_headers, join_url, refuse_responses
 from ..google.provider import ChatTranslator as GeminiChatTranslator
 from ..google.request import model_of, to_generate_content
 from .credentials import HEADER, service_account
@@ -114,6 +114,7 @@ class VertexAI:
         return call.endpoint in (CHAT, EMBEDDINGS)
 
     def prepare(self, call: Call, target: Target) -> UpstreamRequest:
+        refuse_responses(call, self.name)
         if call.endpoint not in (CHAT, EMBEDDINGS):
             raise NotFound(
                 f"provider 'vertex-ai' does not serve /v1/{call.endpoint}: it serves /v1/{CHAT} and /v1/{EMBEDDINGS}",

@@ -200,3 +200,24 @@ async def test_vertex_errors_are_translated(vertex, fake_vertex):
             model="claude-missing-1", messages=[{"role": "user", "content": "Hi"}], max_tokens=5
         )
     assert caught.value.body["code"] == "not_found_error"
+
+
+async def test_without_a_key_the_gateway_uses_application_default_credentials(
+    gateway, fake_vertex, oauth, account, tokens, tmp_path, monkeypatch
+):
+    # ADC from a key file (GOOGLE_APPLICATION_CREDENTIALS), its token_uri the fake's:
+    # the operator's own choice, so not held to Google's endpoint like a client's key.
+    key_file = tmp_path / "adc.json"
+    key_file.write_bytes(orjson.dumps(account))
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key_file))
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "adc-project-7")
+    tokens.token_uris.clear()
+    client = openai_sdk(gateway, "unused", {"x-portkey-provider": "vertex-ai", "x-portkey-custom-host": fake_vertex.url})
+    try:
+        completion = await client.chat.completions.create(model=GEMINI, messages=[{"role": "user", "content": "Hi"}])
+    finally:
+        await client.close()
+    assert completion.choices[0].message.content == "You said: Hi"
+    assert fake_vertex.last.path.startswith("/v1/projects/adc-project-7/locations/us-central1/")
+    assert fake_vertex.last.headers["Authorization"] == "Bearer ya29.fake-1"
+    assert oauth.assertions[0]["iss"] == EMAIL

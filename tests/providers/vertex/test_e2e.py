@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import openai
 import orjson
@@ -18,7 +19,8 @@ CLAUDE = "claude-sonnet-4@20250514"
 BASE = f"/v1/projects/{PROJECT}/locations/us-central1/publishers"
 
 
-async def test_gemini_chat_with_a_service_account_token(vertex, fake_vertex, oauth):
+async def test_gemini_chat_with_a_service_account_token(vertex, fake_vertex, oauth, caplog):
+    caplog.set_level(logging.DEBUG)
     completion = await vertex.chat.completions.create(
         model=GEMINI, messages=[{"role": "user", "content": "Hello there"}], max_tokens=20
     )
@@ -32,6 +34,11 @@ async def test_gemini_chat_with_a_service_account_token(vertex, fake_vertex, oau
     # The JWT the gateway signed: for the account, Vertex's scope, Google's checks passed.
     (claims,) = oauth.assertions
     assert claims["iss"] == EMAIL and claims["scope"] == "https://www.googleapis.com/auth/cloud-platform"
+    # The key is a secret: no log line (access line included) shows it or the token.
+    assert any(record.name == "gateway.access" for record in caplog.records)
+    for record in caplog.records:
+        text = record.getMessage() + repr(getattr(record, "fields", ""))
+        assert "PRIVATE KEY" not in text and "ya29." not in text
 
 
 async def test_gemini_stream_and_token_reused(vertex, fake_vertex, oauth):
@@ -212,7 +219,9 @@ async def test_without_a_key_the_gateway_uses_application_default_credentials(
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key_file))
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "adc-project-7")
     tokens.token_uris.clear()
-    client = openai_sdk(gateway, "unused", {"x-portkey-provider": "vertex-ai", "x-portkey-custom-host": fake_vertex.url})
+    client = openai_sdk(
+        gateway, "unused", {"x-portkey-provider": "vertex-ai", "x-portkey-custom-host": fake_vertex.url}
+    )
     try:
         completion = await client.chat.completions.create(model=GEMINI, messages=[{"role": "user", "content": "Hi"}])
     finally:

@@ -105,3 +105,16 @@ async def test_identities_are_capped(monkeypatch):
     assert list(pool._sources) == ["b", "c"]  # the least recently used went first
     pool.close()
     assert len(pool) == 0
+
+
+async def test_an_unreachable_token_endpoint_is_a_502(rsa_key, unused_tcp_port):
+    from tests.providers.vertex.conftest import service_account_json
+
+    uri = f"http://127.0.0.1:{unused_tcp_port}/token"  # nothing listens there
+    pool = VertexTokens()
+    pool.token_uris.add(uri)
+    info = service_account_json(rsa_key, uri)
+    with pytest.raises(GatewayError) as caught:
+        await asyncio.wait_for(pool.token(ServiceAccount(info, fingerprint="x")), 30)
+    assert (caught.value.status, caught.value.code) == (502, "vertex_token_unavailable")
+    pool.close()

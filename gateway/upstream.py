@@ -58,9 +58,10 @@ class ClientAnswer(UpstreamAnswer):
     """An answer arriving over an aiohttp connection.
 
     ``read`` is the body stream's own ``readany`` (no wrapper on the relay's path).
-    One "read to its end" check, the stream's ``at_eof()``, decides both whether the
-    first chunk was the whole body and whether ``close()`` returns the connection
-    to the pool (all read) or cuts it (anything left).
+    ``ended`` (the stream's ``at_eof()``) says whether the body was read to its end.
+    aiohttp gives a connection back to the pool by itself once its body has been
+    read to the end, so ``close()`` never needs to choose: it cuts a connection
+    with bytes left, and is a no-op for the connection of an answer read whole.
     """
 
     __slots__ = ("_content", "_response", "read")
@@ -85,10 +86,7 @@ class ClientAnswer(UpstreamAnswer):
         self._content.set_exception(error)
 
     def close(self) -> None:
-        if self._content.at_eof():
-            self._response.release()  # read to its end: the connection goes back to the pool
-        else:
-            self._response.close()
+        self._response.close()
 
 
 class Transport(Protocol):

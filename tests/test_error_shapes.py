@@ -72,7 +72,7 @@ async def test_a_wrong_method_on_messages_is_an_anthropic_shaped_405(client):
     assert "PUT" in assert_anthropic_error(await response.json(), "invalid_request_error")
 
 
-@pytest.mark.parametrize("provider", ["bedrock", "anthropic", "google"])
+@pytest.mark.parametrize("provider", ["bedrock", "anthropic", "google", "vertex-ai", "cohere"])
 async def test_a_wrong_method_is_a_405_for_every_provider(client, provider):
     config = {
         "provider": provider,

@@ -25,6 +25,8 @@ ESCAPES = [
     b"/v1/a%5c..%5cadmin",
     b"/v1/a%5C..%5Cadmin",
     b"/v1/x%00y",
+    b"/v1/x%0ay",  # a newline once decoded: the route's pattern must still match it
+    b"/v1/x%0d%0ay",
     b"/v1/chat/completions#frag",
 ]
 

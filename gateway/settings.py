@@ -297,9 +297,11 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
     parser.add_argument("--version", action="version", version=f"gateway {__version__}")
     for name, kind, help_text in _OPTIONS:
         env = _env_name(name)
-        parser.add_argument(
-            _flag(name), dest=name, metavar=name.upper(), help=f"{help_text} (default: {_default_text(name, kind)}; env {env})"
-        )
+        if help_text.endswith(")") and "(default: " in help_text:  # says its default itself
+            help_text = f"{help_text[:-1]}; env {env})"
+        else:
+            help_text = f"{help_text} (default: {_default_text(name, kind)}; env {env})"
+        parser.add_argument(_flag(name), dest=name, metavar=name.upper(), help=help_text)
     parser.add_argument("--redis", dest="redis_url", default=argparse.SUPPRESS, help="same as --redis-url")
     args = parser.parse_args(list(argv))
     values: dict = {}

@@ -123,7 +123,11 @@ def test_help_shows_every_default_and_variable(capsys):
         ("--max-connections", "GATEWAY_MAX_CONNECTIONS", "1000"),
     ]:
         assert flag in text and f"(default: {default}; env {env})" in text
-    assert text.count("; env GATEWAY_") == len(_OPTIONS)  # every option
+    assert text.count("env GATEWAY_") == len(_OPTIONS)  # every option
+    # An option whose help says its default itself does not also say "default: none".
+    assert "(default: a file in the state dir; env GATEWAY_STORE)" in text
+    assert "(default: $STATE_DIRECTORY/limits.sqlite3; env GATEWAY_LIMITS_DB)" in text
+    assert text.count("(default:") == len(_OPTIONS)
 
 
 async def run_gateway(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:

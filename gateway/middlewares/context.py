@@ -106,7 +106,9 @@ def _http_exception(request: web.Request, exc: web.HTTPException, anthropic: boo
     if exc.status == 404:
         error = NotFound("unknown route: this gateway serves the OpenAI API under /v1/")
     elif exc.status == 405:
-        error = MethodNotAllowed(f"method {request.method} is not allowed on {request.path}")
+        # Neither the path (it may hold an id or a key) nor the method is echoed.
+        allowed = ", ".join(sorted(exc.headers.get("Allow", "").split(",")))
+        error = MethodNotAllowed(f"method not allowed here; allowed: {allowed}")
     else:
         error = GatewayError(exc.reason, status=exc.status, type="invalid_request_error", code="http_error")
     response = error.response(anthropic=anthropic)

@@ -8,6 +8,7 @@ from .appkeys import SETTINGS
 from .handlers import add_routes
 from .middlewares import MIDDLEWARES
 from .middlewares.drain import IN_FLIGHT, InFlight
+from .observability import METRICS, build_metrics, metrics_handler, observability_context, on_response_prepare
 from .providers.bedrock.lifecycle import aws_credentials_context
 from .settings import Settings
 from .upstream import session_context
@@ -20,5 +21,10 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[IN_FLIGHT] = InFlight()
     app.cleanup_ctx.append(session_context(settings))
     app.cleanup_ctx.append(aws_credentials_context)
+    app[METRICS] = build_metrics(settings)
+    app.cleanup_ctx.append(observability_context(settings))
+    app.on_response_prepare.append(on_response_prepare)
     add_routes(app)
+    if settings.metrics and settings.metrics_listen is None:
+        app.router.add_get("/metrics", metrics_handler)
     return app

@@ -49,6 +49,14 @@ class Settings:
     max_connections: int = 1000
     # Upstream response headers passed to clients beyond the built-in allow list.
     pass_response_headers: HeaderAllowList = field(default_factory=HeaderAllowList)
+    # Observability (gateway/observability/): Prometheus metrics, and where /metrics is
+    # served (None: on the gateway's own port); OpenTelemetry traces (auto: when an
+    # OTLP endpoint is configured in OTEL_* and the otel extra is installed).
+    metrics: bool = True
+    metrics_listen: tuple[str, int] | None = None
+    metrics_max_models: int = 50
+    tracing: str = "auto"
+    trace_content: bool = False
 
 
 def integer(text: str) -> int:
@@ -181,6 +189,30 @@ def _check_host_pattern(pattern: str) -> None:
         raise ValueError(f"not a host name, *.domain, IP address or CIDR network: {pattern!r}")
 
 
+def on_off(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("on", "true", "yes", "1"):
+        return True
+    if value in ("off", "false", "no", "0"):
+        return False
+    raise ValueError(f"must be on or off, got {text!r}")
+
+
+def host_and_port(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:9464`` for IPv6)."""
+    host, sep, port = text.strip().rpartition(":")
+    if not sep or not host:
+        raise ValueError(f"not HOST:PORT: {text!r}")
+    return host.strip("[]"), port_number(port)
+
+
+def tracing_mode(text: str) -> str:
+    mode = text.strip().lower()
+    if mode not in ("auto", "on", "off"):
+        raise ValueError(f"must be auto, on or off, got {text!r}")
+    return mode
+
+
 def api_keys_file(text: str) -> frozenset[str]:
     path = Path(text)
     try:
@@ -213,6 +245,11 @@ _OPTIONS = (
     ("api_keys_file", api_keys_file, "file of client keys (one a line) required in x-portkey-api-key"),
     ("max_connections", non_negative_integer, "upstream connection pool size (0 = unlimited)"),
     ("pass_response_headers", HeaderAllowList, "comma-separated upstream response headers (or prefix*) also passed"),
+    ("metrics", on_off, "Prometheus metrics at /metrics: on or off"),
+    ("metrics_listen", host_and_port, "HOST:PORT to serve /metrics on instead of the gateway's port"),
+    ("metrics_max_models", at_least_one, "distinct model labels per worker before others count as 'other'"),
+    ("tracing", tracing_mode, "OpenTelemetry traces (OTLP/HTTP, OTEL_* env): auto, on or off"),
+    ("trace_content", on_off, "put prompts in trace spans: on or off"),
 )
 # Options whose value lands in a Settings field of another name.
 _FIELD = {"api_keys_file": "api_keys"}
@@ -257,6 +294,8 @@ def _default_text(name: str, kind) -> str:
     default = getattr(Settings(), _FIELD.get(name, name), None)
     if kind is size:
         return format_size(default)
+    if isinstance(default, bool):
+        return "on" if default else "off"
     if isinstance(default, HostAllowList):
         return ",".join(default.patterns)
     if isinstance(default, HeaderAllowList):

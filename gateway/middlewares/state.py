@@ -30,6 +30,18 @@ class RequestState:
     body_bytes_out: int = 0
     # Why the answer ended early, when not by the client or the upstream ("shutdown").
     ended: str | None = None
+    # Observability: seconds spent awaiting an upstream or a retry's backoff; the
+    # gateway's own seconds until the answer's headers (observability.overhead); the
+    # answer streams; chunks written; the code of the gateway's own error answer; the
+    # request's trace span and the answering attempt's span (None without tracing).
+    waited: float = 0.0
+    overhead: float | None = None
+    streaming: bool = False
+    chunks_out: int = 0
+    error_code: str | None = None
+    span: Any = None
+    first_byte_at: float | None = None  # h-accesslog adds this with its own comment
+    answer_span: Any = None
 
 
 STATE_KEY = web.RequestKey("gateway_state", RequestState)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import aiohttp
 from aiohttp import web
@@ -75,10 +76,10 @@ async def relay(
     try:
         if translator is not None:
             if upstream.status >= 400:
-                body = await _read_rest(opened, idle_timeout)
+                body = await _read_rest(opened, idle_timeout, state_of(request))
                 return _whole(upstream.status, headers, translator.error(upstream.status, upstream.headers, body))
             if not wants_stream:
-                body = await _read_rest(opened, idle_timeout)
+                body = await _read_rest(opened, idle_timeout, state_of(request))
                 return _whole(upstream.status, headers, translator.body(body))
             if stream_translator is None:
                 stream_translator = translator.stream()
@@ -144,6 +145,7 @@ async def _pump(request, response, opened: Opened, out: bytes, idle_timeout: flo
                     idle.done()
                     await _write(response, out)
                     state.body_bytes_out += len(out)
+                    state.chunks_out += 1
                     idle.waiting()
                 chunk = await content.readany()
                 if not chunk:
@@ -226,7 +228,17 @@ async def _fail_started(request, response: web.StreamResponse, is_sse: bool, err
             request.transport.abort()
 
 
-async def _read_rest(opened: Opened, idle_timeout: float) -> bytes:
+async def _read_rest(opened: Opened, idle_timeout: float, state=None) -> bytes:
+    """The rest of an answer read whole; the time waited for it counts in ``state.waited``."""
+    started = time.perf_counter()
+    try:
+        return await _read_all(opened, idle_timeout)
+    finally:
+        if state is not None:
+            state.waited += time.perf_counter() - started
+
+
+async def _read_all(opened: Opened, idle_timeout: float) -> bytes:
     parts = [opened.first_chunk]
     size = len(opened.first_chunk)
     content = opened.response.content

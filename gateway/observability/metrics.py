@@ -1,0 +1,246 @@
+"""Prometheus metrics: the families, and one method per event that moves them.
+
+``prometheus_client`` is imported when metrics are built, not when this module is:
+its multiprocess mode is chosen at import time from ``PROMETHEUS_MULTIPROC_DIR``,
+which the supervisor sets (``observability.multiprocess``) before it forks workers.
+With that variable each worker writes its values to its own memory-mapped files and
+a scrape adds up every worker's files, those of dead workers included, so counts
+survive worker restarts and reloads; gauges of the live workers only are summed.
+
+Label values are bounded (``observability.labels``). ``NoMetrics`` stands in when
+metrics are off: the same methods, doing nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from .labels import NONE, BoundedLabels, RouteLabels, status_class
+
+# Seconds. Whole requests and first bytes: an LLM answers in 0.2 s to minutes.
+DURATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600)
+TTFB_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+# The gateway's own time per request: tens of microseconds to a few milliseconds.
+OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
+
+TOKEN_TYPES = ("input", "output", "cache_read", "cache_write", "reasoning")
+
+# Error codes of a failed attempt (or a stream failed after its first byte) by kind.
+ERROR_KINDS = {
+    "upstream_unreachable": "connect",
+    "request_timeout": "timeout",
+    "gateway_timeout": "timeout",
+    "stream_idle_timeout": "idle",
+    "upstream_error": "protocol",
+    "upstream_bad_frame": "protocol",
+    "upstream_bad_response": "protocol",
+    "upstream_protocol_error": "protocol",
+    "upstream_stream_truncated": "protocol",
+    "upstream_truncated": "protocol",
+    "upstream_too_large": "protocol",
+}
+# Statuses the gateway answers itself when it refuses a request (auth, limits, budgets).
+REJECTION_STATUSES = frozenset({401, 403, 429})
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+class Metrics:
+    """Every metric family of one process (one worker, or a test's app)."""
+
+    enabled = True
+
+    def __init__(self, *, max_models: int = 50, max_targets: int = 100) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+        # A registry of our own: several apps in one process (tests) never collide,
+        # and in multiprocess mode the scrape reads the files, not this registry.
+        self.registry = registry = CollectorRegistry(auto_describe=True)
+        self.multiprocess = multiprocess_dir() is not None
+        self.models = BoundedLabels(max_models)
+        self.targets = BoundedLabels(max_targets)
+        self.routes = RouteLabels()
+
+        def counter(name, doc, labels=()):
+            return Counter(name, doc, labels, registry=registry)
+
+        def histogram(name, doc, labels, buckets):
+            return Histogram(name, doc, labels, buckets=buckets, registry=registry)
+
+        def live_gauge(name, doc):
+            return Gauge(name, doc, registry=registry, multiprocess_mode="livesum")
+
+        self.requests = counter(
+            "gateway_requests", "Requests answered, by route, provider, model and status class",
+            ("route", "provider", "model", "status_class"),
+        )
+        self.duration = histogram(
+            "gateway_request_duration_seconds", "Whole request, from its headers to the answer's end",
+            ("route", "provider"), DURATION_BUCKETS,
+        )
+        self.ttfb = histogram(
+            "gateway_time_to_first_byte_seconds", "From the request's headers to the answer's first body byte",
+            ("route", "provider"), TTFB_BUCKETS,
+        )
+        self.overhead = histogram(
+            "gateway_overhead_seconds",
+            "The gateway's own time until the answer's headers: not waiting for an upstream or a retry's backoff",
+            ("route",), OVERHEAD_BUCKETS,
+        )
+        self.attempts = counter(
+            "gateway_upstream_attempts", "Calls to an upstream, by provider, target path and status class",
+            ("provider", "target", "status_class"),
+        )
+        self.retries = counter(
+            "gateway_upstream_retries", "Attempts followed by a retry of the same target", ("provider", "target")
+        )
+        self.fallbacks = counter(
+            "gateway_fallbacks", "Attempts followed by a fallback to the next target", ("provider", "target")
+        )
+        self.upstream_errors = counter(
+            "gateway_upstream_errors",
+            "Upstream failures by kind: connect, timeout, idle, protocol, status (an error status answered)",
+            ("provider", "kind"),
+        )
+        self.tokens = counter(
+            "gateway_tokens", "Tokens by provider, model and type (input includes cache_read and cache_write)",
+            ("provider", "model", "type"),
+        )
+        self.cost = counter("gateway_cost_usd", "Estimated cost in US dollars", ("provider", "model"))
+        self.in_flight = live_gauge("gateway_requests_in_flight", "Requests being handled")
+        self.streams = live_gauge("gateway_streams_in_flight", "Answers being streamed to clients")
+        self.chunks = counter("gateway_stream_chunks", "Chunks written to clients in streamed answers", ("provider",))
+        self.disconnects = counter(
+            "gateway_client_disconnects", "Clients that hung up before their answer was complete",
+            ("route", "phase"),
+        )
+        self.rejections = counter(
+            "gateway_rejections", "Requests the gateway refused (auth, rate limits, budgets), by error code",
+            ("reason",),
+        )
+        self.cache = counter("gateway_cache_requests", "Response cache lookups by status", ("status",))
+        self.aws_refreshes = counter(
+            "gateway_bedrock_credential_refreshes", "AWS credential chain resolutions and refreshes", ("result",)
+        )
+        # Children by label values: labels() takes a lock and builds a tuple each call.
+        self._children: dict[tuple, Any] = {}
+
+    def _child(self, family, *values: str):
+        key = (id(family), *values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = family.labels(*values)
+        return child
+
+    # -- events -------------------------------------------------------------------
+
+    def request_started(self) -> None:
+        self.in_flight.inc()
+
+    def stream_started(self) -> None:
+        self.streams.inc()
+
+    def request_finished(self, path: str, state, status: int, duration: float, ttfb: float | None) -> None:
+        """Everything a finished request tells: called once, from the context middleware."""
+        child = self._child
+        route = self.routes(path)
+        provider = state.provider or NONE
+        model = self.models(getattr(state, "model", None))
+        child(self.requests, route, provider, model, status_class(status)).inc()
+        child(self.duration, route, provider).observe(duration)
+        if ttfb is not None:
+            child(self.ttfb, route, provider).observe(ttfb)
+        if state.overhead is not None:
+            child(self.overhead, route).observe(state.overhead)
+        self.in_flight.dec()
+        if state.streaming:
+            self.streams.dec()
+            if state.chunks_out:
+                child(self.chunks, provider).inc(state.chunks_out)
+        if state.attempts:
+            self._attempts(state.attempts)
+        stream_error = state.stream_error
+        if stream_error is not None:
+            child(self.upstream_errors, provider, ERROR_KINDS.get(stream_error.code, "protocol")).inc()
+        if state.client_gone:
+            phase = "after_first_byte" if state.body_bytes_out else "before_first_byte"
+            child(self.disconnects, route, phase).inc()
+        elif status in REJECTION_STATUSES and state.error_code is not None:
+            child(self.rejections, state.error_code).inc()
+        usage = getattr(state, "usage", None)
+        if usage is not None:
+            self._usage(provider, model, usage)
+        cost = getattr(state, "cost", None)
+        if cost is not None:
+            child(self.cost, provider, model).inc(float(cost))
+
+    def _attempts(self, records: list[Mapping[str, Any]]) -> None:
+        child = self._child
+        for record in records:
+            provider, target = record["provider"], self.targets(record["target"])
+            status = record["status"]
+            child(self.attempts, provider, target, status_class(status)).inc()
+            error = record.get("error")
+            if error is not None:
+                child(self.upstream_errors, provider, ERROR_KINDS.get(error, "status")).inc()
+            elif status >= 400:
+                child(self.upstream_errors, provider, "status").inc()
+            then = record.get("then")
+            if then == "retry":
+                child(self.retries, provider, target).inc()
+            elif then == "fallback":
+                child(self.fallbacks, provider, target).inc()
+
+    def _usage(self, provider: str, model: str, usage) -> None:
+        for kind in TOKEN_TYPES:
+            count = getattr(usage, kind, 0)
+            if count:
+                self._child(self.tokens, provider, model, kind).inc(count)
+
+    def cache_lookup(self, status: str) -> None:
+        self._child(self.cache, status).inc()
+
+    def aws_credentials(self, result: str) -> None:
+        self._child(self.aws_refreshes, result).inc()
+
+    # -- scrape -------------------------------------------------------------------
+
+    def exposition(self) -> bytes:
+        """The text format: every worker's values in multiprocess mode, else this one's."""
+        from prometheus_client import CollectorRegistry, generate_latest
+
+        if not self.multiprocess:
+            return generate_latest(self.registry)
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        return generate_latest(registry)
+
+
+class NoMetrics:
+    """Metrics off: every event is a method that does nothing."""
+
+    enabled = False
+
+    def request_started(self) -> None:
+        pass
+
+    def stream_started(self) -> None:
+        pass
+
+    def request_finished(self, path, state, status, duration, ttfb) -> None:
+        pass
+
+    def cache_lookup(self, status: str) -> None:
+        pass
+
+    def aws_credentials(self, result: str) -> None:
+        pass
+
+
+NO_METRICS = NoMetrics()

@@ -158,6 +158,11 @@ def _header_safe(value: str, path: str, problems: Problems) -> None:
 
 
 def _unknown(provider: str, providers: Collection[str]) -> str:
+    # Imported here: the providers import this package (for Target).
+    from ..providers.unsupported import UNSUPPORTED
+
+    if provider in UNSUPPORTED:
+        return f"provider {provider!r} is not supported by this gateway: it {UNSUPPORTED[provider]}"
     return f"unknown provider {provider!r} (known providers: {', '.join(sorted(providers))})"
 
 

@@ -86,6 +86,36 @@ OPENAI_COMPATIBLE: Mapping[str, OpenAICompatible] = MappingProxyType(
             # GitHub Models ignores parameters it does not know only when told to.
             _row("github", "https://models.github.ai/inference", extra_headers={"extra-parameters": "ignore"}),
             _row("huggingface", "https://router.huggingface.co/v1"),
+            # The other names Portkey's gateway accepts whose chat endpoint is OpenAI's.
+            _row("302ai", "https://api.302.ai/v1"),
+            _row("aibadgr", "https://aibadgr.com/api/v1"),
+            # Anyscale Endpoints and Lepton closed their public APIs; the names stay so
+            # that configs naming them keep parsing (and can point a custom host).
+            _row("anyscale", "https://api.endpoints.anyscale.com/v1"),
+            _row("cometapi", "https://api.cometapi.com/v1"),
+            _row("deepbricks", "https://api.deepbricks.ai/v1"),
+            _row("featherless-ai", "https://api.featherless.ai/v1"),
+            _row("inference-net", "https://api.inference.net/v1"),
+            _row("iointelligence", "https://api.intelligence.io.solutions/api/v1"),
+            _row("kluster-ai", "https://api.kluster.ai/v1"),
+            _row("krutrim", "https://cloud.olakrutrim.com/v1"),
+            _row("lemonfox-ai", "https://api.lemonfox.ai/v1"),
+            _row("lepton", "https://api.lepton.ai/api/v1"),
+            _row("lingyi", "https://api.lingyiwanwu.com/v1"),
+            _row("matterai", "https://api.matterai.so/v1"),
+            _row("monsterapi", "https://llm.monsterapi.ai/v1"),
+            _row("ncompass", "https://api.ncompass.tech/v1"),
+            _row("nextbit", "https://api.nextbit256.com/v1"),
+            _row("nscale", "https://inference.api.nscale.com/v1"),
+            _row("ovhcloud", "https://oai.endpoints.kepler.ai.cloud.ovh.net/v1"),
+            _row("siliconflow", "https://api.siliconflow.cn/v1"),
+            _row("upstage", "https://api.upstage.ai/v1/solar"),
+            _row("z-ai", "https://api.z.ai/api/paas/v4"),
+            _row("zhipu", "https://open.bigmodel.cn/api/paas/v4"),
+            # Per-deployment URLs: the request names the host (an Azure AI Foundry
+            # models endpoint; a Modal app, whose own auth may replace the key).
+            _row("azure-ai", None),
+            _row("modal", None, requires_api_key=False),
             # Local servers: no default host, and usually no key.
             _row("ollama", None, requires_api_key=False),
             _row("vllm", None, requires_api_key=False),

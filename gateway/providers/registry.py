@@ -10,6 +10,7 @@ from .anthropic import Anthropic
 from .azure_openai import AzureOpenAI
 from .base import Provider
 from .bedrock.provider import Bedrock
+from .google import Google
 from .openai_compatible import OPENAI_COMPATIBLE
 
 PROVIDERS: Mapping[str, Provider] = MappingProxyType(
@@ -18,6 +19,7 @@ PROVIDERS: Mapping[str, Provider] = MappingProxyType(
         "azure-openai": AzureOpenAI(),
         "anthropic": Anthropic(),
         "bedrock": Bedrock(),
+        "google": Google(),
     }
 )
 

@@ -29,8 +29,12 @@ class ChatChunkStream:
         include_usage: bool = False,
         completion_id: str | None = None,
         created: int | None = None,
+        index: int = 0,
     ) -> None:
         self.model = model
+        # The choice these chunks belong to: an answer of n choices is one stream
+        # per choice, sharing id and created.
+        self.index = index
         self.include_usage = include_usage
         self.id = completion_id or "chatcmpl-" + uuid.uuid4().hex
         self.created = int(time.time()) if created is None else created
@@ -41,7 +45,7 @@ class ChatChunkStream:
             "object": "chat.completion.chunk",
             "created": self.created,
             "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
+            "choices": [{"index": self.index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
         }
         if self.include_usage:
             payload["usage"] = None

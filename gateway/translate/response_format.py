@@ -73,6 +73,13 @@ def answer_tool(body: dict[str, Any], provider: str) -> AnswerTool | None:
     return AnswerTool(schema, description, forced=not tools or choice == "none")
 
 
+def requested_schema(response_format: Any, provider: str) -> dict[str, Any] | None:
+    """The JSON schema ``response_format`` asks for (any object for ``json_object``),
+    None for ``text``; a 400 for what no provider can honour. For providers with a
+    native JSON mode (Gemini), which need no answer tool."""
+    return _requested_schema(response_format, provider)
+
+
 def _requested_schema(response_format: Any, provider: str) -> dict[str, Any] | None:
     if response_format is None:
         return None

@@ -1,0 +1,136 @@
+"""The Google provider (the Gemini API): what it serves, where, and with which key.
+
+Client route → Gemini method, on ``{base}/v1beta/models/{model}``:
+
+* ``POST /v1/chat/completions`` → ``:generateContent``, or
+  ``:streamGenerateContent?alt=sse`` when ``stream: true``; OpenAI chat format in and
+  out (request, whole answer, stream, errors);
+* ``POST /v1/embeddings`` → ``:embedContent`` (one string) or ``:batchEmbedContents``
+  (a list).
+
+Anything else is a clear 404. The base is ``https://generativelanguage.googleapis.com``;
+a custom host replaces it (without the ``/v1beta`` the gateway adds). The client's key
+(``Authorization: Bearer`` or ``api_key`` in the config) goes in ``x-goog-api-key``.
+A model may be written ``gemini-2.5-flash`` or ``models/gemini-2.5-flash``; a tuned
+model as ``tunedModels/<name>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+
+from ...config import Target
+from ...errors import BadRequest, GatewayError, NotFound
+from ..base import Call, UpstreamRequest, bearer_key, forwarded_headers, join_url
+from .embeddings import embed_operation, embeddings_request, embeddings_response
+from .errors import translate_error
+from .request import model_of, to_generate_content
+from .response import to_chat_completion
+from .stream import ChatStreamTranslator
+
+DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
+API_VERSION = "v1beta"
+CHAT = "chat/completions"
+EMBEDDINGS = "embeddings"
+
+
+def resource(model: str) -> str:
+    """``models/<id>`` or ``tunedModels/<id>``, each id one percent-encoded segment."""
+    collection, slash, name = model.partition("/")
+    if slash and collection == "tunedModels":
+        return "tunedModels/" + _segment(name)
+    return "models/" + _segment(model)
+
+
+def _segment(name: str) -> str:
+    if not name or name in (".", "..") or any(ord(c) < 0x20 for c in name):
+        raise BadRequest(f"model: {name!r} is not a Gemini model name", code="invalid_model", param="model")
+    return quote(name, safe="-._~")
+
+
+class Google:
+    name = "google"
+
+    def needs_body(self, call: Call) -> bool:
+        return call.endpoint in (CHAT, EMBEDDINGS)
+
+    def prepare(self, call: Call, target: Target) -> UpstreamRequest:
+        if call.endpoint not in (CHAT, EMBEDDINGS):
+            raise NotFound(
+                f"provider 'google' does not serve /v1/{call.endpoint}: it serves /v1/{CHAT} and /v1/{EMBEDDINGS}",
+                code="unsupported_endpoint",
+            )
+        if call.method != "POST":
+            raise GatewayError(
+                f"{call.method} /v1/{call.endpoint} is not allowed: use POST",
+                status=405,
+                type="invalid_request_error",
+                code="method_not_allowed",
+            )
+        body = call.json or {}
+        model = model_of(body)
+        if call.endpoint == EMBEDDINGS:
+            if call.wants_stream:
+                raise BadRequest("stream: embeddings are not streamed", code="invalid_value", param="stream")
+            method, query, payload = embed_operation(body), "", embeddings_request(body, model)
+        elif call.wants_stream:
+            method, query, payload = "streamGenerateContent", "alt=sse", to_generate_content(body)
+        else:
+            method, query, payload = "generateContent", "", to_generate_content(body)
+        headers = forwarded_headers(call, target)
+        headers.popall("openai-beta", None)
+        headers["content-type"] = "application/json"
+        headers["accept"] = "text/event-stream" if query else "application/json"
+        url = join_url(target.custom_host or DEFAULT_BASE_URL, f"{API_VERSION}/{resource(model)}:{method}", query)
+        return UpstreamRequest("POST", url, headers, orjson.dumps(payload))
+
+    async def authorize(self, request: UpstreamRequest, target: Target, app) -> None:
+        request.headers["x-goog-api-key"] = bearer_key(target, self.name)
+
+    def translator(self, call: Call) -> ChatTranslator | EmbeddingsTranslator | None:
+        body = call.json or {}
+        model = str(body.get("model", "")).removeprefix("models/")
+        if call.endpoint == CHAT:
+            stream_options = body.get("stream_options")
+            include_usage = isinstance(stream_options, dict) and stream_options.get("include_usage") is True
+            return ChatTranslator(model=model, include_usage=include_usage)
+        if call.endpoint == EMBEDDINGS:
+            return EmbeddingsTranslator(model=model, encoding_format=body.get("encoding_format"))
+        return None
+
+
+@dataclass(frozen=True)
+class ChatTranslator:
+    """Answers to a translated chat call, back in OpenAI's format."""
+
+    model: str
+    include_usage: bool
+
+    def error(self, status: int, headers: Mapping[str, str], body: bytes) -> bytes:
+        return translate_error(status, body)
+
+    def body(self, body: bytes) -> bytes:
+        return orjson.dumps(to_chat_completion(body, model=self.model))
+
+    def stream(self) -> ChatStreamTranslator:
+        return ChatStreamTranslator(model=self.model, include_usage=self.include_usage)
+
+
+@dataclass(frozen=True)
+class EmbeddingsTranslator:
+    model: str
+    encoding_format: Any
+
+    def error(self, status: int, headers: Mapping[str, str], body: bytes) -> bytes:
+        return translate_error(status, body)
+
+    def body(self, body: bytes) -> bytes:
+        return embeddings_response(body, self.model, self.encoding_format)
+
+    def stream(self):
+        raise BadRequest("embeddings are not streamed", code="invalid_value", param="stream")

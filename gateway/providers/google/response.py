@@ -1,0 +1,150 @@
+"""Gemini ``GenerateContentResponse`` → OpenAI ``chat.completion`` (pure).
+
+Shared with the stream translator: the finish-reason mapping, the usage object and
+the blocked-prompt error.
+
+* each candidate → a choice (``n`` > 1 asks for several); its text parts → content,
+  thought parts (``thought: true``) → ``reasoning_content``, ``functionCall`` parts →
+  ``tool_calls`` with generated ids (:mod:`.tool_ids`);
+* ``usageMetadata`` → usage: ``promptTokenCount`` (which includes the cached part)
+  → ``prompt_tokens``, ``cachedContentTokenCount`` → ``cached_tokens``,
+  ``candidatesTokenCount`` + ``thoughtsTokenCount`` → ``completion_tokens`` (OpenAI
+  counts reasoning inside it), ``thoughtsTokenCount`` → ``reasoning_tokens``;
+* a prompt Gemini blocked (``promptFeedback.blockReason`` and no candidates) is a
+  400 ``prompt_blocked``: there is no answer to give.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from ...errors import BadRequest, GatewayError, UpstreamBroken
+from .tool_ids import new_call_id
+
+# Gemini finishReason → OpenAI finish_reason. Anything else (OTHER, LANGUAGE,
+# MALFORMED_FUNCTION_CALL, added later) ends the answer: stop.
+FINISH_REASONS = {
+    "STOP": "stop",
+    "MAX_TOKENS": "length",
+    "SAFETY": "content_filter",
+    "RECITATION": "content_filter",
+    "BLOCKLIST": "content_filter",
+    "PROHIBITED_CONTENT": "content_filter",
+    "SPII": "content_filter",
+    "IMAGE_SAFETY": "content_filter",
+}
+
+
+def finish_reason(gemini_reason: str | None, *, called_tools: bool) -> str:
+    reason = FINISH_REASONS.get(gemini_reason or "STOP", "stop")
+    if called_tools and reason == "stop":
+        return "tool_calls"
+    return reason
+
+
+def openai_usage(usage: Mapping[str, Any]) -> dict[str, Any]:
+    prompt = (usage.get("promptTokenCount") or 0) + (usage.get("toolUsePromptTokenCount") or 0)
+    thoughts = usage.get("thoughtsTokenCount") or 0
+    completion = (usage.get("candidatesTokenCount") or 0) + thoughts
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": usage.get("totalTokenCount") or prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": usage.get("cachedContentTokenCount") or 0},
+        "completion_tokens_details": {"reasoning_tokens": thoughts},
+    }
+
+
+def blocked_prompt(response: Mapping[str, Any]) -> GatewayError | None:
+    """The error for a prompt Gemini refused to answer, or None."""
+    feedback = response.get("promptFeedback")
+    reason = feedback.get("blockReason") if isinstance(feedback, dict) else None
+    if not reason or response.get("candidates"):
+        return None
+    return BadRequest(
+        f"google blocked the prompt ({reason}): it gave no answer; rephrase the request or adjust safetySettings",
+        code="prompt_blocked",
+        param="messages",
+    )
+
+
+def function_call(part: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A ``functionCall`` part → an OpenAI tool call (id generated), or None."""
+    call = part.get("functionCall")
+    if not isinstance(call, dict):
+        return None
+    signature = part.get("thoughtSignature")
+    return {
+        "id": new_call_id(signature if isinstance(signature, str) else None),
+        "type": "function",
+        "function": {"name": call.get("name") or "", "arguments": orjson.dumps(call.get("args") or {}).decode()},
+    }
+
+
+def parse_response(body: bytes) -> dict[str, Any]:
+    try:
+        response = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        response = None
+    if not isinstance(response, dict):
+        raise UpstreamBroken("google answered 2xx with a body that is not a GenerateContentResponse")
+    return response
+
+
+def completion_id(response: Mapping[str, Any]) -> str:
+    response_id = response.get("responseId")
+    return f"chatcmpl-{response_id}" if isinstance(response_id, str) and response_id else "chatcmpl-" + uuid.uuid4().hex
+
+
+def to_chat_completion(body: bytes, *, model: str, created: int | None = None) -> dict[str, Any]:
+    response = parse_response(body)
+    blocked = blocked_prompt(response)
+    if blocked is not None:
+        raise blocked
+    candidates = response.get("candidates")
+    if not isinstance(candidates, list) or not candidates:
+        raise UpstreamBroken("google answered 2xx without candidates or a block reason")
+    choices = [_choice(candidate, position) for position, candidate in enumerate(candidates)]
+    choices.sort(key=lambda choice: choice["index"])
+    return {
+        "id": completion_id(response),
+        "object": "chat.completion",
+        "created": int(time.time()) if created is None else created,
+        "model": response.get("modelVersion") or model,
+        "choices": choices,
+        "usage": openai_usage(response.get("usageMetadata") or {}),
+    }
+
+
+def _choice(candidate: Any, position: int) -> dict[str, Any]:
+    if not isinstance(candidate, dict):
+        raise UpstreamBroken("google answered a candidate that is not an object")
+    texts: list[str] = []
+    thoughts: list[str] = []
+    tool_calls: list[dict[str, Any]] = []
+    for part in (candidate.get("content") or {}).get("parts") or ():
+        if not isinstance(part, dict):
+            continue
+        call = function_call(part)
+        if call is not None:
+            tool_calls.append(call)
+        elif isinstance(part.get("text"), str):
+            (thoughts if part.get("thought") else texts).append(part["text"])
+        # executableCode, inlineData (generated images) ... have no chat-completion form.
+    message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts else None, "refusal": None}
+    if thoughts:
+        message["reasoning_content"] = "".join(thoughts)
+    if tool_calls:
+        message["tool_calls"] = tool_calls
+    index = candidate.get("index")
+    return {
+        "index": index if isinstance(index, int) else position,
+        "message": message,
+        "logprobs": None,
+        "finish_reason": finish_reason(candidate.get("finishReason"), called_tools=bool(tool_calls)),
+    }

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__
+from .client_address import TrustedProxies
 from .custom_host import DEFAULT_ALLOWED_HOSTS, HostAllowList
 from .response_headers import HeaderAllowList
 
@@ -49,6 +50,8 @@ class Settings:
     max_connections: int = 1000
     # Upstream response headers passed to clients beyond the built-in allow list.
     pass_response_headers: HeaderAllowList = field(default_factory=HeaderAllowList)
+    # Proxies (nginx) whose X-Forwarded-For names the client in the access line.
+    trusted_proxies: TrustedProxies = field(default_factory=TrustedProxies)
     # Observability (gateway/observability/): Prometheus metrics, and where /metrics is
     # served (None: on the gateway's own port); OpenTelemetry traces (auto: when an
     # OTLP endpoint is configured in OTEL_* and the otel extra is installed).
@@ -189,6 +192,8 @@ def _check_host_pattern(pattern: str) -> None:
         raise ValueError(f"not a host name, *.domain, IP address or CIDR network: {pattern!r}")
 
 
+def trusted_proxies(text: str) -> TrustedProxies:
+    return TrustedProxies.parse(",".join(comma_list(text)))
 def on_off(text: str) -> bool:
     value = text.strip().lower()
     if value in ("on", "true", "yes", "1"):
@@ -245,6 +250,7 @@ _OPTIONS = (
     ("api_keys_file", api_keys_file, "file of client keys (one a line) required in x-portkey-api-key"),
     ("max_connections", non_negative_integer, "upstream connection pool size (0 = unlimited)"),
     ("pass_response_headers", HeaderAllowList, "comma-separated upstream response headers (or prefix*) also passed"),
+    ("trusted_proxies", trusted_proxies, "comma-separated IPs/CIDRs of proxies whose X-Forwarded-For is believed"),
     ("metrics", on_off, "Prometheus metrics at /metrics: on or off"),
     ("metrics_listen", host_and_port, "HOST:PORT to serve /metrics on instead of the gateway's port"),
     ("metrics_max_models", at_least_one, "distinct model labels per worker before others count as 'other'"),
@@ -300,6 +306,8 @@ def _default_text(name: str, kind) -> str:
         return ",".join(default.patterns)
     if isinstance(default, HeaderAllowList):
         return default.extra or "none"
+    if isinstance(default, TrustedProxies):
+        return ",".join(map(str, default.networks)) or "none"
     if isinstance(default, float) and default.is_integer():
         return str(int(default))
     if default is None or default == frozenset():

@@ -103,3 +103,20 @@ async def test_a_large_config_header_passes_nginx(nginx, fake_openai):
         async with session.post(f"{nginx}/v1/chat/completions", json=body, headers=headers) as response:
             assert response.status == 200, await response.text()
     assert len(orjson.loads(fake_openai.last.body)["user"]) == 60_000
+
+
+async def test_one_client_past_its_burst_gets_a_json_429(nginx):
+    # The example allows 20 requests a second and bursts of 50: back-to-back requests
+    # outrun the refill well before 200 (each would need to take 50 ms for none to).
+    statuses = []
+    async with aiohttp.ClientSession() as session:
+        for _ in range(200):
+            async with session.get(f"{nginx}/health") as response:
+                statuses.append(response.status)
+                if response.status == 429:
+                    assert response.headers["Retry-After"] == "1"
+                    body = await response.json()
+                    break
+    assert statuses[0] == 200 and statuses[-1] == 429, statuses
+    assert body["error"]["code"] == "rate_limited" and body["error"]["type"] == "rate_limit_error"
+    assert body["status"] == "failure"

@@ -10,6 +10,7 @@ import time
 
 from aiohttp import web
 
+from ..appkeys import SETTINGS
 from ..errors import BodyTooLarge, GatewayError
 from ..observability import METRICS, TRACING, set_overhead
 from ..observability.labels import route_label
@@ -68,7 +69,10 @@ async def context_middleware(request: web.Request, handler):
             set_overhead(state, response.headers)  # a whole answer: its headers go out next
         _access_line(request, state, status, response)
         # A whole answer's first byte goes out right after this; a stream's went earlier.
-        ttfb = state.first_byte_at - started if state.first_byte_at is not None else now - started
+        if state.first_byte_at is not None:
+            ttfb = state.first_byte_at - started
+        else:
+            ttfb = now - started if response is not None and not response.prepared else None
         metrics.request_finished(request.path, state, status, now - started, ttfb)
         if state.span is not None:
             tracing.end_request(state.span, state, status, route_label(request.path))
@@ -135,7 +139,39 @@ def _access_line(request: web.Request, state: RequestState, status: int, respons
         fields["failed"] = "after_first_byte"  # the status was sent; the stream ended with an error event
     elif status >= 400 and status != CLIENT_CLOSED and state.attempts:
         fields["failed"] = "before_first_byte"  # every attempt failed before the client saw a byte
+    proxies = request.app[SETTINGS].trusted_proxies
+    # Each proxy may add its own header line rather than extend the one it got.
+    forwarded_for = ",".join(request.headers.getall("X-Forwarded-For", ())) if proxies.networks else None
+    client = proxies.client(request.remote, forwarded_for)
+    if client is not None:
+        fields["client"] = client
+    fields["pid"] = os.getpid()  # the worker: os.getpid() is a cheap syscall, and right after fork
+    if state.model is not None:
+        fields["model"] = state.model
+    if state.usage is not None:
+        fields["usage"] = state.usage.fields()
+    if state.first_byte_at is not None:
+        fields["ttfb_ms"] = round((state.first_byte_at - state.started) * 1000, 2)
+    elif response is not None and not response.prepared:
+        fields["ttfb_ms"] = fields["duration_ms"]  # a whole answer goes out right after this line
+    if state.upstream_request_id is not None:
+        fields["upstream_request_id"] = state.upstream_request_id
+    ended = _ended(state, status)
+    if ended is not None:
+        fields["ended"] = ended
     access_log.info("request", extra={"fields": fields})
+
+
+def _ended(state: RequestState, status: int) -> str | None:
+    """Why the answer ended before its proper end, or None when it did not."""
+    if state.ended is not None:
+        return state.ended  # set by whoever cut it short (e.g. a shutdown)
+    if status == CLIENT_CLOSED:
+        return "client_closed"
+    error = state.stream_error
+    if error is None:
+        return None
+    return "idle_timeout" if error.code == "stream_idle_timeout" else "upstream_error"
 
 
 def _bytes_out(response: web.StreamResponse | None, state: RequestState) -> int:

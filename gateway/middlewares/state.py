@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from ..config import RouteSpec
+from ..usage import Usage
 
 
 @dataclass
@@ -28,7 +29,16 @@ class RequestState:
     client_gone: bool = False
     # Body bytes written to the client by a streamed answer.
     body_bytes_out: int = 0
-    # Why the answer ended early, when not by the client or the upstream ("shutdown").
+    # The model sent upstream (the body was read), else the one the answer names.
+    model: str | None = None
+    # Token usage, when the answer carried it.
+    usage: Usage | None = None
+    # perf_counter() when the first body byte of a streamed answer was written.
+    first_byte_at: float | None = None
+    # The upstream's own id for the answered request (x-request-id, request-id, ...).
+    upstream_request_id: str | None = None
+    # Why the answer ended early, when something other than the upstream or the
+    # client cut it short (e.g. "shutdown"); the access line works out the others.
     ended: str | None = None
     # Observability: seconds spent awaiting an upstream or a retry's backoff; the
     # gateway's own seconds until the answer's headers (observability.overhead); the
@@ -40,7 +50,6 @@ class RequestState:
     chunks_out: int = 0
     error_code: str | None = None
     span: Any = None
-    first_byte_at: float | None = None  # h-accesslog adds this with its own comment
     answer_span: Any = None
 
 

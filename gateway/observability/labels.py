@@ -44,6 +44,8 @@ API_ROUTES = frozenset(
 )
 _NON_API = frozenset({"/", "/health", "/ready", "/metrics"})
 _ROUTE_CACHE_LIMIT = 1024
+# A routing target's path in its config: "config", "config.targets[1].targets[0]".
+TARGET_PATH = re.compile(r"[a-z0-9_.\[\]]{1,100}")
 
 # What a model name may look like to be a label of its own (after lowercasing).
 _MODEL = re.compile(r"[a-z0-9][a-z0-9._:/+@-]{0,99}")

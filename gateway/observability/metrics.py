@@ -17,7 +17,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from .labels import NONE, BoundedLabels, RouteLabels, status_class
+from .labels import NONE, TARGET_PATH, BoundedLabels, RouteLabels, status_class
 
 # Seconds. Whole requests and first bytes: an LLM answers in 0.2 s to minutes.
 DURATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600)
@@ -41,6 +41,7 @@ ERROR_KINDS = {
     "upstream_truncated": "protocol",
     "upstream_too_large": "protocol",
 }
+CLIENT_CLOSED = 499
 # Statuses the gateway answers itself when it refuses a request (auth, limits, budgets).
 REJECTION_STATUSES = frozenset({401, 403, 429})
 
@@ -55,14 +56,18 @@ class Metrics:
     enabled = True
 
     def __init__(self, *, max_models: int = 50, max_targets: int = 100) -> None:
+        import prometheus_client
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+        # *_created series: absent in multiprocess mode anyway; one scrape shape for both.
+        prometheus_client.disable_created_metrics()
 
         # A registry of our own: several apps in one process (tests) never collide,
         # and in multiprocess mode the scrape reads the files, not this registry.
         self.registry = registry = CollectorRegistry(auto_describe=True)
         self.multiprocess = multiprocess_dir() is not None
         self.models = BoundedLabels(max_models)
-        self.targets = BoundedLabels(max_targets)
+        self.targets = BoundedLabels(max_targets, TARGET_PATH)
         self.routes = RouteLabels()
 
         def counter(name, doc, labels=()):
@@ -166,7 +171,7 @@ class Metrics:
         stream_error = state.stream_error
         if stream_error is not None:
             child(self.upstream_errors, provider, ERROR_KINDS.get(stream_error.code, "protocol")).inc()
-        if state.client_gone:
+        if state.client_gone or status == CLIENT_CLOSED:
             phase = "after_first_byte" if state.body_bytes_out else "before_first_byte"
             child(self.disconnects, route, phase).inc()
         elif status in REJECTION_STATUSES and state.error_code is not None:

@@ -19,6 +19,7 @@ from ..config import Target
 from ..errors import Unauthorized
 from ..header_values import checked_client_value
 from ..hop_by_hop import HOP_BY_HOP
+from ..usage import Usage
 
 # Client headers that every provider receives when present; everything else is
 # dropped unless the client lists it in x-portkey-forward-headers.
@@ -76,7 +77,10 @@ class StreamTranslator(Protocol):
 
     ``feed`` and ``close`` raise a GatewayError when the upstream reports an error in
     the stream (or, for ``close``, when it ended before its proper end).
+    ``usage`` is None until the upstream has reported the answer's token usage.
     """
+
+    usage: Usage | None
 
     def feed(self, data: bytes) -> bytes: ...
 

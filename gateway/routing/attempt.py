@@ -9,6 +9,7 @@ the Outcome is answered or discarded in favour of another attempt.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -16,16 +17,20 @@ from typing import Any
 import aiohttp
 import orjson
 from aiohttp import web
+from yarl import URL
 
 from ..appkeys import HTTP_SESSION, SETTINGS
 from ..config import Leaf, RouteSpec, Target
 from ..errors import GatewayError, UpstreamBroken, UpstreamTimeout, UpstreamUnreachable
+from ..loggable import loggable_url, upstream_request_id
 from ..middlewares.state import state_of
 from ..observability import TRACING
 from ..providers.base import Call, Provider, ResponseTranslator, StreamTranslator
 from ..providers.registry import get_provider
 from ..upstream import Opened, open_upstream, request_deadline
 from .tools import RoutingTools
+
+log = logging.getLogger("gateway.attempt")
 
 
 @dataclass
@@ -60,6 +65,8 @@ class Outcome:
     # Retries made at this target; -1 when every retry was used and it still failed.
     retries: int = 0
     record: dict[str, Any] = field(default_factory=dict)
+    # The upstream URL this attempt called (for the debug line), once prepared.
+    url: URL | None = None
 
     @property
     def status(self) -> int:
@@ -104,10 +111,10 @@ async def attempt(ctx: RouteContext, leaf: Leaf) -> Outcome:
     state = state_of(request)
     tracing = request.app[TRACING]
     span = tracing.start_attempt(state.span, target.provider, call.endpoint, call.json, leaf.path) if tracing.enabled else None
-    sent = url = None  # sent: from sending until the first output, time awaiting the upstream
+    sent = None  # from sending until the first output: time awaiting the upstream
     try:
         upstream_request = provider.prepare(call, target)
-        url = upstream_request.url
+        outcome.url = upstream_request.url
         if call.stream is not None and call.content_length is not None:
             upstream_request.headers["Content-Length"] = str(call.content_length)
         await provider.authorize(upstream_request, target, request.app)
@@ -139,7 +146,7 @@ async def attempt(ctx: RouteContext, leaf: Leaf) -> Outcome:
         if sent is not None:
             state.waited += time.perf_counter() - sent
     outcome.record = _record(ctx, outcome, started)
-    if span is not None and not tracing.end_attempt(span, outcome, url, answered=outcome.ok):
+    if span is not None and not tracing.end_attempt(span, outcome, outcome.url, answered=outcome.ok):
         state.answer_span = span  # ended once the answer is relayed, with its usage
     return outcome
 
@@ -217,5 +224,15 @@ def _record(ctx: RouteContext, outcome: Outcome, started: float) -> dict[str, An
     }
     if outcome.error is not None:
         record["error"] = outcome.error.code
-    state_of(ctx.request).attempts.append(record)
+    state = state_of(ctx.request)
+    state.attempts.append(record)
+    model = (outcome.call.json or {}).get("model")
+    if isinstance(model, str):
+        state.model = model  # after this target's override_params
+    if log.isEnabledFor(logging.DEBUG):
+        # Never headers, never query values: either can hold a key.
+        fields = {"trace_id": state.trace_id, **record, "url": loggable_url(outcome.url), "model": model}
+        if outcome.opened is not None:
+            fields["upstream_request_id"] = upstream_request_id(outcome.opened.response.headers)
+        log.debug("attempt", extra={"fields": fields})
     return record

@@ -21,12 +21,14 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from ..appkeys import SETTINGS
 from ..errors import BodyTooLarge, GatewayError, UpstreamBroken, UpstreamTimeout
 from ..hop_by_hop import connection_options
+from ..loggable import upstream_request_id
 from ..middlewares.drain import IN_FLIGHT
 from ..middlewares.state import state_of
 from ..providers.base import ResponseTranslator, StreamTranslator
 from ..response_headers import HeaderAllowList
 from ..upstream import Opened
 from .idle import IdleDeadline
+from .usage_sniffer import UsageSniffer, model_in, usage_in
 
 log = logging.getLogger("gateway.relay")
 
@@ -73,21 +75,30 @@ async def relay(
     """
     upstream = opened.response
     headers = client_headers(upstream.headers, extra_headers, request.app[SETTINGS].pass_response_headers)
+    state = state_of(request)
+    state.upstream_request_id = upstream_request_id(upstream.headers)
     try:
         if translator is not None:
             if upstream.status >= 400:
-                body = await _read_rest(opened, idle_timeout, state_of(request))
+                body = await _read_rest(opened, idle_timeout, state)
                 return _whole(upstream.status, headers, translator.error(upstream.status, upstream.headers, body))
             if not wants_stream:
-                body = await _read_rest(opened, idle_timeout, state_of(request))
+                body = await _read_rest(opened, idle_timeout, state)
+                state.usage = usage_in(body)  # Anthropic's or Converse's own counts
                 return _whole(upstream.status, headers, translator.body(body))
             if stream_translator is None:
                 stream_translator = translator.stream()
                 first_out = stream_translator.feed(opened.first_chunk) if opened.first_chunk else b""
-            return await _relay_translated(request, opened, headers, idle_timeout, stream_translator, first_out)
+            try:
+                return await _relay_translated(request, opened, headers, idle_timeout, stream_translator, first_out)
+            finally:
+                state.usage = getattr(stream_translator, "usage", None)
+        if state.model is None:
+            state.model = model_in(opened.first_chunk)  # the body was streamed, never parsed
         if _is_complete(opened):
             # The whole (small) body came with the first read: one write, with a length.
             opened.response.release()
+            state.usage = usage_in(opened.first_chunk)
             return web.Response(status=upstream.status, headers=headers, body=opened.first_chunk)
         return await _relay_bytes(request, opened, headers, idle_timeout)
     finally:
@@ -107,7 +118,14 @@ async def _relay_bytes(request, opened: Opened, headers, idle_timeout: float) ->
     is_sse = opened.response.content_type == EVENT_STREAM
     response = _stream_response(opened.response.status, headers, is_sse)
     await response.prepare(request)
-    return await _pump(request, response, opened, opened.first_chunk, idle_timeout, is_sse, _same, _nothing)
+    # Usage is read on the side: the sniffer hands every chunk back untouched.
+    sniffer = UsageSniffer()
+    try:
+        return await _pump(
+            request, response, opened, sniffer.feed(opened.first_chunk), idle_timeout, is_sse, sniffer.feed, _nothing
+        )
+    finally:
+        state_of(request).usage = sniffer.usage()
 
 
 async def _relay_translated(
@@ -144,6 +162,8 @@ async def _pump(request, response, opened: Opened, out: bytes, idle_timeout: flo
                 if out:
                     idle.done()
                     await _write(response, out)
+                    if not state.body_bytes_out:
+                        state.first_byte_at = time.perf_counter()
                     state.body_bytes_out += len(out)
                     state.chunks_out += 1
                     idle.waiting()
@@ -179,10 +199,6 @@ async def _write(response: web.StreamResponse, data: bytes) -> None:
         await response.write(data)
     except ConnectionResetError as exc:
         raise _ClientGone from exc
-
-
-def _same(chunk: bytes) -> bytes:
-    return chunk
 
 
 def _nothing() -> bytes:

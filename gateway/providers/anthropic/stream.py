@@ -28,6 +28,7 @@ import orjson
 from ...errors import GatewayError, UpstreamBroken
 from ...streaming.sse import SSEDecoder
 from ...translate.openai_chunks import ChatChunkStream
+from ...usage import Usage
 from .errors import gateway_error
 from .response import answer_finish, openai_usage
 
@@ -50,6 +51,8 @@ class ChatStreamTranslator:
         # An error event that followed answer text in the same read: raised next call.
         self._error: GatewayError | None = None
         self._content_chunks = 0
+        # The answer's token usage, once message_stop has come (for the access log).
+        self.usage: Usage | None = None
 
     def feed(self, data: bytes) -> bytes:
         if self._error is not None:
@@ -113,6 +116,7 @@ class ChatStreamTranslator:
             return out
         # message_stop
         self._finished = True
+        self.usage = Usage.from_anthropic(self._usage)
         return (
             out
             + chunks.finish(answer_finish(self._stop_reason, answered=bool(self._answer_blocks), called_client_tools=bool(self._tools)))

@@ -21,6 +21,7 @@ import orjson
 from ...errors import UpstreamBroken
 from ...streaming.eventstream import EventStreamDecoder, Frame
 from ...translate.openai_chunks import ChatChunkStream
+from ...usage import Usage
 from .converse_response import answer_finish, openai_usage
 from .errors import frame_error
 
@@ -48,6 +49,8 @@ class ConverseChatStream:
         self._tool_index: dict[int, int] = {}  # contentBlockIndex → OpenAI tool_calls index
         self._stopped = False
         self._done = False
+        # The answer's token usage, once metadata has come (for the access log).
+        self.usage: Usage | None = None
 
     def feed(self, data: bytes) -> bytes:
         out = []
@@ -91,6 +94,7 @@ class ConverseChatStream:
             if not self._stopped:
                 return b""  # usage arrives after messageStop; anything else is not the end
             self._done = True
+            self.usage = Usage.from_converse(payload.get("usage") or {})
             return self._chunks.usage(openai_usage(payload.get("usage"))) + self._chunks.done()
         if name == "contentBlockStop" and self._answer_blocks.get(payload.get("contentBlockIndex", 0)) is False:
             return self._chunks.content("{}")  # an answer tool called without input pieces

@@ -16,6 +16,7 @@ import orjson
 
 from ...errors import GatewayError, UpstreamBroken
 from ...streaming.eventstream import EventStreamDecoder
+from ...usage import Usage
 from .converse_stream import event_of
 from .errors import AnthropicShapedError
 from .messages import anthropic_usage, matched_stop_sequence, message_id, stop_reason
@@ -36,6 +37,8 @@ class ConverseMessagesStream:
         self._open: set[int] = set()
         self._stop_reason: str | None = None
         self._done = False
+        # The answer's token usage, once metadata has come (for the access log).
+        self.usage: Usage | None = None
 
     def feed(self, data: bytes) -> bytes:
         try:
@@ -77,6 +80,7 @@ class ConverseMessagesStream:
             return self._message_start() + b"".join(self._close_block(block) for block in list(self._open))
         if name == "metadata" and self._stop_reason is not None:
             self._done = True
+            self.usage = Usage.from_converse(payload.get("usage") or {})
             usage = anthropic_usage(payload.get("usage"))
             delta = {"delta": {"stop_reason": self._stop_reason, "stop_sequence": self._stop_sequence}, "usage": usage}
             return named_event("message_delta", delta) + named_event("message_stop", {})

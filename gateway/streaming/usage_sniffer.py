@@ -1,0 +1,134 @@
+"""Token usage, and the model's name, read on the side from bytes relayed untouched.
+
+A passthrough answer is never parsed, delayed or copied for this. The relay hands
+each chunk to :meth:`UsageSniffer.feed`, which keeps a *reference* to it while it is
+among the first :data:`HEAD` or the last :data:`TAIL` bytes of the answer and returns
+it as it was; when the answer has ended, :meth:`UsageSniffer.usage` looks for the
+first and the last ``"usage": {...}`` object in those bytes. Providers put usage at
+the end (OpenAI's last chunk with ``stream_options.include_usage``, the end of a JSON
+answer, Anthropic's ``message_delta``) and sometimes at the start too (Anthropic's
+``message_start`` carries the input counts), so the two windows see it however the
+upstream split its chunks, and memory stays bounded (each window holds at most one
+chunk more than its size).
+
+The search reads raw JSON: inside a JSON string a quote is escaped, so
+``"usage":{`` can only be a key. The first object and the last are merged, the last
+one's counts winning (Anthropic's are cumulative); ``"usage": null`` (every chunk of
+an OpenAI stream with include_usage) is skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from typing import Any
+
+import orjson
+
+from ..usage import Usage
+
+# Bytes kept at the start of an answer (Anthropic's message_start is its first event)
+# and at its end (a usage chunk is a few hundred bytes).
+HEAD = 4096
+TAIL = 8192
+
+_USAGE_KEY = b'"usage":'
+# A JSON object with up to three levels of braces (OpenAI's *_details and Anthropic's
+# cache_creation are two); possessive, so runs without braces are taken in one step.
+_OBJECT = re.compile(rb"\{(?:[^{}]++|\{(?:[^{}]++|\{[^{}]*+\})*+\})*+\}")
+_MODEL = re.compile(rb'"model"\s*:\s*"([^"\\]{1,200})"')
+# The model is named in the first event or near the start of a JSON answer.
+_MODEL_SEARCH_LIMIT = 4096
+
+
+class UsageSniffer:
+    __slots__ = ("_head", "_head_size", "_tail", "_tail_size", "_gap")
+
+    def __init__(self) -> None:
+        self._head: list[bytes] = []
+        self._head_size = 0
+        self._tail: deque[bytes] = deque()
+        self._tail_size = 0
+        self._gap = False  # whether bytes between the two windows were let go
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Note ``chunk`` (by reference) and give it back unchanged."""
+        if self._head_size < HEAD:
+            self._head.append(chunk)
+            self._head_size += len(chunk)
+            return chunk
+        tail = self._tail
+        tail.append(chunk)
+        self._tail_size += len(chunk)
+        while self._tail_size - len(tail[0]) >= TAIL:
+            self._tail_size -= len(tail.popleft())
+            self._gap = True
+        return chunk
+
+    def usage(self) -> Usage | None:
+        """The answer's usage, once it has ended; None when it carried none."""
+        if not self._gap:
+            return usage_in(b"".join(self._head) + b"".join(self._tail))
+        head = b"".join(self._head)
+        first_at = _first_usage_at(head)
+        first = _object_at(head, first_at + len(_USAGE_KEY)) if first_at >= 0 else None
+        return _merged(first, _last_usage(b"".join(self._tail))[1])
+
+
+def usage_in(data: bytes) -> Usage | None:
+    """The usage of a whole answer (JSON, SSE, or event-stream frames) in ``data``:
+    its last usage object, merged over the first one near its start (Anthropic's input
+    counts come first, its cumulative output counts last; others send one)."""
+    last_at, last = _last_usage(data)
+    if last is None:
+        return None
+    first_at = _first_usage_at(data)
+    if first_at < 0 or first_at == last_at:
+        return Usage.from_any(last)
+    return _merged(_object_at(data, first_at + len(_USAGE_KEY)), last)
+
+
+def model_in(first_chunk: bytes) -> str | None:
+    """The model an answer names near its start (its first event, or a JSON answer's
+    ``model`` key), or None."""
+    match = _MODEL.search(first_chunk, 0, _MODEL_SEARCH_LIMIT)
+    return match.group(1).decode("utf-8", "replace") if match else None
+
+
+def _first_usage_at(data: bytes) -> int:
+    """Where the first usage object among the first HEAD bytes is (-1: none). Two
+    searches in C skip the ``"usage": null`` of OpenAI's chunks without a Python step."""
+    starts = [at for at in (data.find(b'"usage":{', 0, HEAD), data.find(b'"usage": {', 0, HEAD)) if at >= 0]
+    return min(starts) if starts else -1
+
+
+def _last_usage(data: bytes) -> tuple[int, dict[str, Any] | None]:
+    at = data.rfind(_USAGE_KEY)
+    while at >= 0:
+        found = _object_at(data, at + len(_USAGE_KEY))
+        if found is not None:
+            return at, found
+        at = data.rfind(_USAGE_KEY, 0, at)
+    return -1, None
+
+
+def _object_at(data: bytes, start: int) -> dict[str, Any] | None:
+    if data[start : start + 1] == b" ":  # json.dumps' default separator
+        start += 1
+    if data[start : start + 1] != b"{":
+        return None
+    match = _OBJECT.match(data, start)
+    if match is None:
+        return None  # cut by a window's edge, or nested deeper than a usage object is
+    try:
+        value = orjson.loads(match.group())
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _merged(first: dict[str, Any] | None, last: dict[str, Any] | None) -> Usage | None:
+    if first is None or last is None:
+        found = first or last
+        return Usage.from_any(found) if found else None
+    return Usage.from_any({**first, **last})

@@ -1,0 +1,111 @@
+"""Token usage of one answer, in one typed shape whatever the provider's dialect.
+
+Providers count tokens in three dialects:
+
+* OpenAI (and every OpenAI-compatible provider): ``prompt_tokens`` counts every input
+  token, cached ones included; ``prompt_tokens_details.cached_tokens`` and
+  ``completion_tokens_details.reasoning_tokens`` are parts of the totals. The Responses
+  API says ``input_tokens`` / ``output_tokens`` with ``*_details`` and a
+  ``total_tokens``, with the same meaning.
+* Anthropic: ``input_tokens`` leaves out ``cache_read_input_tokens`` and
+  ``cache_creation_input_tokens``, which are counted beside it.
+* Bedrock Converse: ``inputTokens`` leaves out ``cacheReadInputTokens`` and
+  ``cacheWriteInputTokens``.
+
+:class:`Usage` always means what OpenAI means: ``input`` is every input token,
+``cache_read`` and ``cache_write`` are the parts of it read from or written to a
+prompt cache, ``output`` is every output token and ``reasoning`` the part of it spent
+thinking. A count the provider did not report is 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    input: int = 0
+    output: int = 0
+    cache_read: int = 0
+    cache_write: int = 0
+    reasoning: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.input + self.output
+
+    def fields(self) -> dict[str, int]:
+        """For a log line: the counts, under short names."""
+        return {
+            "input": self.input,
+            "output": self.output,
+            "cache_read": self.cache_read,
+            "cache_write": self.cache_write,
+            "reasoning": self.reasoning,
+        }
+
+    @classmethod
+    def from_openai(cls, usage: Mapping[str, Any]) -> Usage:
+        """Chat Completions (``prompt_tokens``) or Responses (``input_tokens`` + ``total_tokens``)."""
+        prompt = _details(usage, "prompt_tokens_details") or _details(usage, "input_tokens_details")
+        completion = _details(usage, "completion_tokens_details") or _details(usage, "output_tokens_details")
+        return cls(
+            input=_count(usage, "prompt_tokens") or _count(usage, "input_tokens"),
+            output=_count(usage, "completion_tokens") or _count(usage, "output_tokens"),
+            cache_read=_count(prompt, "cached_tokens"),
+            # Not OpenAI's own: the gateway's translated answers, and some compatible
+            # providers, report prompt-cache writes under one of these names.
+            cache_write=_count(prompt, "cache_write_tokens") or _count(usage, "cache_creation_input_tokens"),
+            reasoning=_count(completion, "reasoning_tokens"),
+        )
+
+    @classmethod
+    def from_anthropic(cls, usage: Mapping[str, Any]) -> Usage:
+        cache_read = _count(usage, "cache_read_input_tokens")
+        cache_write = _count(usage, "cache_creation_input_tokens")
+        return cls(
+            input=_count(usage, "input_tokens") + cache_read + cache_write,
+            output=_count(usage, "output_tokens"),
+            cache_read=cache_read,
+            cache_write=cache_write,
+        )
+
+    @classmethod
+    def from_converse(cls, usage: Mapping[str, Any]) -> Usage:
+        cache_read = _count(usage, "cacheReadInputTokens")
+        cache_write = _count(usage, "cacheWriteInputTokens")
+        return cls(
+            input=_count(usage, "inputTokens") + cache_read + cache_write,
+            output=_count(usage, "outputTokens"),
+            cache_read=cache_read,
+            cache_write=cache_write,
+        )
+
+    @classmethod
+    def from_any(cls, usage: Mapping[str, Any]) -> Usage | None:
+        """A ``usage`` object of unknown dialect (one read from relayed bytes); None if
+        it is none of the three."""
+        if "prompt_tokens" in usage or "completion_tokens" in usage:
+            return cls.from_openai(usage)
+        if "inputTokens" in usage or "outputTokens" in usage:
+            return cls.from_converse(usage)
+        if "input_tokens" in usage or "output_tokens" in usage:
+            # Anthropic reports no total; OpenAI's Responses API always does.
+            if "total_tokens" in usage or "input_tokens_details" in usage:
+                return cls.from_openai(usage)
+            return cls.from_anthropic(usage)
+        return None
+
+
+def _count(usage: Mapping[str, Any], name: str) -> int:
+    value = usage.get(name)
+    # bool is an int, and a provider's bug is no reason to log True tokens.
+    return value if type(value) is int and value > 0 else 0
+
+
+def _details(usage: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    value = usage.get(name)
+    return value if isinstance(value, Mapping) else {}

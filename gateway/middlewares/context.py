@@ -75,7 +75,7 @@ async def context_middleware(request: web.Request, handler):
             ttfb = now - started if response is not None and not response.prepared else None
         metrics.request_finished(request.path, state, status, now - started, ttfb)
         if state.span is not None:
-            tracing.end_request(state.span, state, status, route_label(request.path))
+            tracing.end_request(state.span, state, status, route_label(request.path), response)
     if not response.prepared:
         response.headers[TRACE_HEADER] = state.trace_id
     return response

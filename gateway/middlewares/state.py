@@ -51,6 +51,7 @@ class RequestState:
     error_code: str | None = None
     span: Any = None
     answer_span: Any = None
+    finish_reasons: list[str] = field(default_factory=list)  # read only when tracing
 
 
 STATE_KEY = web.RequestKey("gateway_state", RequestState)

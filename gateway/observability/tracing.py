@@ -27,6 +27,8 @@ from typing import Any
 
 import orjson
 
+from .finish import note
+
 log = logging.getLogger("gateway")
 
 # gen_ai.provider.name (and the older gen_ai.system) for provider slugs whose
@@ -115,9 +117,12 @@ class Tracing:
             attributes={"http.request.method": request.method, "url.path": request.path},
         )
 
-    def end_request(self, span, state, status: int, route: str) -> None:
+    def end_request(self, span, state, status: int, route: str, response=None) -> None:
         if span is None:
             return
+        body = getattr(response, "body", None)
+        if isinstance(body, bytes) and not response.prepared:  # a whole answer, about to go out
+            note(state, body)
         span.update_name(f"{span.name.split(' ')[0]} {route}")
         span.set_attribute("http.route", route)
         span.set_attribute("http.response.status_code", status)
@@ -179,6 +184,11 @@ class Tracing:
             span.set_status(self._trace.Status(self._trace.StatusCode.ERROR))
             span.set_attribute("error.type", outcome.error.code if outcome.error is not None else str(status))
         if answered:
+            from ..streaming.usage_sniffer import model_in
+
+            model = model_in(outcome.opened.first_chunk)  # the answer names the model that answered
+            if model:
+                span.set_attribute("gen_ai.response.model", model)
             return False
         span.end()
         return True
@@ -218,9 +228,8 @@ def _request_parameters(attributes: dict[str, Any], body: Mapping[str, Any]) -> 
 
 
 def _set_answer(span, state) -> None:
-    model = getattr(state, "response_model", None) or getattr(state, "model", None)
-    if model:
-        span.set_attribute("gen_ai.response.model", model)
+    if "gen_ai.response.model" not in span.attributes and state.model:
+        span.set_attribute("gen_ai.response.model", state.model)
     reasons = getattr(state, "finish_reasons", None)
     if reasons:
         span.set_attribute("gen_ai.response.finish_reasons", list(reasons))
@@ -249,7 +258,7 @@ class NoTracing:
     def start_request(self, request) -> None:
         return None
 
-    def end_request(self, span, state, status, route) -> None:
+    def end_request(self, span, state, status, route, response=None) -> None:
         pass
 
     async def shutdown(self) -> None:

@@ -24,6 +24,7 @@ from ..hop_by_hop import connection_options
 from ..loggable import upstream_request_id
 from ..middlewares.drain import IN_FLIGHT
 from ..middlewares.state import state_of
+from ..observability.finish import note, watching
 from ..providers.base import ResponseTranslator, StreamTranslator
 from ..response_headers import HeaderAllowList
 from ..upstream import Opened
@@ -152,6 +153,10 @@ async def _pump(request, response, opened: Opened, out: bytes, idle_timeout: flo
     """
     content = opened.response.content
     state = state_of(request)
+    if state.span is not None:  # tracing: the answer's finish reasons, read on the side
+        feed, close = watching(state, feed), watching(state, close)
+        if out:
+            note(state, out)
     in_flight = request.app.get(IN_FLIGHT)
     if in_flight is not None:  # a shutdown's deadline can end this stream in band
         in_flight.relaying(request, content)

@@ -33,6 +33,21 @@ async def scrape(url: str) -> dict[tuple, float]:
     }
 
 
+async def scrape_until(url: str, condition, timeout: float = 10) -> dict[tuple, float]:
+    """Scrape until ``condition(samples)``: each worker writes its counts to the shared
+    files once a second (FLUSH_SECONDS), so another worker's may lag by that much."""
+    async with asyncio.timeout(timeout):
+        while True:
+            samples = await scrape(url)
+            if condition(samples):
+                return samples
+            await asyncio.sleep(0.05)
+
+
+def in_flight(samples) -> float:
+    return samples[("gateway_requests_in_flight", ())]
+
+
 def ready_count(samples) -> float:
     labels = (("model", "none"), ("provider", "none"), ("route", "/ready"), ("status_class", "2xx"))
     return samples.get(("gateway_requests_total", labels), 0.0)
@@ -65,7 +80,9 @@ async def gateway_with_metrics_address(unused_tcp_port_factory):
 async def test_counts_add_up_across_workers_and_survive_kills_and_reloads(gateway_with_metrics_address, fake_openai):
     gateway = gateway_with_metrics_address
     sent, pids = await ready_until_both_workers_answered(gateway.url)
-    assert ready_count(await scrape(gateway.metrics_url)) == sent  # both workers' counts in one scrape
+    # Both workers' counts in one scrape (whichever worker answers it).
+    samples = await scrape_until(gateway.metrics_url, lambda samples: ready_count(samples) >= sent)
+    assert ready_count(samples) == sent
 
     # A request in flight when its worker is killed: its gauge must not stay up.
     fake_openai.hang = asyncio.Event()
@@ -74,8 +91,7 @@ async def test_counts_add_up_across_workers_and_survive_kills_and_reloads(gatewa
     async with aiohttp.ClientSession() as session:
         hanging = asyncio.ensure_future(session.post(gateway.url + "/v1/chat/completions", json=CHAT, headers=headers))
         await fake_openai.request_seen.wait()
-        samples = await scrape(gateway.metrics_url)
-        assert samples[("gateway_requests_in_flight", ())] == 1
+        await scrape_until(gateway.metrics_url, lambda samples: in_flight(samples) == 1)
         for pid in pids:
             os.kill(pid, signal.SIGKILL)
         with pytest.raises(aiohttp.ClientError):
@@ -83,14 +99,15 @@ async def test_counts_add_up_across_workers_and_survive_kills_and_reloads(gatewa
     await gateway.wait_for_log(msg("worker died; restarting it"), count=2)
     await gateway.wait_for_log(msg("listening"), count=4)
     samples = await scrape(gateway.metrics_url)
-    assert ready_count(samples) == sent
-    assert samples[("gateway_requests_in_flight", ())] == 0
+    assert ready_count(samples) == sent  # the dead workers' counts stay
+    assert in_flight(samples) == 0  # their in-flight requests do not
 
     gateway.signal(signal.SIGHUP)
     await gateway.wait_for_log(msg("reloaded"))
     async with aiohttp.ClientSession() as session, session.get(gateway.url + "/ready") as response:
         assert response.status == 200
-    assert ready_count(await scrape(gateway.metrics_url)) == sent + 1
+    samples = await scrape_until(gateway.metrics_url, lambda samples: ready_count(samples) >= sent + 1)
+    assert ready_count(samples) == sent + 1
 
     # The metrics address is the only place /metrics is served.
     async with aiohttp.ClientSession() as session, session.get(gateway.url + "/metrics") as response:
@@ -101,7 +118,8 @@ async def test_without_a_metrics_address_the_api_port_serves_them(unused_tcp_por
     gateway = await GatewayProcess.start(unused_tcp_port, "--workers", "2")
     try:
         sent, _ = await ready_until_both_workers_answered(gateway.url)
-        samples = await scrape(gateway.url + "/metrics")
+        # The scrape counts itself only once it is answered: /ready's count is exact.
+        samples = await scrape_until(gateway.url + "/metrics", lambda samples: ready_count(samples) >= sent)
         assert ready_count(samples) == sent
     finally:
         await gateway.close()

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import time
 from collections.abc import AsyncIterator
@@ -28,13 +30,19 @@ PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def observability_context(settings: Settings):
-    """cleanup_ctx: the app's metrics and tracing; buffered spans flushed at the end."""
+    """cleanup_ctx: the app's tracing, and the metrics' flushes; buffered spans and
+    counts are flushed at the end."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:
         tracing = app.get(TRACING)
         if tracing is None:  # a test may have put its own in place
             tracing = app[TRACING] = build_tracing(settings, os.environ)
+        flushing = asyncio.ensure_future(app[METRICS].flush_every()) if app[METRICS].enabled else None
         yield
+        if flushing is not None:
+            flushing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flushing
         await tracing.shutdown()
 
     return context

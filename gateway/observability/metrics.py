@@ -7,17 +7,33 @@ With that variable each worker writes its values to its own memory-mapped files 
 a scrape adds up every worker's files, those of dead workers included, so counts
 survive worker restarts and reloads; gauges of the live workers only are summed.
 
+Requests add to plain dicts in the worker (a few microseconds); ``flush`` writes
+those batches to prometheus-client's values once a second and before every scrape
+this worker answers. Writing each event straight through costs ~2 us per value in
+multiprocess mode (a lock, a ``getpid()`` and an mmap write each), and a request
+moves a dozen values. So another worker's latest second may be missing from a scrape,
+and a worker killed with SIGKILL loses its last second of counts; a worker that
+stops normally flushes first.
+
 Label values are bounded (``observability.labels``). ``NoMetrics`` stands in when
 metrics are off: the same methods, doing nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
+from bisect import bisect_left
 from collections.abc import Mapping
 from typing import Any
 
 from .labels import NONE, TARGET_PATH, BoundedLabels, RouteLabels, status_class
+
+log = logging.getLogger("gateway")
+
+# Seconds between two writes of a worker's batches to the shared files.
+FLUSH_SECONDS = 1.0
 
 # Seconds. Whole requests and first bytes: an LLM answers in 0.2 s to minutes.
 DURATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600)
@@ -131,93 +147,139 @@ class Metrics:
         self.aws_refreshes = counter(
             "gateway_bedrock_credential_refreshes", "AWS credential chain resolutions and refreshes", ("result",)
         )
-        # Children by label values: labels() takes a lock and builds a tuple each call.
-        self._children: dict[tuple, Any] = {}
+        # Since the last flush: counter increments and histogram (sum, bucket counts),
+        # by (family, label values); requests and streams in flight right now.
+        self._counts: dict[tuple, float] = {}
+        self._histograms: dict[tuple, list] = {}
+        self._bounds = {
+            family: (*buckets, float("inf"))
+            for family, buckets in ((self.duration, DURATION_BUCKETS), (self.ttfb, TTFB_BUCKETS),
+                                    (self.overhead, OVERHEAD_BUCKETS))
+        }
+        self._in_flight = 0
+        self._streams = 0
 
-    def _child(self, family, *values: str):
-        key = (id(family), *values)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = family.labels(*values)
-        return child
+    def _add(self, family, labels: tuple, amount: float = 1.0) -> None:
+        key = (family, labels)
+        counts = self._counts
+        counts[key] = counts.get(key, 0.0) + amount
+
+    def _observe(self, family, labels: tuple, seconds: float) -> None:
+        key = (family, labels)
+        pending = self._histograms.get(key)
+        bounds = self._bounds[family]
+        if pending is None:
+            pending = self._histograms[key] = [0.0, [0] * len(bounds)]
+        pending[0] += seconds
+        pending[1][bisect_left(bounds, seconds)] += 1  # the first bucket whose bound >= seconds
 
     # -- events -------------------------------------------------------------------
 
     def request_started(self) -> None:
-        self.in_flight.inc()
+        self._in_flight += 1
 
     def stream_started(self) -> None:
-        self.streams.inc()
+        self._streams += 1
 
     def request_finished(self, path: str, state, status: int, duration: float, ttfb: float | None) -> None:
         """Everything a finished request tells: called once, from the context middleware."""
-        child = self._child
+        add, observe = self._add, self._observe
         route = self.routes(path)
         provider = state.provider or NONE
-        model = self.models(getattr(state, "model", None))
-        child(self.requests, route, provider, model, status_class(status)).inc()
-        child(self.duration, route, provider).observe(duration)
+        model = self.models(state.model)
+        by_route = (route, provider)
+        add(self.requests, (route, provider, model, status_class(status)))
+        observe(self.duration, by_route, duration)
         if ttfb is not None:
-            child(self.ttfb, route, provider).observe(ttfb)
+            observe(self.ttfb, by_route, ttfb)
         if state.overhead is not None:
-            child(self.overhead, route).observe(state.overhead)
-        self.in_flight.dec()
+            observe(self.overhead, (route,), state.overhead)
+        self._in_flight -= 1
         if state.streaming:
-            self.streams.dec()
+            self._streams -= 1
             if state.chunks_out:
-                child(self.chunks, provider).inc(state.chunks_out)
+                add(self.chunks, (provider,), state.chunks_out)
         if state.attempts:
             self._attempts(state.attempts)
         stream_error = state.stream_error
         if stream_error is not None:
-            child(self.upstream_errors, provider, ERROR_KINDS.get(stream_error.code, "protocol")).inc()
+            add(self.upstream_errors, (provider, ERROR_KINDS.get(stream_error.code, "protocol")))
         if state.client_gone or status == CLIENT_CLOSED:
-            phase = "after_first_byte" if state.body_bytes_out else "before_first_byte"
-            child(self.disconnects, route, phase).inc()
+            add(self.disconnects, (route, "after_first_byte" if state.body_bytes_out else "before_first_byte"))
         elif status in REJECTION_STATUSES and state.error_code is not None:
-            child(self.rejections, state.error_code).inc()
-        usage = getattr(state, "usage", None)
+            add(self.rejections, (state.error_code,))
+        usage = state.usage
         if usage is not None:
-            self._usage(provider, model, usage)
-        cost = getattr(state, "cost", None)
+            for kind in TOKEN_TYPES:
+                count = getattr(usage, kind)
+                if count:
+                    add(self.tokens, (provider, model, kind), count)
+        cost = getattr(state, "cost", None)  # set once pricing knows the model
         if cost is not None:
-            child(self.cost, provider, model).inc(float(cost))
+            add(self.cost, (provider, model), float(cost))
 
     def _attempts(self, records: list[Mapping[str, Any]]) -> None:
-        child = self._child
+        add = self._add
         for record in records:
             provider, target = record["provider"], self.targets(record["target"])
             status = record["status"]
-            child(self.attempts, provider, target, status_class(status)).inc()
+            add(self.attempts, (provider, target, status_class(status)))
             error = record.get("error")
             if error is not None:
-                child(self.upstream_errors, provider, ERROR_KINDS.get(error, "status")).inc()
+                add(self.upstream_errors, (provider, ERROR_KINDS.get(error, "status")))
             elif status >= 400:
-                child(self.upstream_errors, provider, "status").inc()
+                add(self.upstream_errors, (provider, "status"))
             then = record.get("then")
             if then == "retry":
-                child(self.retries, provider, target).inc()
+                add(self.retries, (provider, target))
             elif then == "fallback":
-                child(self.fallbacks, provider, target).inc()
-
-    def _usage(self, provider: str, model: str, usage) -> None:
-        for kind in TOKEN_TYPES:
-            count = getattr(usage, kind, 0)
-            if count:
-                self._child(self.tokens, provider, model, kind).inc(count)
+                add(self.fallbacks, (provider, target))
 
     def cache_lookup(self, status: str) -> None:
-        self._child(self.cache, status).inc()
+        self._add(self.cache, (status,))
 
     def aws_credentials(self, result: str) -> None:
-        self._child(self.aws_refreshes, result).inc()
+        self._add(self.aws_refreshes, (result,))
 
-    # -- scrape -------------------------------------------------------------------
+    # -- flush and scrape ---------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write the batches since the last flush to prometheus-client's values."""
+        counts, self._counts = self._counts, {}
+        for (family, labels), amount in counts.items():
+            family.labels(*labels).inc(amount)
+        histograms, self._histograms = self._histograms, {}
+        for (family, labels), (total, buckets) in histograms.items():
+            # Histogram.observe() writes _sum and one of _buckets (not cumulative) per
+            # value; a batch writes each once, with its count.
+            child = family.labels(*labels)
+            child._sum.inc(total)
+            for index, count in enumerate(buckets):
+                if count:
+                    child._buckets[index].inc(count)
+        self.in_flight.set(self._in_flight)
+        self.streams.set(self._streams)
+
+    async def flush_every(self, seconds: float = FLUSH_SECONDS) -> None:
+        """Flush once per ``seconds`` until cancelled, then once more."""
+        try:
+            while True:
+                await asyncio.sleep(seconds)
+                self._flush_logged()
+        finally:
+            self._flush_logged()
+
+    def _flush_logged(self) -> None:
+        try:
+            self.flush()
+        except Exception:  # a metrics bug must not stop the next flushes
+            log.exception("metrics flush failed")
 
     def exposition(self) -> bytes:
         """The text format: every worker's values in multiprocess mode, else this one's."""
         from prometheus_client import CollectorRegistry, generate_latest
 
+        self.flush()  # this worker's own counts are current; others' at most FLUSH_SECONDS old
         if not self.multiprocess:
             return generate_latest(self.registry)
         from prometheus_client.multiprocess import MultiProcessCollector
@@ -245,6 +307,12 @@ class NoMetrics:
         pass
 
     def aws_credentials(self, result: str) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    async def flush_every(self, seconds: float = FLUSH_SECONDS) -> None:
         pass
 
 

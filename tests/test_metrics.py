@@ -200,3 +200,50 @@ def test_bounded_labels_normalise_and_cap():
     assert route_label("/v1/models/gpt-4o") == "/v1/models"
     assert route_label("/v1/whatever/else") == "/v1/other"
     assert route_label("/admin") == "unmatched"
+
+
+class _RotatingCredentials:
+    """botocore-like refreshable credentials whose keys change when told to."""
+
+    def __init__(self) -> None:
+        self.token = "token-1"
+
+    async def get_frozen_credentials(self):
+        from botocore.credentials import ReadOnlyCredentials
+
+        return ReadOnlyCredentials("AKIDEXAMPLE", "secret", self.token)
+
+
+class _Session:
+    def __init__(self, credentials) -> None:
+        self.credentials = credentials
+
+    async def get_credentials(self):
+        return self.credentials
+
+
+async def test_bedrock_credential_resolutions_and_refreshes_are_counted():
+    from botocore.exceptions import NoCredentialsError
+
+    from gateway.errors import GatewayError
+    from gateway.observability.metrics import Metrics
+    from gateway.providers.bedrock.credentials import AwsCredentialChain
+
+    metrics = Metrics()
+    credentials = _RotatingCredentials()
+    chain = AwsCredentialChain(_Session(credentials), on_event=metrics.aws_credentials)
+    await chain.current()
+    await chain.current()  # the same keys: nothing new
+    credentials.token = "token-2"  # aiobotocore renewed them
+    await chain.current()
+
+    async def broken():
+        raise NoCredentialsError()
+
+    credentials.get_frozen_credentials = broken
+    with pytest.raises(GatewayError):
+        await chain.current()
+    metrics.flush()
+    registry = metrics.registry
+    for result, count in (("resolved", 1), ("refreshed", 1), ("failed", 1)):
+        assert registry.get_sample_value("gateway_bedrock_credential_refreshes_total", {"result": result}) == count

@@ -121,7 +121,10 @@ async def _serve(
         "listening",
         extra={"fields": {"url": f"http://{settings.host}:{settings.port}", "pid": os.getpid()}},
     )
-    os.write(ready_fd, b"r")  # tells the supervisor this worker accepts connections
+    try:
+        os.write(ready_fd, b"r")  # tells the supervisor this worker accepts connections
+    except BrokenPipeError:
+        pass  # the supervisor died just now: PR_SET_PDEATHSIG's SIGTERM drains this worker
     os.close(ready_fd)
     await stop.requested.wait()
     if metrics_runner is not None:

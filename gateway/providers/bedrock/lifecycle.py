@@ -7,11 +7,12 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from ...appkeys import AWS_CREDENTIALS
+from ...observability import METRICS
 from .credentials import AwsCredentialChain
 
 
 async def aws_credentials_context(app: web.Application) -> AsyncIterator[None]:
     # One aiobotocore session for the process: the credential chain it resolves and
     # refreshes is shared by every Bedrock call that carries no keys of its own.
-    app[AWS_CREDENTIALS] = AwsCredentialChain()
+    app[AWS_CREDENTIALS] = AwsCredentialChain(on_event=app[METRICS].aws_credentials)
     yield

@@ -66,6 +66,9 @@ async def test_a_chat_request_moves_requests_latencies_overhead_and_tokens(clien
     tokens = {"provider": "openai", "model": MODEL}
     assert value(samples, "gateway_tokens_total", **tokens, type="input") == body["usage"]["prompt_tokens"]
     assert value(samples, "gateway_tokens_total", **tokens, type="output") == body["usage"]["completion_tokens"]
+    # gpt-4o-mini's shipped price (gateway/limits/pricing.json): $0.15 and $0.60 per million.
+    expected = body["usage"]["prompt_tokens"] * 0.15e-6 + body["usage"]["completion_tokens"] * 0.6e-6
+    assert value(samples, "gateway_cost_usd_total", **tokens) == pytest.approx(expected)
     # Nothing is in flight once it is answered (the scrape itself is one).
     assert value(samples, "gateway_requests_in_flight") == 1
     assert value(samples, "gateway_streams_in_flight") == 0

@@ -10,10 +10,10 @@ import time
 
 from aiohttp import web
 
-from ..appkeys import SETTINGS
 from ..errors import BodyTooLarge, GatewayError
 from ..observability import METRICS, TRACING, set_overhead
 from ..observability.labels import route_label
+from ..settings import SETTINGS
 from .state import STATE_KEY, RequestState
 
 access_log = logging.getLogger("gateway.access")

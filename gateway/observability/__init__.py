@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import time
 from collections.abc import AsyncIterator
@@ -20,6 +21,8 @@ from aiohttp import web
 from ..settings import Settings
 from .metrics import NO_METRICS, Metrics, NoMetrics
 from .tracing import NO_TRACING, NoTracing, Tracing, build_tracing
+
+log = logging.getLogger("gateway")
 
 METRICS = web.AppKey("metrics", Metrics | NoMetrics)
 TRACING = web.AppKey("tracing", Tracing | NoTracing)
@@ -49,7 +52,16 @@ def observability_context(settings: Settings):
 
 
 def build_metrics(settings: Settings) -> Metrics | NoMetrics:
-    return Metrics(max_models=settings.metrics_max_models) if settings.metrics else NO_METRICS
+    if not settings.metrics:
+        return NO_METRICS
+    from ..limits.pricing import PricingError, load_price_table
+
+    try:
+        prices = load_price_table(settings.pricing_file)
+    except PricingError as exc:
+        log.error("no cost metric: the price table cannot be read", extra={"fields": {"error": str(exc)}})
+        prices = None
+    return Metrics(max_models=settings.metrics_max_models, prices=prices)
 
 
 def overhead(state, now: float) -> float:

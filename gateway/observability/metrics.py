@@ -71,7 +71,7 @@ class Metrics:
 
     enabled = True
 
-    def __init__(self, *, max_models: int = 50, max_targets: int = 100) -> None:
+    def __init__(self, *, max_models: int = 50, max_targets: int = 100, prices=None) -> None:
         import prometheus_client
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -85,6 +85,9 @@ class Metrics:
         self.models = BoundedLabels(max_models)
         self.targets = BoundedLabels(max_targets, TARGET_PATH)
         self.routes = RouteLabels()
+        # gateway.limits.pricing.PriceTable (None: no cost metric); prices by (provider, model).
+        self._prices = prices
+        self._price_of: dict[tuple[str, str], Any] = {}
 
         def counter(name, doc, labels=()):
             return Counter(name, doc, labels, registry=registry)
@@ -214,9 +217,20 @@ class Metrics:
                 count = getattr(usage, kind)
                 if count:
                     add(self.tokens, (provider, model, kind), count)
-        cost = getattr(state, "cost", None)  # set once pricing knows the model
-        if cost is not None:
-            add(self.cost, (provider, model), float(cost))
+            if self._prices is not None and state.model is not None:
+                price = self._price(provider, state.model)
+                if price is not None:
+                    add(self.cost, (provider, model), float(price.cost(usage)))
+
+    def _price(self, provider: str, model: str):
+        key = (provider, model)
+        try:
+            return self._price_of[key]
+        except KeyError:
+            price = self._prices.price(provider, model)
+            if len(self._price_of) < 4096:  # model names come from clients: bounded
+                self._price_of[key] = price
+            return price
 
     def _attempts(self, records: list[Mapping[str, Any]]) -> None:
         add = self._add

@@ -8,6 +8,7 @@ content on.
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -88,9 +89,13 @@ async def test_a_request_continues_the_clients_trace_and_the_upstream_gets_the_a
     assert attributes["server.address"] == "127.0.0.1"
 
 
-async def test_a_stream_keeps_the_answering_span_open_until_it_ends(client, auth_headers, exporter):
+async def test_a_stream_keeps_the_answering_span_open_until_it_ends(client, auth_headers, fake_openai, exporter):
+    fake_openai.gate = asyncio.Event()  # the fake holds the rest after its first chunk
     stream = {**CHAT, "stream": True, "stream_options": {"include_usage": True}}
     response = await client.post("/v1/chat/completions", json=stream, headers=auth_headers)
+    await response.content.readline()
+    assert exporter.get_finished_spans() == ()  # nothing ended while it streams
+    fake_openai.gate.set()
     await response.read()
     [request_span], [attempt_span] = spans_by_kind(exporter)
     assert attempt_span.end_time >= request_span.start_time
@@ -122,7 +127,9 @@ async def test_retries_and_fallbacks_are_sibling_attempt_spans(client, make_fake
 
 
 async def test_no_prompt_in_spans_unless_turned_on(client, auth_headers, exporter):
-    await client.post("/v1/chat/completions", json=CHAT, headers=auth_headers)
+    # With a retry the body is read whole: the prompt is at hand, and must stay out.
+    await client.post("/v1/chat/completions", json=CHAT, headers={**auth_headers, "x-portkey-retry-count": "1"})
+    assert exporter.get_finished_spans()
     for span in exporter.get_finished_spans():
         assert not any(PROMPT in str(value) for value in span.attributes.values())
 

@@ -250,3 +250,30 @@ async def test_bedrock_credential_resolutions_and_refreshes_are_counted():
     registry = metrics.registry
     for result, count in (("resolved", 1), ("refreshed", 1), ("failed", 1)):
         assert registry.get_sample_value("gateway_bedrock_credential_refreshes_total", {"result": result}) == count
+
+
+def test_batched_histograms_equal_observing_each_value():
+    """The batches written at a flush give the buckets, sum and count that
+    Histogram.observe() of each value would have."""
+    from prometheus_client import CollectorRegistry, Histogram
+
+    from gateway.middlewares.state import RequestState
+    from gateway.observability.metrics import DURATION_BUCKETS, Metrics
+
+    metrics = Metrics()
+    reference = Histogram("reference", "", buckets=DURATION_BUCKETS, registry=CollectorRegistry())
+    durations = [0.0, 0.01, 0.0100001, 0.3, 2.5, 599.0, 601.0, 5000.0]
+    for duration in durations:
+        state = RequestState(trace_id="t", started=0.0)
+        state.provider = "openai"
+        metrics.request_started()
+        metrics.request_finished("/v1/chat/completions", state, 200, duration, None)
+        reference.observe(duration)
+    metrics.flush()
+    labels = {"route": "/v1/chat/completions", "provider": "openai"}
+    for bound in (*DURATION_BUCKETS, float("inf")):
+        le = "+Inf" if bound == float("inf") else str(float(bound))
+        got = metrics.registry.get_sample_value("gateway_request_duration_seconds_bucket", {**labels, "le": le})
+        assert got == reference.collect()[0].samples[list(DURATION_BUCKETS + (float("inf"),)).index(bound)].value
+    assert metrics.registry.get_sample_value("gateway_request_duration_seconds_sum", labels) == sum(durations)
+    assert metrics.registry.get_sample_value("gateway_request_duration_seconds_count", labels) == len(durations)

@@ -81,18 +81,22 @@ def set_overhead(state, headers) -> None:
         headers[OVERHEAD_HEADER] = f"{state.overhead * 1000:.2f}"
 
 
-async def on_response_prepare(request: web.Request, response: web.StreamResponse) -> None:
-    """A response written from inside the handler (a stream): its overhead header,
-    and it counts as a stream in flight until the context middleware ends it."""
-    from ..middlewares.state import STATE_KEY
+def on_response_prepare(state_key: web.RequestKey):
+    """The app's on_response_prepare signal handler, reading each request's state
+    under ``state_key`` (given by the app: the middlewares import this package)."""
 
-    state = request.get(STATE_KEY)
-    if state is None or state.overhead is not None:
-        return  # whole answers got both in the context middleware
-    set_overhead(state, response.headers)
-    if not isinstance(response, web.Response):
-        state.streaming = True
-        request.app[METRICS].stream_started()
+    async def prepared(request: web.Request, response: web.StreamResponse) -> None:
+        # A response written from inside the handler (a stream): its overhead header,
+        # and it counts as a stream in flight until the context middleware ends it.
+        state = request.get(state_key)
+        if state is None or state.overhead is not None:
+            return  # whole answers got both in the context middleware
+        set_overhead(state, response.headers)
+        if not isinstance(response, web.Response):
+            state.streaming = True
+            request.app[METRICS].stream_started()
+
+    return prepared
 
 
 async def metrics_handler(request: web.Request) -> web.Response:

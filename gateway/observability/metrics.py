@@ -43,6 +43,26 @@ OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 
 
 TOKEN_TYPES = ("input", "output", "cache_read", "cache_write", "reasoning")
 
+# Upper bounds as bisect sees them: bucket i counts values <= bound i (and > bound i-1).
+DURATION_BOUNDS = (*DURATION_BUCKETS, float("inf"))
+TTFB_BOUNDS = (*TTFB_BUCKETS, float("inf"))
+OVERHEAD_BOUNDS = (*OVERHEAD_BUCKETS, float("inf"))
+_STATUS_CLASS = {status: status_class(status) for status in range(100, 600)}
+
+
+class _RequestBatch:
+    """Requests of one (route, provider, model, status class) since the last flush."""
+
+    __slots__ = ("count", "duration", "duration_sum", "overhead", "overhead_sum", "ttfb", "ttfb_sum")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.duration_sum = self.ttfb_sum = self.overhead_sum = 0.0
+        self.duration = [0] * len(DURATION_BOUNDS)
+        self.ttfb = [0] * len(TTFB_BOUNDS)
+        self.overhead = [0] * len(OVERHEAD_BOUNDS)
+
+
 # Error codes of a failed attempt (or a stream failed after its first byte) by kind.
 ERROR_KINDS = {
     "upstream_unreachable": "connect",
@@ -153,12 +173,8 @@ class Metrics:
         # Since the last flush: counter increments and histogram (sum, bucket counts),
         # by (family, label values); requests and streams in flight right now.
         self._counts: dict[tuple, float] = {}
-        self._histograms: dict[tuple, list] = {}
-        self._bounds = {
-            family: (*buckets, float("inf"))
-            for family, buckets in ((self.duration, DURATION_BUCKETS), (self.ttfb, TTFB_BUCKETS),
-                                    (self.overhead, OVERHEAD_BUCKETS))
-        }
+        self._requests: dict[tuple, _RequestBatch] = {}
+        self._tokens: dict[tuple, list] = {}  # (provider, model) -> 5 token counts, cost
         self._in_flight = 0
         self._streams = 0
 
@@ -166,15 +182,6 @@ class Metrics:
         key = (family, labels)
         counts = self._counts
         counts[key] = counts.get(key, 0.0) + amount
-
-    def _observe(self, family, labels: tuple, seconds: float) -> None:
-        key = (family, labels)
-        pending = self._histograms.get(key)
-        bounds = self._bounds[family]
-        if pending is None:
-            pending = self._histograms[key] = [0.0, [0] * len(bounds)]
-        pending[0] += seconds
-        pending[1][bisect_left(bounds, seconds)] += 1  # the first bucket whose bound >= seconds
 
     # -- events -------------------------------------------------------------------
 
@@ -186,17 +193,26 @@ class Metrics:
 
     def request_finished(self, path: str, state, status: int, duration: float, ttfb: float | None) -> None:
         """Everything a finished request tells: called once, from the context middleware."""
-        add, observe = self._add, self._observe
+        add = self._add
         route = self.routes(path)
         provider = state.provider or NONE
         model = self.models(state.model)
-        by_route = (route, provider)
-        add(self.requests, (route, provider, model, status_class(status)))
-        observe(self.duration, by_route, duration)
+        # One entry per (route, provider, model, status class) holds the request count
+        # and the three histograms' batches: one dict lookup for the common part.
+        key = (route, provider, model, _STATUS_CLASS.get(status) or status_class(status))
+        batch = self._requests.get(key)
+        if batch is None:
+            batch = self._requests[key] = _RequestBatch()
+        batch.count += 1
+        batch.duration_sum += duration
+        batch.duration[bisect_left(DURATION_BOUNDS, duration)] += 1
         if ttfb is not None:
-            observe(self.ttfb, by_route, ttfb)
-        if state.overhead is not None:
-            observe(self.overhead, (route,), state.overhead)
+            batch.ttfb_sum += ttfb
+            batch.ttfb[bisect_left(TTFB_BOUNDS, ttfb)] += 1
+        overhead = state.overhead
+        if overhead is not None:
+            batch.overhead_sum += overhead
+            batch.overhead[bisect_left(OVERHEAD_BOUNDS, overhead)] += 1
         self._in_flight -= 1
         if state.streaming:
             self._streams -= 1
@@ -213,21 +229,30 @@ class Metrics:
             add(self.rejections, (state.error_code,))
         usage = state.usage
         if usage is not None:
-            for kind in TOKEN_TYPES:
-                count = getattr(usage, kind)
-                if count:
-                    add(self.tokens, (provider, model, kind), count)
+            tokens = self._tokens.get((provider, model))
+            if tokens is None:
+                tokens = self._tokens[provider, model] = [0, 0, 0, 0, 0, 0.0]
+            tokens[0] += usage.input
+            tokens[1] += usage.output
+            tokens[2] += usage.cache_read
+            tokens[3] += usage.cache_write
+            tokens[4] += usage.reasoning
             if self._prices is not None and state.model is not None:
                 price = self._price(provider, state.model)
                 if price is not None:
-                    add(self.cost, (provider, model), float(price.cost(usage)))
+                    uncached = max(usage.input - usage.cache_read - usage.cache_write, 0)
+                    tokens[5] += (uncached * price[0] + usage.output * price[1]
+                                  + usage.cache_read * price[2] + usage.cache_write * price[3])
 
-    def _price(self, provider: str, model: str):
+    def _price(self, provider: str, model: str) -> tuple[float, float, float, float] | None:
+        """USD per input, output, cache-read, cache-write token (floats: a metric, not a bill)."""
         key = (provider, model)
         try:
             return self._price_of[key]
         except KeyError:
-            price = self._prices.price(provider, model)
+            found = self._prices.price(provider, model)
+            price = None if found is None else (
+                float(found.input), float(found.output), float(found.cache_read), float(found.cache_write))
             if len(self._price_of) < 4096:  # model names come from clients: bounded
                 self._price_of[key] = price
             return price
@@ -262,8 +287,21 @@ class Metrics:
         counts, self._counts = self._counts, {}
         for (family, labels), amount in counts.items():
             family.labels(*labels).inc(amount)
-        histograms, self._histograms = self._histograms, {}
+        requests, self._requests = self._requests, {}
+        histograms: dict[tuple, list] = {}
+        for (route, provider, model, status), batch in requests.items():
+            self.requests.labels(route, provider, model, status).inc(batch.count)
+            for family, labels, total, buckets in (
+                (self.duration, (route, provider), batch.duration_sum, batch.duration),
+                (self.ttfb, (route, provider), batch.ttfb_sum, batch.ttfb),
+                (self.overhead, (route,), batch.overhead_sum, batch.overhead),
+            ):
+                merged = histograms.setdefault((family, labels), [0.0, [0] * len(buckets)])
+                merged[0] += total
+                merged[1] = [a + b for a, b in zip(merged[1], buckets, strict=True)]
         for (family, labels), (total, buckets) in histograms.items():
+            if not any(buckets):
+                continue
             # Histogram.observe() writes _sum and one of _buckets (not cumulative) per
             # value; a batch writes each once, with its count.
             child = family.labels(*labels)
@@ -271,6 +309,13 @@ class Metrics:
             for index, count in enumerate(buckets):
                 if count:
                     child._buckets[index].inc(count)
+        tokens, self._tokens = self._tokens, {}
+        for (provider, model), counts in tokens.items():
+            for kind, count in zip(TOKEN_TYPES, counts, strict=False):
+                if count:
+                    self.tokens.labels(provider, model, kind).inc(count)
+            if counts[5]:
+                self.cost.labels(provider, model).inc(counts[5])
         self.in_flight.set(self._in_flight)
         self.streams.set(self._streams)
 

@@ -159,6 +159,15 @@ def size(text: str) -> int:
     return value
 
 
+def header_size(text: str) -> int:
+    """A size of at least 1 KiB: below that no request line with its Authorization
+    header fits, so every request (probes included) would be a 431 (``64`` meant as KiB)."""
+    value = size(text)
+    if value < 1024:
+        raise ValueError(f"must be at least 1KiB (a request line, an Authorization header), got {text!r}")
+    return value
+
+
 def format_size(value: int) -> str:
     for unit in ("GiB", "MiB", "KiB"):
         if value % _SIZE_UNITS[unit.lower()] == 0:
@@ -284,7 +293,7 @@ _OPTIONS = (
     ("request_timeout", seconds, "default seconds until an upstream's first byte"),
     ("idle_timeout", seconds, "seconds an upstream may be silent between chunks"),
     ("max_body_size", size, "largest request body: bytes, or a size like 500kB, 64MiB"),
-    ("max_header_size", size, "longest request line or header field (x-portkey-config): bytes, or like 64KiB"),
+    ("max_header_size", header_size, "longest request line or header field (x-portkey-config): bytes, or like 64KiB"),
     ("shutdown_timeout", seconds_or_zero, "seconds in-flight requests get after SIGTERM"),
     ("log_level", log_level, "debug, info, warning or error"),
     ("allowed_custom_hosts", host_patterns, "comma-separated hosts, *.domains, IPs/CIDRs, or *"),
@@ -323,9 +332,11 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
     parser.add_argument("--version", action="version", version=f"gateway {__version__}")
     for name, kind, help_text in _OPTIONS:
         env = _env_name(name)
-        parser.add_argument(
-            _flag(name), dest=name, metavar=name.upper(), help=f"{help_text} (default: {_default_text(name, kind)}; env {env})"
-        )
+        if help_text.endswith(")") and "(default: " in help_text:  # says its default itself
+            help_text = f"{help_text[:-1]}; env {env})"
+        else:
+            help_text = f"{help_text} (default: {_default_text(name, kind)}; env {env})"
+        parser.add_argument(_flag(name), dest=name, metavar=name.upper(), help=help_text)
     parser.add_argument("--redis", dest="redis_url", default=argparse.SUPPRESS, help="same as --redis-url")
     args = parser.parse_args(list(argv))
     values: dict = {}
@@ -352,7 +363,7 @@ def _env_name(name: str) -> str:
 
 def _default_text(name: str, kind) -> str:
     default = getattr(Settings(), _FIELD.get(name, name), None)
-    if kind is size:
+    if kind in (size, header_size):
         return format_size(default)
     if isinstance(default, bool):
         return "on" if default else "off"

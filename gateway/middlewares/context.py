@@ -98,8 +98,10 @@ def _http_exception(request: web.Request, exc: web.HTTPException) -> web.Respons
             code="not_found",
         )
     elif exc.status == 405:
+        # Neither the path (it may hold an id or a key) nor the method is echoed.
+        allowed = ", ".join(sorted(exc.headers.get("Allow", "").split(",")))
         error = GatewayError(
-            f"method {request.method} is not allowed on {request.path}",
+            f"method not allowed here; allowed: {allowed}",
             status=405,
             type="invalid_request_error",
             code="method_not_allowed",

@@ -59,7 +59,7 @@ async def proxy(request: web.Request) -> web.StreamResponse:
         await read_body(request, call, settings.max_body_size, require_json=needs_json)
     else:
         stream_body(request, call, settings.max_body_size)
-    return await answer(request, call, route, state.trace_id, request.app.get(IN_FLIGHT))
+    return await answer(request, call, route, state.trace_id, request.app.get(IN_FLIGHT), span=state.span)
 
 
 def add_routes(app: web.Application) -> None:

@@ -76,6 +76,14 @@ class Settings:
     route_cache_size: int = 512
     # Custom hosts kept validated per worker (0 = none).
     custom_host_cache_size: int = 256
+    # Observability (gateway/observability/): Prometheus metrics, and where /metrics is
+    # served (None: on the gateway's own port); OpenTelemetry traces (auto: when an
+    # OTLP endpoint is configured in OTEL_* and the otel extra is installed).
+    metrics: bool = True
+    metrics_listen: tuple[str, int] | None = None
+    metrics_max_models: int = 50
+    tracing: str = "auto"
+    trace_content: bool = False
 
 
 # The application's settings (set by ``app.create_app``).
@@ -223,6 +231,28 @@ def _check_host_pattern(pattern: str) -> None:
 
 def trusted_proxies(text: str) -> TrustedProxies:
     return TrustedProxies.parse(",".join(comma_list(text)))
+def on_off(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("on", "true", "yes", "1"):
+        return True
+    if value in ("off", "false", "no", "0"):
+        return False
+    raise ValueError(f"must be on or off, got {text!r}")
+
+
+def host_and_port(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:9464`` for IPv6)."""
+    host, sep, port = text.strip().rpartition(":")
+    if not sep or not host:
+        raise ValueError(f"not HOST:PORT: {text!r}")
+    return host.strip("[]"), port_number(port)
+
+
+def tracing_mode(text: str) -> str:
+    mode = text.strip().lower()
+    if mode not in ("auto", "on", "off"):
+        raise ValueError(f"must be auto, on or off, got {text!r}")
+    return mode
 
 
 def open_or_closed(text: str) -> str:
@@ -283,6 +313,11 @@ _OPTIONS = (
     ("limits_timeout", seconds, "seconds a counter call may take before the on-failure policy applies"),
     ("route_cache_size", non_negative_integer, "parsed routes kept per worker, by routing headers and client key (0 = none)"),
     ("custom_host_cache_size", non_negative_integer, "validated custom hosts kept per worker (0 = none)"),
+    ("metrics", on_off, "Prometheus metrics at /metrics: on or off"),
+    ("metrics_listen", host_and_port, "HOST:PORT to serve /metrics on instead of the gateway's port"),
+    ("metrics_max_models", at_least_one, "distinct model labels per worker before others count as 'other'"),
+    ("tracing", tracing_mode, "OpenTelemetry traces (OTLP/HTTP, OTEL_* env): auto, on or off"),
+    ("trace_content", on_off, "put prompts in trace spans: on or off"),
 )
 # Options whose value lands in a Settings field of another name.
 _FIELD = {"api_keys_file": "api_keys"}
@@ -330,6 +365,8 @@ def _default_text(name: str, kind) -> str:
     default = getattr(Settings(), _FIELD.get(name, name), None)
     if kind in (size, header_size):
         return format_size(default)
+    if isinstance(default, bool):
+        return "on" if default else "off"
     if isinstance(default, HostAllowList):
         return ",".join(default.patterns)
     if isinstance(default, HeaderAllowList):

@@ -12,6 +12,8 @@ import time
 from aiohttp import web
 
 from ..errors import BodyTooLarge, GatewayError, MethodNotAllowed, NotFound, speaks_anthropic
+from ..observability import METRICS, TRACING, set_overhead
+from ..observability.labels import route_label
 from ..routing.records import ROUTED, Routed
 from ..settings import SETTINGS
 from .state import STATE_KEY, RequestState
@@ -31,6 +33,10 @@ async def context_middleware(request: web.Request, handler):
     trace_id = request.headers.get(TRACE_HEADER)
     state = RequestState(trace_id=trace_id or new_trace_id(), started=started)
     request[STATE_KEY] = state
+    app = request.app
+    metrics, tracing = app[METRICS], app[TRACING]
+    metrics.request_started()
+    state.span = tracing.start_request(request)
     response = None
     status = 500
     anthropic = speaks_anthropic(request.path)
@@ -48,6 +54,7 @@ async def context_middleware(request: web.Request, handler):
         status = response.status
     except GatewayError as exc:
         response, status = exc.response(anthropic=anthropic), exc.status
+        state.error_code = exc.code
     except web.HTTPRequestEntityTooLarge as exc:
         response, status = BodyTooLarge(exc.text or "request body too large").response(anthropic=anthropic), 413
     except web.HTTPException as exc:
@@ -65,14 +72,49 @@ async def context_middleware(request: web.Request, handler):
             _absorb(state, routed)
             if state.client_gone:
                 status = CLIENT_CLOSED  # the answer was cut short by the client leaving
+        now = time.perf_counter()
+        if response is not None and not response.prepared:
+            set_overhead(state, response.headers)  # a whole answer: its headers go out next
         _access_line(request, state, status, response)
+        # A whole answer's first byte goes out right after this; a stream's went earlier.
+        if state.first_byte_at is not None:
+            ttfb = state.first_byte_at - started
+        else:
+            ttfb = now - started if response is not None and not response.prepared else None
+        metrics.request_finished(request.path, state, status, now - started, ttfb)
+        if state.span is not None:
+            tracing.end_request(state.span, state, status, route_label(request.path), response)
     if not response.prepared:
         response.headers[TRACE_HEADER] = state.trace_id
     return response
 
 
+async def on_response_prepare(request: web.Request, response: web.StreamResponse) -> None:
+    """The app's on_response_prepare signal: a response written from inside the
+    handler (a stream) gets its overhead header, and counts as a stream in flight
+    until the context middleware ends it. Whole answers got both in the middleware."""
+    state = request.get(STATE_KEY)
+    if state is None or state.overhead is not None:
+        return
+    routed = request.get(ROUTED)
+    if routed is not None:
+        state.waited = _waited(routed)  # the upstreams' time so far is not overhead
+    set_overhead(state, response.headers)
+    if not isinstance(response, web.Response):
+        state.streaming = True
+        request.app[METRICS].stream_started()
+
+
+def _waited(routed: Routed) -> float:
+    """Seconds spent awaiting upstreams and backoffs, routing's and the relay's."""
+    relayed = routed.relay
+    return routed.waited + relayed.waited if relayed is not None else routed.waited
+
+
 def _absorb(state: RequestState, routed: Routed) -> None:
     """What routing and the relay reported → the request's state (its one writer)."""
+    state.waited = _waited(routed)
+    state.answer_span = routed.answer_span  # tracing: ended with the request's span
     if routed.provider is not None:
         state.provider = routed.provider
         state.option_path = routed.option_path
@@ -92,6 +134,8 @@ def _absorb(state: RequestState, routed: Routed) -> None:
     state.first_byte_at = relayed.first_byte_at
     state.stream_error = relayed.stream_error
     state.client_gone = relayed.client_gone
+    state.chunks_out = relayed.chunks_out
+    state.finish_reasons = relayed.finish_reasons
 
 
 def new_trace_id() -> str:
@@ -134,6 +178,8 @@ def _access_line(request: web.Request, state: RequestState, status: int, respons
         fields["option"] = state.option_path
     if state.attempts:
         fields["attempts"] = state.attempts
+    if state.overhead is not None:
+        fields["overhead_ms"] = round(state.overhead * 1000, 2)
     if state.ended is not None:
         fields["ended"] = state.ended  # e.g. "shutdown": cut by the drain's deadline
     stream_error = state.stream_error

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from ..config import RouteSpec
 from ..errors import speaks_anthropic
+from ..observability import TRACING
 from ..providers.base import Call
 from ..settings import SETTINGS
 from ..streaming.relay import relay
@@ -31,13 +32,15 @@ __all__ = ["ROUTED", "ROUTING_TOOLS", "AttemptRecord", "RelayResult", "Routed", 
 
 
 async def answer(
-    request: web.Request, call: Call, route: RouteSpec, trace_id: str, in_flight: Any = None
+    request: web.Request, call: Call, route: RouteSpec, trace_id: str, in_flight: Any = None, *, span: Any = None
 ) -> web.StreamResponse:
     """Route ``call`` and relay the answer; ``in_flight`` (the worker's InFlight) can
-    cut the relay at a shutdown's deadline."""
+    cut the relay at a shutdown's deadline; ``span`` is the request's trace span
+    (None without tracing), parent of each attempt's."""
     routed = Routed()
     request[ROUTED] = routed  # before any attempt: a client that leaves mid-way is reported too
-    ctx = RouteContext(request, call, route, tools_of(request.app), request.app[TRANSPORT], routed, trace_id)
+    app = request.app
+    ctx = RouteContext(request, call, route, tools_of(app), app[TRANSPORT], routed, trace_id, app[TRACING], span)
     outcome = await run(ctx, route.root)
     routed.option_path = outcome.leaf.path
     routed.provider = outcome.leaf.target.provider
@@ -60,6 +63,7 @@ async def answer(
             sniff_model=routed.model is None,
             anthropic=speaks_anthropic(request.path),
             in_flight=in_flight,
+            watch_finish=span is not None,
         )
 
 

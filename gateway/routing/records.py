@@ -51,6 +51,11 @@ class Routed:
     option_path: str | None = None
     provider: str | None = None
     relay: RelayResult | None = None
+    # Observability: seconds spent awaiting upstreams (sending until the first output)
+    # and retry backoffs, not the gateway's overhead; the answering attempt's trace
+    # span, left open while the answer is relayed (None without tracing).
+    waited: float = 0.0
+    answer_span: Any = None
 
     @property
     def model(self) -> str | None:

@@ -44,6 +44,7 @@ async def call_with_retry(ctx: RouteContext, leaf: Leaf) -> Outcome:
         outcome.record.then = "retry"
         outcome.discard()
         await ctx.tools.sleep(delay)
+        ctx.routed.waited += delay  # a backoff is not the gateway's overhead
         waited += delay
         retries += 1
 

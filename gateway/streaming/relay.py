@@ -27,6 +27,7 @@ from ..answer import UpstreamAnswer
 from ..errors import GatewayError, IdleTimeout, UpstreamBroken, UpstreamTooLarge
 from ..hop_by_hop import connection_options
 from ..loggable import upstream_request_id
+from ..observability.finish import note, watching
 from ..providers.base import ResponseTranslator, StreamTranslator
 from ..response_headers import HeaderAllowList
 from ..settings import SETTINGS
@@ -75,6 +76,7 @@ async def relay(
     sniff_model: bool = False,
     anthropic: bool = False,
     in_flight: Any = None,
+    watch_finish: bool = False,
 ) -> web.StreamResponse:
     """Answer ``request`` with ``answer``; returns the (finished) response, and fills
     ``result`` as it goes (so that it holds what happened if the client hangs up).
@@ -84,17 +86,18 @@ async def relay(
     ``sniff_model``: read the model from the answer (the request's body was not
     parsed). ``anthropic``: a failure mid-stream is told in Anthropic's protocol.
     ``in_flight``: the worker's InFlight, told which answer is being relayed so that
-    a shutdown's deadline can end it in band.
+    a shutdown's deadline can end it in band. ``watch_finish`` (tracing): note the
+    finish reasons in the bytes out, in ``result.finish_reasons``.
     """
     status = answer.status
     headers = client_headers(answer.headers, extra_headers, request.app[SETTINGS].pass_response_headers)
     result.upstream_request_id = upstream_request_id(answer.headers)
     if translator is not None:
         if status >= 400:
-            body = await _read_rest(answer, idle_timeout)
+            body = await _read_rest(answer, idle_timeout, result)
             return _whole(status, headers, translator.error(status, answer.headers, body))
         if not wants_stream:
-            body = await _read_rest(answer, idle_timeout)
+            body = await _read_rest(answer, idle_timeout, result)
             result.usage = usage_in(body)  # Anthropic's or Converse's own counts
             return _whole(status, headers, translator.body(body))
         if stream_translator is None:
@@ -102,7 +105,8 @@ async def relay(
             first_out = stream_translator.feed(answer.first_chunk) if answer.first_chunk else b""
         try:
             return await _relay_translated(
-                request, answer, result, headers, idle_timeout, stream_translator, first_out, anthropic, in_flight
+                request, answer, result, headers, idle_timeout, stream_translator, first_out, anthropic, in_flight,
+                watch_finish,
             )
         finally:
             result.usage = getattr(stream_translator, "usage", None)
@@ -113,11 +117,18 @@ async def relay(
         # (an event stream keeps its stream headers, however short).
         result.usage = usage_in(answer.first_chunk)
         return web.Response(status=status, headers=headers, body=answer.first_chunk)
-    return await _relay_bytes(request, answer, result, headers, idle_timeout, anthropic, in_flight)
+    return await _relay_bytes(request, answer, result, headers, idle_timeout, anthropic, in_flight, watch_finish)
 
 
 async def _relay_bytes(
-    request, answer: UpstreamAnswer, result: RelayResult, headers, idle_timeout: float, anthropic: bool, in_flight
+    request,
+    answer: UpstreamAnswer,
+    result: RelayResult,
+    headers,
+    idle_timeout: float,
+    anthropic: bool,
+    in_flight,
+    watch_finish: bool,
 ) -> web.StreamResponse:
     is_sse = answer.content_type == EVENT_STREAM
     response = _stream_response(answer.status, headers, is_sse)
@@ -127,7 +138,7 @@ async def _relay_bytes(
     try:
         return await _pump(
             request, response, answer, result, sniffer.feed(answer.first_chunk), idle_timeout,
-            anthropic, is_sse, sniffer.feed, _nothing, in_flight,
+            anthropic, is_sse, sniffer.feed, _nothing, in_flight, watch_finish,
         )
     finally:
         result.usage = sniffer.usage()
@@ -143,6 +154,7 @@ async def _relay_translated(
     first_out: bytes,
     anthropic: bool,
     in_flight,
+    watch_finish: bool,
 ) -> web.StreamResponse:
     # The first chunk was translated before the client saw anything: an error the
     # upstream reports at once (a Bedrock exception frame) kept its own status.
@@ -150,7 +162,8 @@ async def _relay_translated(
     response = _stream_response(answer.status, headers, True)
     await response.prepare(request)
     return await _pump(
-        request, response, answer, result, first_out, idle_timeout, anthropic, True, stream.feed, stream.close, in_flight
+        request, response, answer, result, first_out, idle_timeout, anthropic, True, stream.feed, stream.close, in_flight,
+        watch_finish,
     )
 
 
@@ -170,6 +183,7 @@ async def _pump(
     feed,
     close,
     in_flight,
+    watch_finish: bool,
 ):
     """Write ``out``, then each upstream chunk through ``feed``, then ``close()``.
 
@@ -178,6 +192,10 @@ async def _pump(
     that ``feed`` turns into nothing (pings, junk) do not count as talking.
     """
     read = answer.read
+    if watch_finish:  # tracing: the answer's finish reasons, read on the side
+        feed, close = watching(result, feed), watching(result, close)
+        if out:
+            note(result, out)
     if in_flight is not None:  # a shutdown's deadline can end this stream in band
         in_flight.relaying(request, answer)
     try:
@@ -190,6 +208,7 @@ async def _pump(
                     if not result.bytes_out:
                         result.first_byte_at = time.perf_counter()
                     result.bytes_out += len(out)
+                    result.chunks_out += 1
                     idle.waiting()
                 chunk = await read()
                 if not chunk:
@@ -265,7 +284,16 @@ async def _fail_started(
             request.transport.abort()
 
 
-async def _read_rest(answer: UpstreamAnswer, idle_timeout: float) -> bytes:
+async def _read_rest(answer: UpstreamAnswer, idle_timeout: float, result: RelayResult) -> bytes:
+    """The rest of an answer read whole; the time waited for it goes in ``result.waited``."""
+    started = time.perf_counter()
+    try:
+        return await _read_all(answer, idle_timeout)
+    finally:
+        result.waited += time.perf_counter() - started
+
+
+async def _read_all(answer: UpstreamAnswer, idle_timeout: float) -> bytes:
     parts = [answer.first_chunk]
     size = len(answer.first_chunk)
     try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import GatewayError
 from ..usage import Usage
@@ -23,3 +23,9 @@ class RelayResult:
     stream_error: GatewayError | None = None
     # Set when the client hung up while its answer was being written.
     client_gone: bool = False
+    # Observability: seconds spent reading a whole answer from the upstream (not the
+    # gateway's overhead); chunks written; the finish reasons seen in the bytes out
+    # (read only when tracing).
+    waited: float = 0.0
+    chunks_out: int = 0
+    finish_reasons: list[str] = field(default_factory=list)

@@ -39,6 +39,14 @@ def answer_finish(stop_reason: str | None, *, answered: bool, called_client_tool
     return finish_reason(stop_reason)
 
 
+def neutral_finish(stop_reason: str | None, *, answered: bool, called_client_tools: bool) -> str:
+    """The neutral finish reason (:mod:`gateway.translate.events`): OpenAI's, with
+    ``stop_sequence`` kept apart."""
+    if stop_reason == "stop_sequence":
+        return "stop_sequence"
+    return answer_finish(stop_reason, answered=answered, called_client_tools=called_client_tools)
+
+
 def openai_usage(usage: Mapping[str, Any] | None) -> dict[str, Any]:
     """Converse usage → OpenAI usage. Bedrock's ``inputTokens`` leaves cached tokens out;
     OpenAI's ``prompt_tokens`` counts every prompt token, cached ones included."""

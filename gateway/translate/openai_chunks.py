@@ -57,7 +57,10 @@ class UsageShape:
     anthropic_cache_names: bool = False  # cache_read_input_tokens, cache_creation_input_tokens
 
 
-def openai_usage(usage: Usage, shape: UsageShape = UsageShape()) -> dict[str, Any]:
+PLAIN_USAGE = UsageShape()
+
+
+def openai_usage(usage: Usage, shape: UsageShape = PLAIN_USAGE) -> dict[str, Any]:
     """:class:`Usage` → OpenAI's ``usage`` object (``prompt_tokens`` counts cached input too)."""
     prompt_details: dict[str, int] = {"cached_tokens": usage.cache_read}
     if shape.cache_write_detail:
@@ -82,7 +85,7 @@ class OpenAIChunkEncoder:
         *,
         model: str,
         include_usage: bool = False,
-        usage_shape: UsageShape = UsageShape(),
+        usage_shape: UsageShape = PLAIN_USAGE,
         completion_id: str | None = None,
         created: int | None = None,
     ) -> None:

@@ -37,14 +37,11 @@ from ...translate.events import (
     ToolCallStart,
     UsageReport,
 )
-from ...translate.openai_chunks import OpenAIChunkEncoder, UsageShape
+from ...translate.openai_chunks import OpenAIChunkEncoder
 from ...translate.stream import TranslatedStream
 from ...usage import Usage
 from .errors import gateway_error
-from .response import answer_finish
-
-# The usage object this provider's OpenAI answers carry (Anthropic's cache names too).
-USAGE_SHAPE = UsageShape(anthropic_cache_names=True)
+from .response import USAGE_SHAPE, answer_finish
 
 _NOTHING: tuple[Any, ...] = ()
 

@@ -36,15 +36,12 @@ from ...translate.events import (
     ToolCallStart,
     UsageReport,
 )
-from ...translate.openai_chunks import OpenAIChunkEncoder, UsageShape
+from ...translate.openai_chunks import OpenAIChunkEncoder
 from ...translate.stream import TranslatedStream
 from ...usage import Usage
-from .converse_response import neutral_finish
+from .converse_response import USAGE_SHAPE, matched_stop_sequence, neutral_finish
 from .errors import AnthropicShapedError, frame_error
-from .messages import matched_stop_sequence, message_id
-
-# The usage object this provider's OpenAI answers carry.
-USAGE_SHAPE = UsageShape(cache_write_detail=True, reasoning_detail=True)
+from .messages import message_id
 
 _NOTHING: tuple[Any, ...] = ()
 

@@ -37,14 +37,11 @@ from ...translate.events import (
     ToolCallStart,
     UsageReport,
 )
-from ...translate.openai_chunks import OpenAIChunkEncoder, UsageShape
+from ...translate.openai_chunks import OpenAIChunkEncoder
 from ...translate.stream import TranslatedStream
 from ...usage import Usage
 from .errors import gateway_error
-from .response import blocked_prompt, completion_id, finish_reason, function_call
-
-# The usage object this provider's OpenAI answers carry.
-USAGE_SHAPE = UsageShape(reasoning_detail=True)
+from .response import USAGE_SHAPE, blocked_prompt, completion_id, finish_reason, function_call
 
 
 class GeminiEvents:

@@ -6,7 +6,8 @@ Per chunk: one upstream text delta fed to a stream translator (Anthropic SSE →
 OpenAI chunks, Bedrock event-stream → OpenAI chunks, Bedrock event-stream →
 Anthropic Messages events, Gemini SSE → OpenAI chunks), each delta its own
 ``feed``, as the network usually delivers them. Per answer: a whole upstream body
-translated to a ``chat.completion`` (Anthropic, Bedrock, Gemini). The best of
+translated to a ``chat.completion`` (Anthropic, Bedrock, Gemini). Per request: an
+OpenAI chat request translated to Anthropic Messages and to Bedrock Converse. The best of
 ``--repeat`` runs (CPU time of this process, so that other processes on a shared
 machine disturb it less) is printed, in microseconds.
 """
@@ -23,8 +24,10 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from gateway.providers.anthropic.request import to_messages_request  # noqa: E402
 from gateway.providers.anthropic.response import to_chat_completion as anthropic_body  # noqa: E402
 from gateway.providers.anthropic.stream import ChatStreamTranslator as AnthropicStream  # noqa: E402
+from gateway.providers.bedrock.converse_request import chat_to_converse  # noqa: E402
 from gateway.providers.bedrock.converse_response import converse_to_chat  # noqa: E402
 from gateway.providers.bedrock.converse_stream import ConverseChatStream  # noqa: E402
 from gateway.providers.bedrock.messages_stream import ConverseMessagesStream  # noqa: E402
@@ -101,6 +104,20 @@ GEMINI_BODY = orjson.dumps({
 })
 
 
+# A small conversation with a tool round trip, as agents send them.
+CHAT_REQUEST = {
+    "model": "claude", "max_tokens": 100, "temperature": 0.2, "stream": True,
+    "messages": [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Hello there"},
+        {"role": "assistant", "content": "Hi", "tool_calls": [{"id": "t1", "type": "function", "function": {"name": "f", "arguments": '{"a":1}'}}]},
+        {"role": "tool", "tool_call_id": "t1", "content": "ok"},
+        {"role": "user", "content": [{"type": "text", "text": "and?"}]},
+    ],
+    "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
+}
+
+
 def per_answer(function, repeat: int, number: int = 2000) -> float:
     return min(timeit.Timer(function, timer=time.process_time).repeat(number=number, repeat=repeat)) / number * 1e6
 
@@ -116,6 +133,8 @@ def main() -> None:
         ("stream chunk: bedrock → openai", per_chunk(lambda: ConverseChatStream("m", include_usage=True), bedrock_chunks(n), args.repeat)),
         ("stream chunk: bedrock → anthropic", per_chunk(lambda: ConverseMessagesStream("m"), bedrock_chunks(n), args.repeat)),
         ("stream chunk: gemini → openai", per_chunk(lambda: GoogleStream(model="m", include_usage=True), gemini_chunks(n), args.repeat)),
+        ("request: openai → anthropic", per_answer(lambda: to_messages_request(CHAT_REQUEST), args.repeat)),
+        ("request: openai → bedrock converse", per_answer(lambda: chat_to_converse(CHAT_REQUEST), args.repeat)),
         ("whole answer: anthropic → openai", per_answer(lambda: orjson.dumps(anthropic_body(ANTHROPIC_BODY)), args.repeat)),
         ("whole answer: bedrock → openai", per_answer(lambda: converse_to_chat(BEDROCK_BODY, "m"), args.repeat)),
         ("whole answer: gemini → openai", per_answer(lambda: orjson.dumps(google_body(GEMINI_BODY, model="m")), args.repeat)),

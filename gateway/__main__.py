@@ -11,18 +11,23 @@ import gc
 import os
 import sys
 
+from . import cli_admin
 from .log import configure_logging
 from .process.sockets import ListenError, open_listeners
 from .process.supervisor import Supervisor
 from .process.worker import LISTEN_BACKLOG
 from .settings import SettingsError, parse_settings
+from .store.runtime import StartupError
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in cli_admin.COMMANDS:  # keys, virtual-keys, configs, rotate-master-key
+        return cli_admin.main(argv)
     try:
         settings = parse_settings(argv, os.environ)
-    except SettingsError as exc:
+        cli_admin.preflight(settings)  # the store opens and its master key fits, or exit 2
+    except (SettingsError, StartupError) as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 2
     try:

@@ -33,7 +33,7 @@ def stream_body(request: web.Request, call: Call, limit: int) -> None:
         # write. A body sent without a length still goes upstream chunked.
         call.body = content.read_nowait()
         return
-    call.stream = BodyCounter(content, limit)
+    call.body_stream = BodyCounter(content, limit)
 
 
 async def read_body(request: web.Request, call: Call, limit: int, *, require_json: bool) -> None:

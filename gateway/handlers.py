@@ -7,7 +7,7 @@ import os
 from aiohttp import web
 
 from . import __version__
-from .appkeys import SETTINGS
+from .admin import add_admin_routes
 from .body import read_body, stream_body
 from .errors import GatewayShutdown
 from .middlewares.drain import IN_FLIGHT
@@ -16,6 +16,7 @@ from .providers.base import Call
 from .providers.registry import get_provider
 from .request_path import API_PREFIX, split_target
 from .routing import answer
+from .settings import SETTINGS
 
 # The methods provider APIs use; any other on /v1/ is a 405 with an Allow header.
 # HEAD and OPTIONS too: no provider API answers them, and the gateway has no CORS.
@@ -64,5 +65,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/", index)
     app.router.add_get("/health", health)
     app.router.add_get("/ready", ready)
+    add_admin_routes(app)  # before the /v1/{tail} proxy route
     for method in API_METHODS:
         app.router.add_route(method, API_PREFIX + "{tail:.+}", proxy)

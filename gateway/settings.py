@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aiohttp import web
+
 from . import __version__
 from .client_address import TrustedProxies
 from .custom_host import DEFAULT_ALLOWED_HOSTS, HostAllowList
@@ -52,6 +54,32 @@ class Settings:
     pass_response_headers: HeaderAllowList = field(default_factory=HeaderAllowList)
     # Proxies (nginx) whose X-Forwarded-For names the client in the access line.
     trusted_proxies: TrustedProxies = field(default_factory=TrustedProxies)
+    # Keys, virtual keys and configs (gateway/store/): a postgresql:// URL or a SQLite
+    # path; default a SQLite file in state_dir (else $STATE_DIRECTORY, else ./.gateway-state).
+    store: str | None = None
+    state_dir: str | None = None
+    # File holding the key that encrypts provider credentials at rest.
+    master_key_file: str | None = None
+    # File holding the admin key for /v1/virtual-keys, /v1/api-keys, /v1/configs.
+    admin_key_file: str | None = None
+    # Rate limits and budgets (gateway/limits/): Redis URL shared by a fleet, or None for the
+    # embedded counters (SQLite in limits_db, shared by the workers of one machine).
+    redis_url: str | None = None
+    limits_db: str | None = None
+    pricing_file: str | None = None
+    # When the counters cannot be reached: "open" lets requests through, "closed" refuses.
+    rate_limits_on_failure: str = "open"
+    budgets_on_failure: str = "closed"
+    # Seconds a counter call may take before the on-failure policy applies.
+    limits_timeout: float = 0.5
+    # Parsed routes kept per worker, by routing headers and client key (0 = none).
+    route_cache_size: int = 512
+    # Custom hosts kept validated per worker (0 = none).
+    custom_host_cache_size: int = 256
+
+
+# The application's settings (set by ``app.create_app``).
+SETTINGS = web.AppKey("settings", Settings)
 
 
 def integer(text: str) -> int:
@@ -188,6 +216,19 @@ def trusted_proxies(text: str) -> TrustedProxies:
     return TrustedProxies.parse(",".join(comma_list(text)))
 
 
+def open_or_closed(text: str) -> str:
+    value = text.strip().lower()
+    if value not in ("open", "closed"):
+        raise ValueError(f"must be open or closed, got {text!r}")
+    return value
+
+
+def redis_url(text: str) -> str:
+    if not text.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("must start with redis://, rediss:// or unix://")
+    return text
+
+
 def api_keys_file(text: str) -> frozenset[str]:
     path = Path(text)
     try:
@@ -221,6 +262,18 @@ _OPTIONS = (
     ("max_connections", non_negative_integer, "upstream connection pool size (0 = unlimited)"),
     ("pass_response_headers", HeaderAllowList, "comma-separated upstream response headers (or prefix*) also passed"),
     ("trusted_proxies", trusted_proxies, "comma-separated IPs/CIDRs of proxies whose X-Forwarded-For is believed"),
+    ("store", str, "postgresql:// URL or SQLite path of the key store (default: a file in the state dir)"),
+    ("state_dir", str, "directory for the default SQLite store (default: $STATE_DIRECTORY or ./.gateway-state)"),
+    ("master_key_file", str, "file with the key that encrypts stored provider credentials"),
+    ("admin_key_file", str, "file with the admin key for the admin API (off without it)"),
+    ("redis_url", redis_url, "redis://... for rate-limit and budget counters shared by a fleet (also --redis)"),
+    ("limits_db", str, "SQLite file of the embedded counters (default: $STATE_DIRECTORY/limits.sqlite3)"),
+    ("pricing_file", str, "JSON prices replacing or extending the shipped table"),
+    ("rate_limits_on_failure", open_or_closed, "open or closed: rate limits when the counters are unreachable"),
+    ("budgets_on_failure", open_or_closed, "open or closed: budgets when the counters are unreachable"),
+    ("limits_timeout", seconds, "seconds a counter call may take before the on-failure policy applies"),
+    ("route_cache_size", non_negative_integer, "parsed routes kept per worker, by routing headers and client key (0 = none)"),
+    ("custom_host_cache_size", non_negative_integer, "validated custom hosts kept per worker (0 = none)"),
 )
 # Options whose value lands in a Settings field of another name.
 _FIELD = {"api_keys_file": "api_keys"}
@@ -238,6 +291,7 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
         parser.add_argument(
             _flag(name), dest=name, metavar=name.upper(), help=f"{help_text} (default: {_default_text(name, kind)}; env {env})"
         )
+    parser.add_argument("--redis", dest="redis_url", default=argparse.SUPPRESS, help="same as --redis-url")
     args = parser.parse_args(list(argv))
     values: dict = {}
     for name, kind, _ in _OPTIONS:

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import web
 
-from .appkeys import HTTP_SESSION
 from .errors import BodyTooLarge, BrokenBody, GatewayError, UpstreamTimeout, UpstreamUnreachable
 from .providers.base import UpstreamRequest
 from .settings import Settings
+
+# The pooled client session every upstream call goes through (``session_context``).
+HTTP_SESSION = web.AppKey("http_session", aiohttp.ClientSession)
 
 
 def session_context(settings: Settings):

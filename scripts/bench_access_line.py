@@ -18,11 +18,10 @@ import orjson
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
-from gateway.appkeys import SETTINGS
 from gateway.log import JsonFormatter
 from gateway.middlewares.context import _access_line
 from gateway.middlewares.state import STATE_KEY, RequestState
-from gateway.settings import Settings
+from gateway.settings import SETTINGS, Settings
 from gateway.streaming.usage_sniffer import UsageSniffer, model_in, usage_in
 from gateway.usage import Usage
 

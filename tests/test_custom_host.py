@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.custom_host import HostAllowList, validate_custom_host
+from gateway import custom_host
+from gateway.custom_host import CustomHosts, HostAllowList, validate_custom_host
 from gateway.errors import GatewayError
 
 
@@ -40,3 +41,44 @@ def test_invalid_custom_hosts(value):
     with pytest.raises(GatewayError) as caught:
         validate_custom_host(value, HostAllowList(), param="custom_host")
     assert caught.value.status == 400 and caught.value.param == "custom_host"
+
+
+@pytest.fixture
+def checks(monkeypatch) -> list[str]:
+    """Every custom host really parsed and matched (not answered from a CustomHosts)."""
+    seen: list[str] = []
+    real = custom_host._validated
+
+    def counting(value, allow, param):
+        seen.append(value)
+        return real(value, allow, param)
+
+    monkeypatch.setattr(custom_host, "_validated", counting)
+    return seen
+
+
+def test_custom_hosts_remember_accepted_hosts_each_for_itself(checks):
+    first, second = CustomHosts(HostAllowList(), 8), CustomHosts(HostAllowList(), 8)
+    for _ in range(3):
+        assert first.validate("http://127.0.0.1:8000/v1/", param="p") == "http://127.0.0.1:8000/v1"
+    assert checks == ["http://127.0.0.1:8000/v1/"]
+    second.validate("http://127.0.0.1:8000/v1/", param="p")
+    assert len(checks) == 2  # another app's CustomHosts checks for itself
+
+
+def test_custom_hosts_keep_at_most_cache_size_hosts(checks):
+    hosts = CustomHosts(HostAllowList(), 2)
+    for value in ("http://127.0.0.1:1", "http://127.0.0.1:2", "http://127.0.0.1:3", "http://127.0.0.1:3"):
+        hosts.validate(value, param="p")
+    assert len(checks) == 3
+    hosts.validate("http://127.0.0.1:1", param="p")  # the least recently used: forgotten
+    assert len(checks) == 4
+
+
+def test_custom_hosts_never_remember_a_refused_host(checks):
+    hosts = CustomHosts(HostAllowList(), 8)
+    for _ in range(2):
+        with pytest.raises(GatewayError) as caught:
+            hosts.validate("http://169.254.169.254/latest", param="config.custom_host")
+        assert caught.value.status == 403 and caught.value.param == "config.custom_host"
+    assert len(checks) == 2

@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from gateway.config import PROVIDER_OPTION_HEADERS
 from gateway.header_values import header_value_problem
+from gateway.providers.registry import PROVIDERS
 from gateway.settings import Settings
 from tests.conftest import TEST_KEY
 from tests.raw_http import raw_request
@@ -45,9 +45,16 @@ async def _post_config(client, config: dict, **headers: str):
     return response.status, await response.json()
 
 
-@pytest.mark.parametrize("option", ["api_key", *PROVIDER_OPTION_HEADERS])
-async def test_a_control_character_in_a_config_value_is_a_400_naming_it(client, fake_openai, option):
-    provider = "anthropic" if option.startswith("anthropic") else "openai"
+# Every option some provider declares, with (the first) provider that declares it.
+DECLARED_OPTIONS = {
+    option.key: name for name, provider in reversed(PROVIDERS.items()) for option in provider.config_options
+}
+
+
+@pytest.mark.parametrize(
+    "provider, option", [("openai", "api_key"), *((name, key) for key, name in sorted(DECLARED_OPTIONS.items()))]
+)
+async def test_a_control_character_in_a_config_value_is_a_400_naming_it(client, fake_openai, provider, option):
     config = {"provider": provider, "api_key": TEST_KEY, "custom_host": fake_openai.url, option: "v1\r\nX-Evil: 1"}
     status, body = await _post_config(client, config)
     assert status == 400, body

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from gateway.config import Target
+from gateway.config import ProviderOption, Target
 from gateway.errors import GatewayError
 from gateway.providers.base import Call
 from gateway.providers.openai_compatible import OPENAI_COMPATIBLE
@@ -67,3 +67,23 @@ def test_azure_urls():
     )
     assert str(azure.prepare(call("embeddings"), target).url).endswith("/deployments/dep%201/embeddings?api-version=2024-06-01")
     assert str(azure.prepare(call("models"), target).url) == "https://res.openai.azure.com/openai/models?api-version=2024-06-01"
+
+
+def test_every_provider_declares_its_options():
+    # The config layer reads config_options of whatever provider a target names.
+    for name, provider in PROVIDERS.items():
+        assert isinstance(provider.config_options, tuple), name
+        assert all(isinstance(option, ProviderOption) for option in provider.config_options), name
+
+
+def test_declared_options_mean_one_thing_across_providers():
+    """A config key is read from one header, and a header sets one key, whoever declares
+    them (``aws_region`` is ``x-portkey-aws-region`` for every AWS provider)."""
+    header_of: dict[str, str] = {}
+    key_of: dict[str, str] = {}
+    for name, provider in PROVIDERS.items():
+        for option in provider.config_options:
+            assert header_of.setdefault(option.key, option.header) == option.header, (name, option)
+            assert key_of.setdefault(option.header, option.key) == option.key, (name, option)
+    assert header_of["aws_region"] == "x-portkey-aws-region"
+    assert header_of["deployment_id"] == "x-portkey-azure-deployment-id"

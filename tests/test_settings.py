@@ -150,3 +150,11 @@ def test_rows_with_plain_types_still_parse(monkeypatch):
     assert parse_settings([], {"GATEWAY_WORKERS": "4", "GATEWAY_IDLE_TIMEOUT": "0.5"}) == Settings(workers=4, idle_timeout=0.5)
     with pytest.raises(SettingsError, match="^GATEWAY_IDLE_TIMEOUT: not a number of seconds: 'x'$"):
         parse_settings([], {"GATEWAY_IDLE_TIMEOUT": "x"})
+
+
+def test_cache_sizes():
+    assert (Settings().route_cache_size, Settings().custom_host_cache_size) == (512, 256)
+    settings = parse_settings(["--route-cache-size", "0"], {"GATEWAY_CUSTOM_HOST_CACHE_SIZE": "16"})
+    assert (settings.route_cache_size, settings.custom_host_cache_size) == (0, 16)
+    with pytest.raises(SettingsError, match="--route-cache-size: must not be negative"):
+        parse_settings(["--route-cache-size", "-1"], {})

@@ -18,7 +18,8 @@ Modes: ``single`` (the first target), ``fallback`` (in order, moving on after a
 failure), ``loadbalance`` (one target by ``weight``, default 1, 0 never),
 ``conditional`` (``conditions`` ``[{query, then}]`` and ``default``, naming targets by
 ``name``; see :mod:`.query`). What is inherited down the tree: :mod:`.inherit`. Which
-headers beat the config: :mod:`.headers`. Retry: :mod:`.policy` (attempts capped at 5).
+headers beat the config: :mod:`.headers`. Which options a target takes: the ones
+its provider declares (:mod:`.options`). Retry: :mod:`.policy` (attempts capped at 5).
 Per target, ``request_timeout`` (ms until the first byte, per attempt) and
 ``idle_timeout`` (ms of silence allowed between two chunks of an answer). Keys may be
 snake_case or camelCase; unknown keys are ignored, as Portkey does.
@@ -27,24 +28,29 @@ Every problem is found before any upstream call, each named by its path
 (``config.targets[1].strategy.mode: must be one of ...``): :mod:`.problems`.
 """
 
-from .headers import CONFIG_HEADER
-from .leaf import PROVIDER_OPTION_HEADERS, Target, normalise_keys
+from .headers import CONFIG_HEADER, METADATA_HEADER, parse_metadata
+from .leaf import Target, normalise_keys
+from .options import DeclaresOptions, ProviderCatalog, ProviderOption
 from .policy import DEFAULT_RETRY_STATUSES, MAX_RETRY_ATTEMPTS, RetryPolicy
 from .tree import MODES, Condition, Group, Leaf, Node, RouteSpec, build_route
 
 __all__ = [
     "CONFIG_HEADER",
+    "METADATA_HEADER",
     "DEFAULT_RETRY_STATUSES",
     "MAX_RETRY_ATTEMPTS",
     "MODES",
-    "PROVIDER_OPTION_HEADERS",
     "Condition",
+    "DeclaresOptions",
     "Group",
     "Leaf",
     "Node",
+    "ProviderCatalog",
+    "ProviderOption",
     "RetryPolicy",
     "RouteSpec",
     "Target",
     "build_route",
     "normalise_keys",
+    "parse_metadata",
 ]

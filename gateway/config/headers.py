@@ -4,7 +4,7 @@ Three headers beat the config at every target: ``x-portkey-custom-host``,
 ``x-portkey-forward-headers`` and ``x-portkey-request-timeout``. The others are
 defaults the config may override: ``x-portkey-provider`` (for targets that name no
 provider), ``x-portkey-retry-count`` (for a config without ``retry`` at its top), the
-provider-option headers (``x-portkey-aws-*``, ``x-portkey-azure-*``, ...) and the
+option headers each provider declares (``x-portkey-aws-*``, ``x-portkey-azure-*``, ...) and the
 client's ``Authorization`` key (see ``tree.build_route`` for which targets get it).
 """
 
@@ -16,15 +16,19 @@ from types import MappingProxyType
 from typing import Any
 
 import orjson
-from multidict import CIMultiDictProxy
+from multidict import CIMultiDict, CIMultiDictProxy
 
-from ..custom_host import HostAllowList, validate_custom_host
+from ..custom_host import HostValidator
 from ..errors import BadRequest, InvalidConfig
-from .leaf import PROVIDER_OPTION_HEADERS, normalise_keys
+from ..header_values import checked_client_value
+from .leaf import normalise_keys
 from .policy import RetryPolicy, parse_retry_count_header
 from .problems import Problems
 
 CONFIG_HEADER = "x-portkey-config"
+# Per-request data (logs, conditional routing's ``metadata.*``): never part of a route.
+METADATA_HEADER = "x-portkey-metadata"
+_NO_METADATA: Mapping[str, Any] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -34,19 +38,21 @@ class HeaderSettings:
     forward_headers: tuple[str, ...] | None = None
     request_timeout_ms: int | None = None
     retry: RetryPolicy | None = None
-    options: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # The received routing headers, where each target's provider reads its options
+    # (``x-portkey-aws-region``, ...): they may hold secrets.
+    received: CIMultiDictProxy[str] = field(default_factory=lambda: CIMultiDictProxy(CIMultiDict()), repr=False)
     # The client's provider key (Authorization / x-api-key): a secret.
     api_key: str | None = field(default=None, repr=False)
 
 
 def read_headers(
-    headers: CIMultiDictProxy[str], allow: HostAllowList, api_key: str | None, problems: Problems
+    headers: CIMultiDictProxy[str], hosts: HostValidator, api_key: str | None, problems: Problems
 ) -> HeaderSettings:
     provider = (headers.get("x-portkey-provider") or "").strip().lower() or None
     custom_host = headers.get("x-portkey-custom-host")
     if custom_host is not None:
         try:
-            custom_host = validate_custom_host(custom_host, allow, param="x-portkey-custom-host")
+            custom_host = hosts.validate(custom_host, param="x-portkey-custom-host")
         except BadRequest as exc:
             problems.add_error(exc)
             custom_host = None
@@ -54,14 +60,13 @@ def read_headers(
     forward_headers = None
     if forward is not None:
         forward_headers = tuple(name.strip().lower() for name in forward.split(",") if name.strip())
-    options = {key: headers[name] for key, name in PROVIDER_OPTION_HEADERS.items() if headers.get(name)}
     return HeaderSettings(
         provider=provider,
         custom_host=custom_host,
         forward_headers=forward_headers,
         request_timeout_ms=_request_timeout(headers.get("x-portkey-request-timeout"), problems),
         retry=parse_retry_count_header(headers.get("x-portkey-retry-count"), problems),
-        options=MappingProxyType(options),
+        received=headers,
         api_key=api_key,
     )
 
@@ -98,12 +103,14 @@ def parse_config_header(text: str | None) -> dict[str, Any]:
 
 
 def parse_metadata(text: str | None) -> Mapping[str, Any]:
+    """The ``x-portkey-metadata`` JSON object (empty when absent), or a 400."""
     if text is None:
-        return {}
+        return _NO_METADATA
+    checked_client_value(text, METADATA_HEADER)
     try:
         value = orjson.loads(text)
     except orjson.JSONDecodeError:
         value = None
     if not isinstance(value, dict):
-        raise InvalidConfig("x-portkey-metadata: must be a JSON object", param="x-portkey-metadata")
+        raise InvalidConfig(f"{METADATA_HEADER}: must be a JSON object", param=METADATA_HEADER)
     return value

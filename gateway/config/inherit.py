@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
-from ..custom_host import HostAllowList, validate_custom_host
+from ..custom_host import HostValidator
 from ..errors import BadRequest
 from .policy import NO_RETRY, RetryPolicy, parse_retry
 from .problems import Problems, header_names, is_object, positive_ms
@@ -31,7 +31,7 @@ class Inherited:
 
 
 def inherit(
-    node: Mapping[str, Any], path: str, parent: Inherited, allow: HostAllowList, problems: Problems
+    node: Mapping[str, Any], path: str, parent: Inherited, hosts: HostValidator, problems: Problems
 ) -> Inherited:
     """``parent``'s settings with this node's own applied."""
     changes: dict[str, Any] = {}
@@ -52,7 +52,7 @@ def inherit(
                 changes[attribute] = value
     if node.get("custom_host") is not None:
         try:
-            changes["custom_host"] = validate_custom_host(node["custom_host"], allow, param=f"{path}.custom_host")
+            changes["custom_host"] = hosts.validate(node["custom_host"], param=f"{path}.custom_host")
         except BadRequest as exc:
             problems.add_error(exc)
     if node.get("forward_headers") is not None:

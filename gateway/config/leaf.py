@@ -19,33 +19,11 @@ from .problems import Problems
 if TYPE_CHECKING:
     from .headers import HeaderSettings
     from .inherit import Inherited
+    from .options import ProviderCatalog, ProviderOption
 
-# Provider-specific string options: config key → the x-portkey-* header that also sets it.
-PROVIDER_OPTION_HEADERS: Mapping[str, str] = MappingProxyType(
-    {
-        "resource_name": "x-portkey-azure-resource-name",
-        "deployment_id": "x-portkey-azure-deployment-id",
-        "api_version": "x-portkey-azure-api-version",
-        "aws_access_key_id": "x-portkey-aws-access-key-id",
-        "aws_secret_access_key": "x-portkey-aws-secret-access-key",
-        "aws_session_token": "x-portkey-aws-session-token",
-        "aws_region": "x-portkey-aws-region",
-        "aws_role_arn": "x-portkey-aws-role-arn",
-        "aws_external_id": "x-portkey-aws-external-id",
-        "aws_auth_type": "x-portkey-aws-auth-type",
-        "openai_organization": "x-portkey-openai-organization",
-        "openai_project": "x-portkey-openai-project",
-        "anthropic_version": "x-portkey-anthropic-version",
-        "anthropic_beta": "x-portkey-anthropic-beta",
-    }
-)
-
-# Options that become a segment of the upstream path (Azure's .../deployments/{id}/...):
-# checked like the request path, so that none can climb out of the provider's base.
-PATH_SEGMENT_OPTIONS = frozenset({"deployment_id"})
-
-# Keys that only make sense on a target (a node that names a provider).
-LEAF_ONLY_KEYS = ("provider", "api_key", *PROVIDER_OPTION_HEADERS)
+# Keys that only make sense on a target (a node that names a provider), besides the
+# options providers declare (``options.option_keys``).
+TARGET_KEYS = ("provider", "api_key")
 
 
 @dataclass(frozen=True)
@@ -72,47 +50,80 @@ def parse_target(
     path: str,
     inherited: Inherited,
     headers: HeaderSettings,
-    providers: Collection[str],
+    providers: ProviderCatalog,
     problems: Problems,
     *,
     key_provider: str | None,
 ) -> Target | None:
-    """The target at ``path`` with what it inherits and what the headers impose.
+    """The target at ``path``: its provider, key and options, with what it inherits
+    and what the headers impose."""
+    provider = target_provider(node, path, headers, providers, problems)
+    if provider is None:
+        return None
+    return Target(
+        provider=provider,
+        api_key=target_api_key(node, path, provider, headers, problems, key_provider=key_provider),
+        custom_host=headers.custom_host or inherited.custom_host,
+        override_params=inherited.override_params,
+        forward_headers=headers.forward_headers if headers.forward_headers is not None else inherited.forward_headers,
+        request_timeout_ms=headers.request_timeout_ms or inherited.request_timeout_ms,
+        options=provider_options(node, path, providers[provider].config_options, headers, problems),
+        idle_timeout_ms=inherited.idle_timeout_ms,
+    )
 
-    The client's own key (``Authorization``) goes to a target without ``api_key`` only
-    when the target's provider is ``key_provider``, the one the key was meant for
-    (see ``tree.key_provider``). A key is never sent to another provider.
-    """
+
+def target_provider(
+    node: Mapping[str, Any], path: str, headers: HeaderSettings, providers: ProviderCatalog, problems: Problems
+) -> str | None:
+    """The provider the node names, else the one ``x-portkey-provider`` names; one the
+    registry knows, or None once the problem is noted."""
     provider = node.get("provider")
     if provider is None:
         provider = headers.provider
         if provider is None:
-            if path == "config":
-                problems.add(
-                    "x-portkey-provider",
-                    "no provider: send the x-portkey-provider header or a provider in x-portkey-config",
-                    code="missing_provider",
-                )
-            elif "virtual_key" in node:
-                problems.add(
-                    f"{path}.virtual_key",
-                    "virtual keys live in Portkey's hosted service; give provider and api_key instead",
-                )
-            else:
-                problems.add(f"{path}.provider", "required: name a provider here or send x-portkey-provider")
+            _missing_provider(node, path, problems)
             return None
-        if provider not in providers:
-            problems.add("x-portkey-provider", _unknown(provider, providers), code="unknown_provider")
-            return None
+        where = "x-portkey-provider"
     elif not isinstance(provider, str) or not provider.strip():
         problems.add(f"{path}.provider", "must be a non-empty string")
         return None
     else:
         provider = provider.strip().lower()
-        if provider not in providers:
-            problems.add(f"{path}.provider", _unknown(provider, providers), code="unknown_provider")
-            return None
+        where = f"{path}.provider"
+    if provider not in providers:
+        problems.add(where, _unknown(provider, providers), code="unknown_provider")
+        return None
+    return provider
 
+
+def _missing_provider(node: Mapping[str, Any], path: str, problems: Problems) -> None:
+    if path == "config":
+        problems.add(
+            "x-portkey-provider",
+            "no provider: send the x-portkey-provider header or a provider in x-portkey-config",
+            code="missing_provider",
+        )
+    elif "virtual_key" in node:
+        problems.add(
+            f"{path}.virtual_key",
+            "virtual keys live in Portkey's hosted service; give provider and api_key instead",
+        )
+    else:
+        problems.add(f"{path}.provider", "required: name a provider here or send x-portkey-provider")
+
+
+def target_api_key(
+    node: Mapping[str, Any],
+    path: str,
+    provider: str,
+    headers: HeaderSettings,
+    problems: Problems,
+    *,
+    key_provider: str | None,
+) -> str | None:
+    """The node's own ``api_key``, else the client's key (``Authorization``) when
+    ``provider`` is ``key_provider``, the one the key was meant for (see
+    ``tree.key_provider``). A client's key is never sent to another provider."""
     api_key = node.get("api_key")
     if api_key is not None and not isinstance(api_key, str):
         problems.add(f"{path}.api_key", "must be a string")
@@ -120,33 +131,35 @@ def parse_target(
         _header_safe(api_key, f"{path}.api_key", problems)
     if not api_key and provider == key_provider:
         api_key = headers.api_key
+    return api_key or None
 
+
+def provider_options(
+    node: Mapping[str, Any],
+    path: str,
+    declared: tuple[ProviderOption, ...],
+    headers: HeaderSettings,
+    problems: Problems,
+) -> Mapping[str, str]:
+    """The provider's declared options: from the node, else from their headers."""
     options = {}
-    for key in PROVIDER_OPTION_HEADERS:
+    for option in declared:
+        key = option.key
         value = node.get(key)
+        where = f"{path}.{key}"
         if value is None:
-            value = headers.options.get(key)
+            value, where = headers.received.get(option.header), option.header
         elif not isinstance(value, str):
-            problems.add(f"{path}.{key}", "must be a string")
+            problems.add(where, "must be a string")
+            continue
         else:
-            _header_safe(value, f"{path}.{key}", problems)
-        if value and key in PATH_SEGMENT_OPTIONS and isinstance(value, str):
-            where = f"{path}.{key}" if key in node else PROVIDER_OPTION_HEADERS[key]
-            if path_problem("/" + value) is not None:
-                problems.add(where, "is one segment of the upstream path: no dot segments, slashes that make them, or backslashes")
-        if value:
-            options[key] = value
-
-    return Target(
-        provider=provider,
-        api_key=api_key or None,
-        custom_host=headers.custom_host or inherited.custom_host,
-        override_params=inherited.override_params,
-        forward_headers=headers.forward_headers if headers.forward_headers is not None else inherited.forward_headers,
-        request_timeout_ms=headers.request_timeout_ms or inherited.request_timeout_ms,
-        options=MappingProxyType(options),
-        idle_timeout_ms=inherited.idle_timeout_ms,
-    )
+            _header_safe(value, where, problems)
+        if not value:
+            continue
+        if option.path_segment and path_problem("/" + value) is not None:
+            problems.add(where, "is one segment of the upstream path: no dot segments, slashes that make them, or backslashes")
+        options[key] = value
+    return MappingProxyType(options)
 
 
 def _header_safe(value: str, path: str, problems: Problems) -> None:

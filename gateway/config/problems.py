@@ -26,9 +26,6 @@ class Problems:
     def add_error(self, error: GatewayError) -> None:
         self.errors.append(error)
 
-    def __bool__(self) -> bool:
-        return bool(self.errors)
-
     def raise_any(self) -> None:
         if not self.errors:
             return

@@ -34,7 +34,6 @@ import re2
 
 from .problems import Problems
 
-FIELD_ROOTS = ("metadata", "params", "url")
 OPERATORS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$regex")
 _MISSING = object()
 

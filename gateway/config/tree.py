@@ -7,17 +7,19 @@ which is also what ``x-portkey-last-used-option-index`` answers.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass, field
+import functools
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from multidict import CIMultiDictProxy
 
-from ..custom_host import HostAllowList
+from ..custom_host import HostValidator
 from ..header_values import checked_client_value
-from .headers import CONFIG_HEADER, HeaderSettings, parse_config_header, parse_metadata, read_headers
+from .headers import CONFIG_HEADER, HeaderSettings, parse_config_header, read_headers
 from .inherit import Inherited, inherit
-from .leaf import LEAF_ONLY_KEYS, Target, parse_target
+from .leaf import TARGET_KEYS, Target, parse_target
+from .options import ProviderCatalog, option_keys
 from .policy import NO_RETRY, RetryPolicy
 from .problems import Problems, status_codes
 from .query import MAX_REGEXES, Query, compile_query, regex_count
@@ -63,10 +65,13 @@ Node = Leaf | Group
 
 @dataclass(frozen=True)
 class RouteSpec:
-    """What the config middleware hands on: the routing tree and request metadata."""
+    """What the config middleware hands on: the routing tree, with each target's
+    provider and credentials. Built from the headers that say where a request goes and
+    the client's key, nothing else, so that one route serves every call that goes the
+    same way: per-request data (``x-portkey-metadata``, the trace id, the body) is read
+    from the request when routing needs it."""
 
     root: Node
-    metadata: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def leaves(self) -> tuple[Leaf, ...]:
@@ -94,42 +99,45 @@ class RouteSpec:
 
 def build_route(
     headers: CIMultiDictProxy[str],
-    allow: HostAllowList,
+    hosts: HostValidator,
     *,
-    providers: Collection[str] | None = None,
+    providers: ProviderCatalog,
     api_key: str | None = None,
 ) -> RouteSpec:
     """Headers of one request → RouteSpec, or a 400 naming every bad field.
 
-    ``providers``: the provider names a target may use (default: the registry's).
+    ``providers``: the providers a target may name, each with the options it declares
+    (the registry; passed in, so that this package never imports a provider).
     ``api_key``: the client's own provider key, for the targets it was meant for.
+    ``hosts`` checks custom hosts (the app's CustomHosts, or a bare HostAllowList).
     """
-    if providers is None:
-        # Imported here: the providers import this package (for Target).
-        from ..providers.registry import PROVIDERS as providers
     for name, value in headers.items():
         # Received headers: aiohttp's parser refused control characters; bytes that are
         # not UTF-8 remain, and would be a 500 once sent upstream. A 400 naming the header.
         checked_client_value(value, name)
     config = parse_config_header(headers.get(CONFIG_HEADER))
-    metadata = parse_metadata(headers.get("x-portkey-metadata"))
     problems = Problems()
-    header_settings = read_headers(headers, allow, api_key, problems)
-    builder = _Builder(header_settings, allow, providers, problems, key_provider(config, header_settings))
+    header_settings = read_headers(headers, hosts, api_key, problems)
+    builder = _Builder(header_settings, hosts, providers, problems, key_provider(config, header_settings))
     root = builder.node(config, "config", Inherited(retry=header_settings.retry or NO_RETRY), depth=0)
     problems.raise_any()
-    return RouteSpec(root=root, metadata=metadata)
+    return RouteSpec(root=root)
 
 
 @dataclass
 class _Builder:
     headers: HeaderSettings
-    allow: HostAllowList
-    providers: Collection[str]
+    hosts: HostValidator
+    providers: ProviderCatalog
     problems: Problems
     key_provider: str | None
     count: int = 0
     regexes: int = 0
+
+    @functools.cached_property
+    def target_only_keys(self) -> tuple[str, ...]:
+        # Only configs with groups ask: header mode is built without the walk.
+        return (*TARGET_KEYS, *sorted(option_keys(self.providers)))
 
     def node(self, raw: Any, path: str, parent: Inherited, depth: int) -> Node | None:
         problems = self.problems
@@ -147,9 +155,9 @@ class _Builder:
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
             problems.add(f"{path}.weight", "must be a number from 0")
             weight = 1
-        inherited = inherit(raw, path, parent, self.allow, problems)
+        inherited = inherit(raw, path, parent, self.hosts, problems)
         if "strategy" in raw or "targets" in raw:
-            for key in LEAF_ONLY_KEYS:
+            for key in self.target_only_keys:
                 if key in raw:
                     problems.add(
                         f"{path}.{key}",

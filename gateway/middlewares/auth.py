@@ -12,9 +12,9 @@ import hmac
 
 from aiohttp import web
 
-from ..appkeys import SETTINGS
 from ..errors import Unauthorized
 from ..header_values import checked_client_value
+from ..settings import SETTINGS
 from .state import is_api_request, state_of
 
 GATEWAY_KEY_HEADER = "x-portkey-api-key"

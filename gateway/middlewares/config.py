@@ -7,19 +7,20 @@ or calls any upstream; provider names are checked against the registry.
 from __future__ import annotations
 
 import functools
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from ..appkeys import SETTINGS
-from ..config import RouteSpec, build_route
-from ..custom_host import HostAllowList
+from ..config import METADATA_HEADER, ProviderCatalog, RouteSpec, build_route, parse_metadata
+from ..custom_host import CUSTOM_HOSTS, HostValidator
 from ..providers.registry import PROVIDERS
 from .state import is_api_request, state_of
 
-# Per-request headers that are not routing: leaving them out of the cache key keeps
-# one cached route for all of a client's calls.
-_NOT_ROUTING = frozenset({"x-portkey-trace-id", "x-portkey-api-key"})
+# x-portkey-* headers that say nothing about where a request goes; they differ from
+# call to call, and leaving them out of the cache key keeps one route for all of a
+# client's calls. Metadata is read from the request when conditional routing asks.
+_NOT_ROUTING = frozenset({"x-portkey-trace-id", "x-portkey-api-key", METADATA_HEADER})
 
 
 @web.middleware
@@ -32,17 +33,50 @@ async def config_middleware(request: web.Request, handler):
         for name, value in request.headers.items()
         if name[:10].lower() == "x-portkey-" and name.lower() not in _NOT_ROUTING
     )
-    route = _route(routing_headers, request.app[SETTINGS].allowed_custom_hosts, state.header_api_key)
+    route = request.app[ROUTES].get(routing_headers, state.header_api_key)
+    metadata = request.headers.get(METADATA_HEADER)
+    if metadata is not None:
+        # Checked here so that a bad one is a 400 before the body is read; conditional
+        # routing reads it from the request (RouteContext.metadata).
+        parse_metadata(metadata)
     state.route = route
     state.provider = route.target.provider
     return await handler(request)
 
 
-# A client sends the same routing headers on every call, and a route is frozen: one
-# parsed, validated route serves them all (building it was ~15 us of the gateway's
-# ~250 us per request). Only x-portkey-* headers and the client's key are read to
-# build a route; a bad config raises, and is never cached.
-@functools.lru_cache(maxsize=512)
-def _route(routing_headers: tuple[tuple[str, str], ...], allow: HostAllowList, api_key: str | None) -> RouteSpec:
-    headers = CIMultiDictProxy(CIMultiDict(routing_headers))
-    return build_route(headers, allow, providers=PROVIDERS, api_key=api_key)
+class RouteCache:
+    """One app's parsed routes, by routing headers and client key: an LRU of ``size``
+    entries (0 keeps none).
+
+    A client sends the same routing headers on every call, and a route is frozen: one
+    parsed, validated route serves them all (building one is 10-30 us; a cached one
+    costs a dict lookup). Only x-portkey-* routing headers and the client's key are read
+    to build a route; a bad config raises, and is never cached.
+    """
+
+    def __init__(self, size: int, hosts: HostValidator, providers: ProviderCatalog) -> None:
+        self._hosts = hosts
+        self._providers = providers
+        self.get = functools.lru_cache(maxsize=size)(self._build)
+
+    def clear(self) -> None:
+        self.get.cache_clear()
+
+    def _build(self, routing_headers: tuple[tuple[str, str], ...], api_key: str | None) -> RouteSpec:
+        headers = CIMultiDictProxy(CIMultiDict(routing_headers))
+        return build_route(headers, self._hosts, providers=self._providers, api_key=api_key)
+
+
+ROUTES = web.AppKey("routes", RouteCache)
+
+
+def route_cache_context(size: int):
+    """cleanup_ctx: the app's RouteCache (after CUSTOM_HOSTS, which it checks hosts
+    with); emptied on shutdown, which drops the credentials routes hold."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        app[ROUTES] = routes = RouteCache(size, app[CUSTOM_HOSTS], PROVIDERS)
+        yield
+        routes.clear()
+
+    return context

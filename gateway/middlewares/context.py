@@ -10,8 +10,8 @@ import time
 
 from aiohttp import web
 
-from ..appkeys import SETTINGS
 from ..errors import BodyTooLarge, GatewayError
+from ..settings import SETTINGS
 from .state import STATE_KEY, RequestState
 
 access_log = logging.getLogger("gateway.access")

@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..admin.paths import is_admin_path
 from ..config import RouteSpec
 from ..usage import Usage
 
@@ -50,5 +51,7 @@ def state_of(request: web.Request) -> RequestState:
 
 
 def is_api_request(request: web.Request) -> bool:
-    # A method not allowed (405) is answered before auth and config look at it.
-    return request.path.startswith("/v1/") and request.match_info.http_exception is None
+    # A method not allowed (405) is answered before auth and config look at it; the
+    # admin API (gateway/admin/) checks its own key and carries no routing.
+    path = request.path
+    return path.startswith("/v1/") and request.match_info.http_exception is None and not is_admin_path(path)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from ..config import Target
+from ..config import ProviderOption, Target
 from ..errors import BadRequest
 from .base import Call, UpstreamRequest, bearer_key, forwarded_headers, join_url
 
@@ -22,6 +22,11 @@ _RESOURCE_ENDPOINTS = ("models", "files", "batches", "fine_tuning", "assistants"
 
 class AzureOpenAI:
     name = "azure-openai"
+    config_options = (
+        ProviderOption("resource_name", "x-portkey-azure-resource-name"),
+        ProviderOption("deployment_id", "x-portkey-azure-deployment-id", path_segment=True),
+        ProviderOption("api_version", "x-portkey-azure-api-version"),
+    )
 
     def needs_body(self, call: Call) -> bool:
         return False
@@ -43,7 +48,7 @@ class AzureOpenAI:
             version = quote(options.get("api_version", DEFAULT_API_VERSION), safe="")
             query = f"{query}&api-version={version}" if query else f"api-version={version}"
         url = join_url(base, path, query)
-        body = call.body if call.stream is None else call.stream
+        body = call.body if call.body_stream is None else call.body_stream
         return UpstreamRequest(call.method, url, forwarded_headers(call, target), body)
 
     async def authorize(self, request: UpstreamRequest, target: Target, app) -> None:

@@ -15,7 +15,7 @@ from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from ..config import Target
+from ..config import ProviderOption, Target
 from ..errors import Unauthorized
 from ..header_values import checked_client_value
 from ..hop_by_hop import HOP_BY_HOP
@@ -47,7 +47,8 @@ class Call:
 
     ``endpoint`` is the path after ``/v1/`` (``chat/completions``, ``models/gpt-4o``).
     The body is either ``body`` (read whole, and ``json`` when it parsed as an object)
-    or ``stream`` (relayed chunk by chunk) — never both.
+    or ``body_stream`` (relayed chunk by chunk) — never both. ``wants_stream`` is
+    something else: the client asked for a streamed answer (``"stream": true``).
     """
 
     method: str
@@ -56,7 +57,7 @@ class Call:
     headers: CIMultiDictProxy[str]
     body: bytes | None = None
     json: dict[str, Any] | None = None
-    stream: AsyncIterable[bytes] | None = None
+    body_stream: AsyncIterable[bytes] | None = None
     content_length: int | None = None
 
     @property
@@ -102,6 +103,9 @@ class ResponseTranslator(Protocol):
 
 class Provider(Protocol):
     name: str
+    # The config keys (and x-portkey-* headers) a target of this provider takes; the
+    # config layer reads them into ``Target.options``.
+    config_options: tuple[ProviderOption, ...]
 
     def needs_body(self, call: Call) -> bool:
         """Whether the provider must read the whole body (to translate or sign it)."""

@@ -11,9 +11,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from ..config import Target
+from ..config import ProviderOption, Target
 from ..errors import BadRequest
 from .base import Call, UpstreamRequest, bearer_key, forwarded_headers, join_url
+
+# OpenAI's organization and project headers, sent by every row that is given them.
+OPENAI_OPTIONS = (
+    ProviderOption("openai_organization", "x-portkey-openai-organization"),
+    ProviderOption("openai_project", "x-portkey-openai-project"),
+)
 
 
 @dataclass(frozen=True)
@@ -23,6 +29,7 @@ class OpenAICompatible:
     requires_api_key: bool = True
     # Fixed headers the provider expects on every call.
     extra_headers: Mapping[str, str] = field(default_factory=dict)
+    config_options: tuple[ProviderOption, ...] = OPENAI_OPTIONS
 
     def needs_body(self, call: Call) -> bool:
         return False
@@ -47,7 +54,7 @@ class OpenAICompatible:
         if "openai_project" in options:
             headers["OpenAI-Project"] = options["openai_project"]
         url = join_url(self.base(target), call.endpoint, call.query_string)
-        return UpstreamRequest(call.method, url, headers, call.body if call.stream is None else call.stream)
+        return UpstreamRequest(call.method, url, headers, call.body if call.body_stream is None else call.body_stream)
 
     async def authorize(self, request: UpstreamRequest, target: Target, app) -> None:
         if self.requires_api_key or target.api_key:

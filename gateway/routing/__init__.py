@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..appkeys import SETTINGS
 from ..config import RouteSpec
 from ..middlewares.state import state_of
 from ..providers.base import Call
+from ..settings import SETTINGS
 from ..streaming.relay import relay
 from .attempt import Outcome, RouteContext, idle_timeout
 from .strategies import run
@@ -40,7 +40,7 @@ async def answer(request: web.Request, call: Call, route: RouteSpec) -> web.Stre
         idle_timeout=idle_timeout(outcome.leaf.target, request.app[SETTINGS]),
         translator=outcome.translator,
         wants_stream=outcome.call.wants_stream,
-        stream_translator=outcome.stream,
+        stream_translator=outcome.stream_translator,
         first_out=outcome.first_out,
     )
 

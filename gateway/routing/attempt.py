@@ -9,8 +9,10 @@ the Outcome is answered or discarded in favour of another attempt.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -19,14 +21,14 @@ import orjson
 from aiohttp import web
 from yarl import URL
 
-from ..appkeys import HTTP_SESSION, SETTINGS
-from ..config import Leaf, RouteSpec, Target
+from ..config import METADATA_HEADER, Leaf, RouteSpec, Target, parse_metadata
 from ..errors import GatewayError, UpstreamBroken, UpstreamTimeout, UpstreamUnreachable
 from ..loggable import loggable_url, upstream_request_id
 from ..middlewares.state import state_of
 from ..providers.base import Call, Provider, ResponseTranslator, StreamTranslator
 from ..providers.registry import get_provider
-from ..upstream import Opened, open_upstream, request_deadline
+from ..settings import SETTINGS
+from ..upstream import HTTP_SESSION, Opened, open_upstream, request_deadline
 from .tools import RoutingTools
 
 log = logging.getLogger("gateway.attempt")
@@ -44,10 +46,17 @@ class RouteContext:
     def facts(self) -> dict[str, Any]:
         """What conditional routing reads: metadata.*, params.*, url.pathname."""
         return {
-            "metadata": self.route.metadata,
+            "metadata": self.metadata,
             "params": self.call.json or {},
             "url": {"pathname": self.request.path},
         }
+
+
+    @functools.cached_property
+    def metadata(self) -> Mapping[str, Any]:
+        # The request's own, not the (shared, cached) route's; the config middleware
+        # has already refused a bad one.
+        return parse_metadata(self.request.headers.get(METADATA_HEADER))
 
 
 @dataclass
@@ -59,7 +68,7 @@ class Outcome:
     error: GatewayError | None = None
     translator: ResponseTranslator | None = None
     # A streamed 2xx answer of a translating provider: its translator, already fed.
-    stream: StreamTranslator | None = None
+    stream_translator: StreamTranslator | None = None
     first_out: bytes = b""
     # Retries made at this target; -1 when every retry was used and it still failed.
     retries: int = 0
@@ -110,7 +119,7 @@ async def attempt(ctx: RouteContext, leaf: Leaf) -> Outcome:
     try:
         upstream_request = provider.prepare(call, target)
         outcome.url = upstream_request.url
-        if call.stream is not None and call.content_length is not None:
+        if call.body_stream is not None and call.content_length is not None:
             upstream_request.headers["Content-Length"] = str(call.content_length)
         await provider.authorize(upstream_request, target, request.app)
         timeout_s, timeout_error = request_deadline(target.request_timeout_ms, settings)
@@ -120,12 +129,12 @@ async def attempt(ctx: RouteContext, leaf: Leaf) -> Outcome:
         )
         outcome.translator = provider.translator(call)
         if outcome.translator is not None and call.wants_stream and outcome.ok:
-            outcome.stream = outcome.translator.stream()
+            outcome.stream_translator = outcome.translator.stream()
             outcome.first_out, ended = await _first_output(
-                outcome.opened, outcome.stream, idle_timeout(target, settings), (deadline, timeout_error)
+                outcome.opened, outcome.stream_translator, idle_timeout(target, settings), (deadline, timeout_error)
             )
             if ended:
-                outcome.stream = _EndedStream()
+                outcome.stream_translator = _EndedStream()
     except GatewayError as exc:
         outcome.discard()
         outcome.error = exc

@@ -18,7 +18,6 @@ import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from ..appkeys import SETTINGS
 from ..errors import BodyTooLarge, GatewayError, UpstreamBroken, UpstreamTimeout
 from ..hop_by_hop import connection_options
 from ..loggable import upstream_request_id
@@ -26,6 +25,7 @@ from ..middlewares.drain import IN_FLIGHT
 from ..middlewares.state import state_of
 from ..providers.base import ResponseTranslator, StreamTranslator
 from ..response_headers import HeaderAllowList
+from ..settings import SETTINGS
 from ..upstream import Opened
 from .idle import IdleDeadline
 from .usage_sniffer import UsageSniffer, model_in, usage_in

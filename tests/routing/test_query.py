@@ -23,7 +23,7 @@ FACTS = {
 def holds(query: dict) -> bool:
     problems = Problems()
     compiled = compile_query(query, "q", problems)
-    assert not problems, [e.message for e in problems.errors]
+    assert not problems.errors, [e.message for e in problems.errors]
     return compiled.matches(FACTS)
 
 

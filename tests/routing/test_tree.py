@@ -9,6 +9,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from gateway.config import MAX_RETRY_ATTEMPTS, build_route
 from gateway.custom_host import HostAllowList
+from gateway.providers.registry import PROVIDERS
 
 A = {"provider": "openai", "api_key": "sk-a"}
 B = {"provider": "groq", "api_key": "gsk-b"}
@@ -18,7 +19,7 @@ def route(config: dict | None = None, api_key: str | None = None, **headers: str
     values = CIMultiDict(headers)
     if config is not None:
         values["x-portkey-config"] = json.dumps(config)
-    return build_route(CIMultiDictProxy(values), HostAllowList(), api_key=api_key)
+    return build_route(CIMultiDictProxy(values), HostAllowList(), providers=PROVIDERS, api_key=api_key)
 
 
 def group(mode: str, *targets, **strategy) -> dict:
@@ -67,5 +68,5 @@ def test_the_clients_key_is_given_only_where_it_was_meant():
 
 
 def test_secrets_stay_out_of_repr():
-    text = repr(route({**A, "aws_secret_access_key": "AWSSECRET"}))
+    text = repr(route({"provider": "bedrock", "api_key": "sk-a", "aws_secret_access_key": "AWSSECRET"}))
     assert "sk-a" not in text and "AWSSECRET" not in text

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import orjson
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from ...config import Target
+from ...config import ProviderOption, Target
 from ...errors import GatewayError, NotFound
 from ...header_values import checked_client_value
 from ...translate.response_format import answer_tool
@@ -40,6 +40,10 @@ NATIVE_ENDPOINTS = frozenset({"messages", "models", "complete"})
 
 class Anthropic:
     name = "anthropic"
+    config_options = (
+        ProviderOption("anthropic_version", "x-portkey-anthropic-version"),
+        ProviderOption("anthropic_beta", "x-portkey-anthropic-beta"),
+    )
 
     def needs_body(self, call: Call) -> bool:
         return call.endpoint == CHAT
@@ -68,7 +72,7 @@ class Anthropic:
                 code="unsupported_endpoint",
             )
         url = join_url(base, call.endpoint, call.query_string)
-        return UpstreamRequest(call.method, url, headers, call.body if call.stream is None else call.stream)
+        return UpstreamRequest(call.method, url, headers, call.body if call.body_stream is None else call.body_stream)
 
     async def authorize(self, request: UpstreamRequest, target: Target, app) -> None:
         request.headers["x-api-key"] = bearer_key(target, self.name)

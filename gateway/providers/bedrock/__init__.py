@@ -7,7 +7,4 @@ translation applies), ``credentials`` (the request's keys or the AWS chain) and
 both client formats share), ``converse_request`` / ``converse_response`` /
 ``converse_stream`` (OpenAI chat), ``messages`` / ``messages_stream`` (Anthropic
 Messages), ``embeddings``, ``errors``.
-
-Kept free of imports so that ``gateway.appkeys`` can name the credential chain's type
-without pulling in the provider (which reads the app keys) in a circle.
 """

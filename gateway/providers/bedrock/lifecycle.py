@@ -6,8 +6,10 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from ...appkeys import AWS_CREDENTIALS
 from .credentials import AwsCredentialChain
+
+# The AWS identity (aiobotocore credential chain) for Bedrock calls that carry no keys.
+AWS_CREDENTIALS = web.AppKey("aws_credentials", AwsCredentialChain)
 
 
 async def aws_credentials_context(app: web.Application) -> AsyncIterator[None]:

@@ -29,8 +29,7 @@ from urllib.parse import quote
 import orjson
 from multidict import CIMultiDict
 
-from ...appkeys import AWS_CREDENTIALS
-from ...config import Target
+from ...config import ProviderOption, Target
 from ...errors import BadRequest, NotFound
 from ...translate.response_format import answer_tool
 from ..base import Call, UpstreamRequest, forwarded_headers, join_url
@@ -40,6 +39,7 @@ from .converse_stream import ConverseChatStream
 from .credentials import resolve
 from .embeddings import embeddings_request, embeddings_response
 from .errors import AnthropicShapedError, upstream_error
+from .lifecycle import AWS_CREDENTIALS
 from .messages import converse_to_message, messages_to_converse
 from .messages_stream import ConverseMessagesStream
 from .signing import sign
@@ -75,6 +75,18 @@ def _model(call: Call) -> str:
 
 class Bedrock:
     name = "bedrock"
+    # Keys and region (credentials.py, region_of). A role to assume is refused with a
+    # clear 400 rather than ignored; the auth type and external id are Portkey's names,
+    # accepted and unused.
+    config_options = (
+        ProviderOption("aws_access_key_id", "x-portkey-aws-access-key-id"),
+        ProviderOption("aws_secret_access_key", "x-portkey-aws-secret-access-key"),
+        ProviderOption("aws_session_token", "x-portkey-aws-session-token"),
+        ProviderOption("aws_region", "x-portkey-aws-region"),
+        ProviderOption("aws_role_arn", "x-portkey-aws-role-arn"),
+        ProviderOption("aws_external_id", "x-portkey-aws-external-id"),
+        ProviderOption("aws_auth_type", "x-portkey-aws-auth-type"),
+    )
 
     def needs_body(self, call: Call) -> bool:
         return True  # translated, and signed over its exact bytes

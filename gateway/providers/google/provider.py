@@ -55,6 +55,7 @@ def _segment(name: str) -> str:
 
 class Google:
     name = "google"
+    config_options = ()  # the key only (x-goog-api-key from the client's key)
 
     def needs_body(self, call: Call) -> bool:
         return call.endpoint in (CHAT, EMBEDDINGS)

@@ -15,7 +15,7 @@ from gateway.providers.registry import get_provider
 PROVIDER = Anthropic()
 
 
-def call(endpoint: str, *, method: str = "POST", headers=None, json=None, stream=None) -> Call:
+def call(endpoint: str, *, method: str = "POST", headers=None, json=None, body_stream=None) -> Call:
     return Call(
         method=method,
         endpoint=endpoint,
@@ -23,7 +23,7 @@ def call(endpoint: str, *, method: str = "POST", headers=None, json=None, stream
         headers=CIMultiDictProxy(CIMultiDict(headers or {})),
         body=orjson.dumps(json) if json is not None else None,
         json=json,
-        stream=stream,
+        body_stream=body_stream,
     )
 
 
@@ -53,7 +53,7 @@ def test_native_messages_are_streamed_through_to_the_custom_host():
         yield b"{}"
 
     stream = body()
-    native = call("messages", stream=stream, headers={"anthropic-beta": "b-1", "content-type": "application/json"})
+    native = call("messages", body_stream=stream, headers={"anthropic-beta": "b-1", "content-type": "application/json"})
     assert not PROVIDER.needs_body(native)
     target = Target(provider="anthropic", custom_host="http://127.0.0.1:9/v1")
     request = PROVIDER.prepare(native, target)

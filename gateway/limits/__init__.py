@@ -1,0 +1,29 @@
+"""Rate limits and budgets on API keys and virtual keys.
+
+Layers, each usable alone:
+
+- :mod:`.model`: the Portkey ``rate_limits`` / ``usage_limits`` objects parsed into frozen
+  dataclasses (errors name the field);
+- :mod:`.windows`: fixed rate-limit windows and calendar budget periods, in UTC;
+- :mod:`.pricing`: the shipped price table, operator overrides, ``cost()``;
+- :mod:`.decision`: what a check answered, and the headers it implies;
+- :mod:`.counters`: the async counter interface, with an embedded backend (SQLite, shared by
+  the workers of one machine) and a Redis backend (shared by a fleet);
+- :mod:`.responses`: a decision turned into a 429 / 412 error or the remaining-headers.
+
+Wiring (a later step), per worker and per request of a key with limits::
+
+    counters = open_counters(settings, os.environ)    # in each worker's cleanup_ctx; close() at the end
+    prices = load_price_table(settings.pricing_file)  # once, at start (PricingError -> exit 2)
+
+    subjects = [Subject(f"api-key:{key.id}", key.limits), Subject(f"virtual-key:{vk.slug}", vk.limits)]
+    decision = await counters.admit(subjects, priced=prices.price(provider, model) is not None)
+    if not decision.allowed:
+        raise limit_error(decision, model=model)       # 429 / 412 / 400 / 503
+    response.headers.update(limit_headers(decision))
+    ...                                                # at the end of the answer, cancelled streams too:
+    cost = prices.cost(provider, answered_model, usage)
+    if cost is None:                                   # the answer named a model without a price
+        cost = prices.cost(provider, model, usage)
+    counters.charge_soon(subjects, usage, cost)
+"""

@@ -1,0 +1,143 @@
+"""Counters in Redis, exact across a fleet: one server-side script call per operation.
+
+``admit`` is one ``EVALSHA`` of :data:`CHECK_SCRIPT` (read every counter, refuse or charge
+them all; Redis runs a script alone, so concurrent gateways cannot interleave);
+``charge_usage`` is one ``EVALSHA`` of :data:`ADD_SCRIPT`. Scripts are sent by their
+SHA-1 and loaded again when the server answers ``NOSCRIPT`` (after a restart or a
+``SCRIPT FLUSH``). Every counter carries an ``EXPIREAT`` a little after its window or
+period ends; daily usage is kept for ``USAGE_RETENTION_DAYS``.
+
+One script touches the keys of several API/virtual keys, so this needs a standalone
+Redis (or a primary with replicas / Sentinel), not Redis Cluster. Nothing is retried:
+a check-and-charge whose reply was lost may have charged, and a second try could charge
+twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import NoScriptError, RedisError
+
+from .counters import Add, Check, CountersUnavailable, DailyAdd, LimitCounters
+
+# KEYS: the counters. ARGV: limit, charge, expire_at (0: never) for each.
+CHECK_SCRIPT = """
+local n = #KEYS
+local used = redis.call('MGET', unpack(KEYS))
+local blocked = -1
+for i = 1, n do
+  local cur = tonumber(used[i]) or 0
+  used[i] = cur
+  local limit = tonumber(ARGV[3 * i - 2])
+  local charge = tonumber(ARGV[3 * i - 1])
+  if blocked < 0 and ((charge > 0 and cur + charge > limit) or (charge == 0 and cur >= limit)) then
+    blocked = i - 1
+  end
+end
+if blocked < 0 then
+  for i = 1, n do
+    local charge = tonumber(ARGV[3 * i - 1])
+    if charge > 0 then
+      used[i] = redis.call('INCRBY', KEYS[i], charge)
+      local expire_at = tonumber(ARGV[3 * i])
+      if used[i] == charge and expire_at > 0 then redis.call('EXPIREAT', KEYS[i], expire_at) end
+    end
+  end
+end
+table.insert(used, 1, blocked)
+return used
+"""
+
+# KEYS: n counters, then one usage hash per day entry.
+# ARGV: n; amount, expire_at per counter; then per hash: expire_at, field count m, m field/amount pairs.
+ADD_SCRIPT = """
+local n = tonumber(ARGV[1])
+local out = {}
+for i = 1, n do
+  local amount = tonumber(ARGV[2 * i])
+  local expire_at = tonumber(ARGV[2 * i + 1])
+  out[i] = redis.call('INCRBY', KEYS[i], amount)
+  if out[i] == amount and expire_at > 0 then redis.call('EXPIREAT', KEYS[i], expire_at) end
+end
+local at = 2 * n + 2
+for h = n + 1, #KEYS do
+  local expire_at = ARGV[at]
+  local m = tonumber(ARGV[at + 1])
+  at = at + 2
+  for j = 1, m do
+    redis.call('HINCRBY', KEYS[h], ARGV[at], ARGV[at + 1])
+    at = at + 2
+  end
+  redis.call('EXPIREAT', KEYS[h], expire_at)
+end
+return out
+"""
+
+
+class RedisCounters(LimitCounters):
+    def __init__(self, url: str, *, prefix: str = "gw:", **policy) -> None:
+        super().__init__(**policy)
+        self.prefix = prefix
+        self._redis = aioredis.Redis.from_url(
+            url,
+            socket_timeout=self.timeout,
+            socket_connect_timeout=self.timeout,
+            retry=Retry(NoBackoff(), 0),
+            decode_responses=False,
+        )
+        self._scripts = {text: hashlib.sha1(text.encode()).hexdigest() for text in (CHECK_SCRIPT, ADD_SCRIPT)}
+
+    async def _close_backend(self) -> None:
+        await self._redis.aclose()
+
+    async def _eval(self, script: str, keys: Sequence[str], args: Sequence[int | str]):
+        try:
+            try:
+                return await self._redis.evalsha(self._scripts[script], len(keys), *keys, *args)
+            except NoScriptError:
+                await self._redis.script_load(script)
+                return await self._redis.evalsha(self._scripts[script], len(keys), *keys, *args)
+        except RedisError as exc:
+            raise CountersUnavailable(f"redis: {exc}") from exc
+
+    async def _check(self, checks: Sequence[Check]) -> tuple[int, list[int]]:
+        args: list[int] = []
+        for check in checks:
+            args += [check.limit, check.charge, check.expire_at or 0]
+        reply = await self._eval(CHECK_SCRIPT, [self.prefix + check.key for check in checks], args)
+        return int(reply[0]), [int(value) for value in reply[1:]]
+
+    async def _add(self, adds: Sequence[Add], daily: Sequence[DailyAdd]) -> list[int]:
+        keys = [self.prefix + add.key for add in adds]
+        args: list[int | str] = [len(adds)]
+        for add in adds:
+            args += [add.amount, add.expire_at or 0]
+        for entry in daily:
+            keys.append(self._usage_key(entry.scope, entry.day))
+            args += [entry.expire_at, len(entry.amounts)]
+            for name, amount in entry.amounts:
+                args += [name, amount]
+        reply = await self._eval(ADD_SCRIPT, keys, args)
+        return [int(value) for value in reply]
+
+    async def _read_usage(self, scope: str, days: Sequence[str]) -> dict[str, dict[str, int]]:
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for day in days:
+                    pipe.hgetall(self._usage_key(scope, day))
+                replies = await pipe.execute()
+        except RedisError as exc:
+            raise CountersUnavailable(f"redis: {exc}") from exc
+        return {
+            day: {name.decode(): int(value) for name, value in reply.items()}
+            for day, reply in zip(days, replies, strict=True)
+            if reply
+        }
+
+    def _usage_key(self, scope: str, day: str) -> str:
+        return f"{self.prefix}us:{scope}:{day}"

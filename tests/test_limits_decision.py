@@ -1,0 +1,59 @@
+"""Header values computed from a decision, as OpenAI sends them."""
+
+from __future__ import annotations
+
+from gateway.limits.decision import (
+    BUDGET,
+    RATE,
+    Decision,
+    LimitState,
+    format_duration,
+    rate_limit_headers,
+    retry_after_headers,
+)
+
+
+def state(kind, period, limit, used, reset_at, category=RATE):
+    return LimitState("key-1", category, kind, period, limit, used, reset_at)
+
+
+def test_the_tightest_window_of_each_type_is_reported():
+    minute = state("requests", "rpm", 10, 4, 1060.0)
+    day = state("requests", "rpd", 100, 98, 87400.0)
+    tokens = state("tokens", "rpm", 1000, 250, 1060.0)
+    decision = Decision(allowed=True, now=1030.5, states=(minute, day, tokens))
+    assert rate_limit_headers(decision) == {
+        "x-ratelimit-limit-requests": "100",
+        "x-ratelimit-remaining-requests": "2",
+        "x-ratelimit-reset-requests": "23h59m29.5s",
+        "x-ratelimit-limit-tokens": "1000",
+        "x-ratelimit-remaining-tokens": "750",
+        "x-ratelimit-reset-tokens": "29.5s",
+    }
+    assert retry_after_headers(decision) == {}
+
+
+def test_a_refusal_reports_the_window_that_refused_and_when_to_retry():
+    minute = state("requests", "rpm", 10, 10, 1060.0)
+    day = state("requests", "rpd", 100, 5, 87400.0)
+    decision = Decision(allowed=False, now=1059.2, states=(minute, day), blocked_by=minute)
+    assert decision.reason == "rate_limited"
+    headers = rate_limit_headers(decision)
+    assert headers["x-ratelimit-remaining-requests"] == "0"
+    assert headers["x-ratelimit-reset-requests"] == "800ms"
+    assert retry_after_headers(decision) == {"Retry-After": "1", "retry-after-ms": "800"}
+
+
+def test_budget_refusals_and_budgets_that_never_reset():
+    budget = state("credit", "total", 5, 5, None, category=BUDGET)
+    decision = Decision(allowed=False, now=10.0, states=(budget,), blocked_by=budget)
+    assert decision.reason == "budget_exhausted"
+    assert rate_limit_headers(decision) == {}
+    assert retry_after_headers(decision) == {}
+
+
+def test_durations_in_openai_format():
+    assert format_duration(0.0201) == "21ms"
+    assert format_duration(1.5) == "1.5s"
+    assert format_duration(360) == "6m0s"
+    assert format_duration(3723) == "1h2m3s"

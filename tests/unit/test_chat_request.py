@@ -136,3 +136,37 @@ def test_any_message_is_parsed_or_refused_with_a_400(message):
         parse_chat_request({"messages": [message]})
     except BadRequest as error:
         assert error.param and error.param.split("[")[0].split(".")[0] == "messages"
+
+
+SAME_FOR_EVERY_PROVIDER = [
+    {"messages": [{"role": "assistant", "tool_calls": [{"id": "t", "function": {"name": "f", "arguments": "[1,2]"}}]}]},
+    {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png,abc"}}]}]},
+    {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "ftp://x"}}]}]},
+    {"messages": [{"role": "tool", "content": "x"}]},
+    {"messages": [{"role": "critic", "content": "x"}]},
+    {"messages": [{"role": "user", "content": "x"}], "max_tokens": 0},
+    {"messages": [{"role": "user", "content": "x"}], "stop": 3},
+    {"messages": [{"role": "user", "content": "x"}], "tool_choice": "sometimes"},
+    {"messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function", "function": {}}]},
+]
+
+
+@pytest.mark.parametrize("body", SAME_FOR_EVERY_PROVIDER)
+def test_anthropic_and_bedrock_refuse_the_same_request_the_same_way(body):
+    from gateway.providers.bedrock.converse_request import chat_to_converse
+
+    refusals = []
+    for translate in (to_messages_request, chat_to_converse):
+        with pytest.raises(BadRequest) as raised:
+            translate({"model": "m", **body})
+        refusals.append((raised.value.param, raised.value.code, raised.value.message))
+    assert refusals[0] == refusals[1]
+
+
+def test_anthropic_and_bedrock_both_take_a_data_url_with_parameters():
+    from gateway.providers.bedrock.converse_request import chat_to_converse
+
+    url = f"data:image/png;name=a.png;base64,{PNG}"
+    body = {"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}]}]}
+    assert to_messages_request(body)["messages"][0]["content"][0]["source"]["media_type"] == "image/png"
+    assert chat_to_converse(body)["messages"][0]["content"][0]["image"]["format"] == "png"

@@ -170,3 +170,18 @@ def test_anthropic_and_bedrock_both_take_a_data_url_with_parameters():
     body = {"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}]}]}
     assert to_messages_request(body)["messages"][0]["content"][0]["source"]["media_type"] == "image/png"
     assert chat_to_converse(body)["messages"][0]["content"][0]["image"]["format"] == "png"
+
+
+def test_a_call_parses_its_body_once():
+    from dataclasses import replace
+
+    from multidict import CIMultiDict, CIMultiDictProxy
+
+    from gateway.providers.base import Call
+
+    body = {"model": "m", "messages": [{"role": "user", "content": "x"}]}
+    call = Call("POST", "chat/completions", "", CIMultiDictProxy(CIMultiDict()), json=body)
+    first = call.chat_request()
+    assert call.chat_request() is first  # every target of a fallback reads this one
+    overridden = replace(call, json={**body, "temperature": 0.1})  # a target's override_params
+    assert overridden.chat_request().temperature == 0.1 and call.chat_request() is first

@@ -62,10 +62,15 @@ from ...translate.response_format import AnswerTool, answer_tool_for
 DEFAULT_MAX_TOKENS = 4096
 
 
+def require_model(body: Mapping[str, Any]) -> None:
+    """Anthropic needs the model named: checked first, before the rest of the body."""
+    if not isinstance(body.get("model"), str) or not body.get("model"):
+        raise BadRequest("model: required, the Claude model to call", code="missing_model", param="model")
+
+
 def to_messages_request(body: Mapping[str, Any] | ChatRequest) -> dict[str, Any]:
     if not isinstance(body, ChatRequest):
-        if not isinstance(body.get("model"), str) or not body.get("model"):
-            raise BadRequest("model: required, the Claude model to call", code="missing_model", param="model")
+        require_model(body)
         body = parse_chat_request(body)
     request = body
     if not request.model:

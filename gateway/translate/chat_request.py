@@ -88,6 +88,7 @@ class ToolCall:
     id: str
     name: str
     arguments: Mapping[str, Any]  # the JSON object parsed from function.arguments
+    extra: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)  # other keys of the call, e.g. extra_content
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,7 +318,8 @@ def _tool_call(call: Any, path: str) -> ToolCall:
     if not isinstance(function, dict) or not isinstance(function.get("name"), str) or not call.get("id"):
         raise fail("needs id and function.name", path, "invalid_tool_call")
     arguments = tool_call_input(function.get("arguments"), f"{path}.function.arguments", "invalid_tool_call")
-    return ToolCall(str(call["id"]), function["name"], arguments)
+    extra = {key: value for key, value in call.items() if key not in ("id", "type", "function")}
+    return ToolCall(str(call["id"]), function["name"], arguments, MappingProxyType(extra) if extra else _EMPTY)
 
 
 def _tool(tool: Any, path: str) -> Tool:

@@ -152,24 +152,27 @@ SAME_FOR_EVERY_PROVIDER = [
 
 
 @pytest.mark.parametrize("body", SAME_FOR_EVERY_PROVIDER)
-def test_anthropic_and_bedrock_refuse_the_same_request_the_same_way(body):
+def test_every_translating_provider_refuses_the_same_request_the_same_way(body):
     from gateway.providers.bedrock.converse_request import chat_to_converse
+    from gateway.providers.google.request import to_generate_content
 
     refusals = []
-    for translate in (to_messages_request, chat_to_converse):
+    for translate in (to_messages_request, chat_to_converse, to_generate_content):
         with pytest.raises(BadRequest) as raised:
             translate({"model": "m", **body})
         refusals.append((raised.value.param, raised.value.code, raised.value.message))
-    assert refusals[0] == refusals[1]
+    assert refusals[0] == refusals[1] == refusals[2]
 
 
-def test_anthropic_and_bedrock_both_take_a_data_url_with_parameters():
+def test_every_translating_provider_takes_a_data_url_with_parameters():
     from gateway.providers.bedrock.converse_request import chat_to_converse
+    from gateway.providers.google.request import to_generate_content
 
     url = f"data:image/png;name=a.png;base64,{PNG}"
     body = {"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}]}]}
     assert to_messages_request(body)["messages"][0]["content"][0]["source"]["media_type"] == "image/png"
     assert chat_to_converse(body)["messages"][0]["content"][0]["image"]["format"] == "png"
+    assert to_generate_content(body)["contents"][0]["parts"][0]["inlineData"]["mimeType"] == "image/png"
 
 
 def test_a_call_parses_its_body_once():

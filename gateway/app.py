@@ -10,6 +10,7 @@ from .middlewares import MIDDLEWARES
 from .middlewares.config import route_cache_context
 from .middlewares.drain import IN_FLIGHT, InFlight
 from .providers.bedrock.lifecycle import aws_credentials_context
+from .providers.vertex.lifecycle import vertex_tokens_context
 from .settings import SETTINGS, Settings
 from .upstream import session_context
 
@@ -21,6 +22,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[IN_FLIGHT] = InFlight()
     app.cleanup_ctx.append(session_context(settings))
     app.cleanup_ctx.append(aws_credentials_context)
+    app.cleanup_ctx.append(vertex_tokens_context)
     app.cleanup_ctx.append(custom_hosts_context(settings.allowed_custom_hosts, settings.custom_host_cache_size))
     app.cleanup_ctx.append(route_cache_context(settings.route_cache_size))  # after custom hosts: reads them
     add_routes(app)

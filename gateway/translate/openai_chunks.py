@@ -52,6 +52,7 @@ class UsageShape:
     """Which optional parts a provider's OpenAI ``usage`` object has carried so far
     (kept as it was: clients may read them)."""
 
+    cached_detail: bool = True  # prompt_tokens_details.cached_tokens (and the details object)
     cache_write_detail: bool = False  # prompt_tokens_details.cache_write_tokens
     reasoning_detail: bool = False  # completion_tokens_details.reasoning_tokens
     anthropic_cache_names: bool = False  # cache_read_input_tokens, cache_creation_input_tokens
@@ -62,15 +63,12 @@ PLAIN_USAGE = UsageShape()
 
 def openai_usage(usage: Usage, shape: UsageShape = PLAIN_USAGE) -> dict[str, Any]:
     """:class:`Usage` → OpenAI's ``usage`` object (``prompt_tokens`` counts cached input too)."""
-    prompt_details: dict[str, int] = {"cached_tokens": usage.cache_read}
-    if shape.cache_write_detail:
-        prompt_details["cache_write_tokens"] = usage.cache_write
-    out: dict[str, Any] = {
-        "prompt_tokens": usage.input,
-        "completion_tokens": usage.output,
-        "total_tokens": usage.total,
-        "prompt_tokens_details": prompt_details,
-    }
+    out: dict[str, Any] = {"prompt_tokens": usage.input, "completion_tokens": usage.output, "total_tokens": usage.total}
+    if shape.cached_detail:
+        prompt_details: dict[str, int] = {"cached_tokens": usage.cache_read}
+        if shape.cache_write_detail:
+            prompt_details["cache_write_tokens"] = usage.cache_write
+        out["prompt_tokens_details"] = prompt_details
     if shape.reasoning_detail:
         out["completion_tokens_details"] = {"reasoning_tokens": usage.reasoning}
     if shape.anthropic_cache_names:

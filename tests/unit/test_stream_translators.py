@@ -175,3 +175,18 @@ def test_gemini_stream_reports_its_usage_for_the_access_line():
     assert stream.usage is None  # not before the answer is known to be complete
     assert stream.close().endswith(b"data: [DONE]\n\n")
     assert stream.usage == Usage(input=4, output=3)
+
+
+def test_cohere_stream_reports_its_usage_for_the_access_line():
+    from gateway.providers.cohere.stream import ChatStreamTranslator as CohereStream
+
+    stream = CohereStream(model="command-a", include_usage=False)
+    events = [
+        {"type": "message-start", "id": "c1"},
+        {"type": "content-delta", "delta": {"message": {"content": {"text": "Hi"}}}},
+        {"type": "message-end", "delta": {"finish_reason": "COMPLETE", "usage": {"billed_units": {"input_tokens": 3, "output_tokens": 2}}}},
+    ]
+    out = stream.feed(b"".join(b"data: " + orjson.dumps(e) + b"\n\n" for e in events))
+    assert b'"content":"Hi"' in out and stream.usage is None
+    assert stream.close().endswith(b"data: [DONE]\n\n")
+    assert stream.usage == Usage(input=3, output=2)

@@ -32,7 +32,7 @@ from multidict import CIMultiDict
 from ...config import ProviderOption, Target
 from ...errors import BadRequest, NotFound
 from ...translate.response_format import answer_tool_for
-from ..base import Call, UpstreamRequest, forwarded_headers, join_url
+from ..base import Call, UpstreamRequest, forwarded_headers, join_url, refuse_responses
 from .converse_request import chat_to_converse
 from .converse_response import converse_to_chat
 from .converse_stream import ConverseChatStream
@@ -92,6 +92,7 @@ class Bedrock:
         return True  # translated, and signed over its exact bytes
 
     def prepare(self, call: Call, target: Target) -> UpstreamRequest:
+        refuse_responses(call, self.name)
         if call.endpoint not in _ENDPOINTS:
             raise NotFound(
                 f"/v1/{call.endpoint} is not served by bedrock (it serves /v1/chat/completions, "

@@ -26,7 +26,7 @@ import orjson
 
 from ...config import Target
 from ...errors import BadRequest, GatewayError, NotFound
-from ..base import Call, UpstreamRequest, bearer_key, forwarded_headers, join_url
+from ..base import Call, UpstreamRequest, bearer_key, forwarded_headers, join_url, refuse_responses
 from .embeddings import embed_operation, embeddings_request, embeddings_response
 from .errors import translate_error
 from .request import model_of, to_generate_content
@@ -61,6 +61,7 @@ class Google:
         return call.endpoint in (CHAT, EMBEDDINGS)
 
     def prepare(self, call: Call, target: Target) -> UpstreamRequest:
+        refuse_responses(call, self.name)
         if call.endpoint not in (CHAT, EMBEDDINGS):
             raise NotFound(
                 f"provider 'google' does not serve /v1/{call.endpoint}: it serves /v1/{CHAT} and /v1/{EMBEDDINGS}",

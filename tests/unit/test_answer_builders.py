@@ -120,3 +120,22 @@ def test_a_streamed_answer_and_a_whole_one_say_the_same(middle, reason):
     assert message["tool_calls"][0]["function"]["arguments"] == streamed["arguments"]
     assert whole["choices"][0]["finish_reason"] == streamed["finish"]
     assert whole["usage"] == chunks[-1]["usage"] and whole["id"] == chunks[0]["id"]
+
+
+def test_cohere_whole_answers_through_the_builder():
+    from gateway.providers.cohere.response import to_chat_completion as cohere_completion
+
+    def answer(message, finish="COMPLETE"):
+        usage = {"billed_units": {"input_tokens": 3, "output_tokens": 2}, "tokens": {"input_tokens": 9, "output_tokens": 9}}
+        return orjson.dumps({"id": "c1", "message": {"role": "assistant", **message}, "finish_reason": finish, "usage": usage})
+
+    plain = cohere_completion(answer({"content": [{"type": "thinking", "thinking": "hm"}, {"type": "text", "text": "Hi"}]}), "command-a")
+    assert plain["id"] == "chatcmpl-c1" and plain["model"] == "command-a"
+    assert plain["choices"][0]["message"] == {"role": "assistant", "content": "Hi", "refusal": None, "reasoning_content": "hm"}
+    assert plain["usage"] == {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
+    empty = cohere_completion(answer({"content": []}), "m")
+    assert empty["choices"][0]["message"]["content"] == ""
+    call = {"id": "t1", "type": "function", "function": {"name": "f", "arguments": '{"a":1}'}}
+    called = cohere_completion(answer({"tool_plan": "I will call f", "tool_calls": [call]}, "TOOL_CALL"), "m")["choices"][0]
+    assert called["finish_reason"] == "tool_calls"
+    assert called["message"] == {"role": "assistant", "content": None, "refusal": None, "reasoning_content": "I will call f", "tool_calls": [call]}

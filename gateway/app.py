@@ -9,6 +9,8 @@ from .handlers import add_routes
 from .middlewares import MIDDLEWARES
 from .middlewares.config import route_cache_context
 from .middlewares.drain import IN_FLIGHT, InFlight
+from .middlewares.state import STATE_KEY
+from .observability import METRICS, build_metrics, metrics_handler, observability_context, on_response_prepare
 from .providers.bedrock.lifecycle import aws_credentials_context
 from .providers.vertex.lifecycle import vertex_tokens_context
 from .settings import SETTINGS, Settings
@@ -25,5 +27,10 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.cleanup_ctx.append(vertex_tokens_context)
     app.cleanup_ctx.append(custom_hosts_context(settings.allowed_custom_hosts, settings.custom_host_cache_size))
     app.cleanup_ctx.append(route_cache_context(settings.route_cache_size))  # after custom hosts: reads them
+    app[METRICS] = build_metrics(settings)
+    app.cleanup_ctx.append(observability_context(settings))
+    app.on_response_prepare.append(on_response_prepare(STATE_KEY))
     add_routes(app)
+    if settings.metrics and settings.metrics_listen is None:
+        app.router.add_get("/metrics", metrics_handler)
     return app

@@ -31,6 +31,7 @@ from multidict import CIMultiDict
 
 from ...config import ProviderOption, Target
 from ...errors import BadRequest, NotFound
+from ...request_path import path_problem
 from ...translate.response_format import answer_tool_for
 from ..base import Call, UpstreamRequest, forwarded_headers, join_url, refuse_responses
 from .converse_request import chat_to_converse
@@ -67,8 +68,9 @@ def _model(call: Call) -> str:
     if not isinstance(model, str) or not model.strip():
         raise BadRequest("model: required (a Bedrock model id, inference profile or ARN)", code="missing_model", param="model")
     model = model.strip()
-    if model in (".", "..") or any(ord(c) < 0x20 for c in model):
-        # A dot segment would be normalised away by servers (and by SigV4's canonical URI).
+    if path_problem("/" + model) is not None or any(ord(c) < 0x20 for c in model):
+        # A dot segment would be normalised away by servers (and by SigV4's canonical URI),
+        # also one made of slashes that the URL carries as %2F (ARNs hold slashes).
         raise BadRequest(f"model: {model!r} is not a Bedrock model id", code="invalid_model", param="model")
     return model
 

@@ -8,7 +8,7 @@ same tool with a schema any JSON object satisfies, and the tool's input comes ba
 the client as the message ``content`` (whole answers and streams), with
 ``finish_reason: stop``. ``text`` (or no ``response_format``) changes nothing.
 
-How it combines with the client's own tools (:func:`answer_tool` decides):
+How it combines with the client's own tools (:func:`answer_tool_for` decides):
 
 * no tools, or ``tool_choice: none``: the answer tool is forced;
 * ``tool_choice`` auto (or absent): the model must call a tool, the client's or the
@@ -42,21 +42,8 @@ class AnswerTool:
     name: str = ANSWER_TOOL
 
 
-def answer_tool(body: dict[str, Any], provider: str) -> AnswerTool | None:
-    """The answer tool this request needs, or None; a 400 for what cannot be honoured."""
-    choice = body.get("tool_choice")
-    tools = body.get("tools") or []
-    names = [
-        tool["function"].get("name")
-        for tool in tools
-        if isinstance(tool, dict) and isinstance(tool.get("function"), dict)
-    ]
-    mode = "function" if isinstance(choice, dict) else choice
-    return _answer_tool(body.get("response_format"), mode, bool(tools), names, body.get("thinking"), provider)
-
-
 def answer_tool_for(request: ChatRequest, provider: str) -> AnswerTool | None:
-    """:func:`answer_tool` for a parsed request."""
+    """The answer tool this request needs, or None; a 400 for what cannot be honoured."""
     mode = request.tool_choice.mode if request.tool_choice else None
     names = [tool.name for tool in request.tools]
     return _answer_tool(request.response_format, mode, bool(request.tools), names, request.thinking, provider)

@@ -85,6 +85,18 @@ class Usage:
         )
 
     @classmethod
+    def from_gemini(cls, usage: Mapping[str, Any]) -> Usage:
+        """Gemini ``usageMetadata``: ``promptTokenCount`` includes the cached part;
+        thinking (``thoughtsTokenCount``) is counted apart from ``candidatesTokenCount``."""
+        thoughts = _count(usage, "thoughtsTokenCount")
+        return cls(
+            input=_count(usage, "promptTokenCount") + _count(usage, "toolUsePromptTokenCount"),
+            output=_count(usage, "candidatesTokenCount") + thoughts,
+            cache_read=_count(usage, "cachedContentTokenCount"),
+            reasoning=thoughts,
+        )
+
+    @classmethod
     def from_any(cls, usage: Mapping[str, Any]) -> Usage | None:
         """A ``usage`` object of unknown dialect (one read from relayed bytes); None if
         it is none of the three."""

@@ -19,6 +19,7 @@ from ..config import ProviderOption, Target
 from ..errors import BadRequest, Unauthorized
 from ..header_values import checked_client_value
 from ..hop_by_hop import HOP_BY_HOP
+from ..translate.chat_request import ChatRequest, parse_chat_request
 from ..usage import Usage
 
 # Client headers that every provider receives when present; everything else is
@@ -63,6 +64,16 @@ class Call:
     @property
     def wants_stream(self) -> bool:
         return bool(self.json and self.json.get("stream") is True)
+
+    def chat_request(self) -> ChatRequest:
+        """The body as a typed chat request, parsed once per call (and again only if
+        ``json`` was replaced); a 400 naming the field when it is not valid."""
+        cached = self.__dict__.get("_chat_request")
+        if cached is not None and cached[0] is self.json:
+            return cached[1]
+        request = parse_chat_request(self.json or {})
+        self.__dict__["_chat_request"] = (self.json, request)
+        return request
 
 
 @dataclass

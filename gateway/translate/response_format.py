@@ -8,7 +8,7 @@ same tool with a schema any JSON object satisfies, and the tool's input comes ba
 the client as the message ``content`` (whole answers and streams), with
 ``finish_reason: stop``. ``text`` (or no ``response_format``) changes nothing.
 
-How it combines with the client's own tools (:func:`answer_tool` decides):
+How it combines with the client's own tools (:func:`answer_tool_for` decides):
 
 * no tools, or ``tool_choice: none``: the answer tool is forced;
 * ``tool_choice`` auto (or absent): the model must call a tool, the client's or the
@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BadRequest
+from .chat_request import ChatRequest
 
 ANSWER_TOOL = "json_response"
 _ANY_OBJECT: dict[str, Any] = {"type": "object", "additionalProperties": True}
@@ -41,16 +42,21 @@ class AnswerTool:
     name: str = ANSWER_TOOL
 
 
-def answer_tool(body: dict[str, Any], provider: str) -> AnswerTool | None:
+def answer_tool_for(request: ChatRequest, provider: str) -> AnswerTool | None:
     """The answer tool this request needs, or None; a 400 for what cannot be honoured."""
-    schema = _requested_schema(body.get("response_format"), provider)
+    mode = request.tool_choice.mode if request.tool_choice else None
+    names = [tool.name for tool in request.tools]
+    return _answer_tool(request.response_format, mode, bool(request.tools), names, request.thinking, provider)
+
+
+def _answer_tool(
+    response_format: Any, choice: Any, has_tools: bool, tool_names: list[Any], thinking: Any, provider: str
+) -> AnswerTool | None:
+    schema = _requested_schema(response_format, provider)
     if schema is None:
         return None
-    choice = body.get("tool_choice")
-    tools = body.get("tools") or []
-    if tools and (choice == "required" or isinstance(choice, dict)):
+    if has_tools and choice in ("required", "function"):
         return None  # the reply is one of the client's tool calls: nothing to format
-    thinking = body.get("thinking")
     if isinstance(thinking, dict) and thinking.get("type") == "enabled":
         raise BadRequest(
             f"response_format: {provider} answers in a format through a forced tool call, "
@@ -58,19 +64,17 @@ def answer_tool(body: dict[str, Any], provider: str) -> AnswerTool | None:
             code="unsupported_parameter",
             param="response_format",
         )
-    for tool in tools:
-        function = tool.get("function") if isinstance(tool, dict) else None
-        if isinstance(function, dict) and function.get("name") == ANSWER_TOOL:
-            raise BadRequest(
-                f"tools: the name {ANSWER_TOOL!r} is reserved for response_format on {provider}",
-                code="invalid_tools",
-                param="tools",
-            )
+    if ANSWER_TOOL in tool_names:
+        raise BadRequest(
+            f"tools: the name {ANSWER_TOOL!r} is reserved for response_format on {provider}",
+            code="invalid_tools",
+            param="tools",
+        )
     description = "Give your final answer by calling this tool; its input is the answer."
-    spec = (body.get("response_format") or {}).get("json_schema")
+    spec = (response_format or {}).get("json_schema")
     if isinstance(spec, dict) and isinstance(spec.get("description"), str):
         description += " " + spec["description"]
-    return AnswerTool(schema, description, forced=not tools or choice == "none")
+    return AnswerTool(schema, description, forced=not has_tools or choice == "none")
 
 
 def requested_schema(response_format: Any, provider: str) -> dict[str, Any] | None:

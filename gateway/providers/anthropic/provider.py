@@ -23,10 +23,10 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from ...config import ProviderOption, Target
 from ...errors import MethodNotAllowed, NotFound
 from ...header_values import checked_client_value
-from ...translate.response_format import answer_tool
+from ...translate.response_format import answer_tool_for
 from ..base import Call, UpstreamRequest, bearer_key, forwarded_headers, join_url, refuse_responses
 from .errors import translate_error
-from .request import to_messages_request
+from .request import require_model, to_messages_request
 from .response import to_chat_completion
 from .stream import ChatStreamTranslator
 
@@ -57,7 +57,8 @@ class Anthropic:
         if call.endpoint == CHAT:
             if call.method != "POST":
                 raise MethodNotAllowed(f"{call.method} /v1/{CHAT} is not allowed: use POST")
-            body = orjson.dumps(to_messages_request(call.json or {}))
+            require_model(call.json or {})
+            body = orjson.dumps(to_messages_request(call.chat_request()))
             headers["content-type"] = "application/json"
             headers["accept"] = "application/json"
             return UpstreamRequest("POST", join_url(base, "messages", ""), headers, body)
@@ -76,14 +77,12 @@ class Anthropic:
     def translator(self, call: Call) -> ChatTranslator | None:
         if call.endpoint != CHAT:
             return None
-        body = call.json or {}
-        stream_options = body.get("stream_options")
-        include_usage = isinstance(stream_options, dict) and stream_options.get("include_usage") is True
-        # The request was translated (and so checked) before this is called.
-        answer = answer_tool(body, self.name)
+        # The request was translated (and so parsed and checked) before this is called.
+        request = call.chat_request()
+        answer = answer_tool_for(request, self.name)
         return ChatTranslator(
-            model=str(body.get("model", "")),
-            include_usage=include_usage,
+            model=request.model or "",
+            include_usage=request.include_usage,
             answer_tool=answer.name if answer is not None else None,
         )
 

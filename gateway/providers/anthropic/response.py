@@ -1,6 +1,6 @@
-"""Anthropic Messages response → OpenAI ``chat.completion`` (pure).
+"""Anthropic Messages response → neutral events → OpenAI ``chat.completion`` (pure).
 
-Shared with the stream translator: the stop-reason mapping and the usage object.
+Shared with the stream translator: the stop-reason mapping and the usage shape.
 
 With ``answer_tool`` (the tool standing in for ``response_format``), a call to that
 tool is the answer: its input becomes the message content, and text blocks are left
@@ -10,13 +10,26 @@ finishes with ``stop``, not ``tool_calls``.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
 from ...errors import UpstreamBroken
+from ...translate.chat_completion import build_chat_completion
+from ...translate.events import (
+    Finish,
+    MessageStart,
+    ReasoningDelta,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallStart,
+    UsageReport,
+)
+from ...translate.openai_chunks import UsageShape
+from ...usage import Usage
+
+# The usage object this provider's OpenAI answers carry (Anthropic's cache names too).
+USAGE_SHAPE = UsageShape(anthropic_cache_names=True)
 
 # Anthropic stop_reason → OpenAI finish_reason. pause_turn (a server tool paused a
 # long turn) ends this answer normally; refusal is what content_filter means.
@@ -42,81 +55,41 @@ def answer_finish(stop_reason: str | None, *, answered: bool, called_client_tool
     return finish_reason(stop_reason)
 
 
-def openai_usage(usage: Mapping[str, Any]) -> dict[str, Any]:
-    """OpenAI counts cached input inside prompt_tokens; Anthropic counts it apart.
-
-    The cache counts are also kept under Anthropic's own names, because writing to
-    the cache is billed differently from reading it.
-    """
-    fresh = usage.get("input_tokens") or 0
-    cache_read = usage.get("cache_read_input_tokens") or 0
-    cache_write = usage.get("cache_creation_input_tokens") or 0
-    prompt = fresh + cache_read + cache_write
-    completion = usage.get("output_tokens") or 0
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": cache_read},
-        "cache_read_input_tokens": cache_read,
-        "cache_creation_input_tokens": cache_write,
-    }
-
-
-def to_chat_completion(body: bytes, *, created: int | None = None, answer_tool: str | None = None) -> dict[str, Any]:
+def message_events(body: bytes, *, answer_tool: str | None = None) -> list[Any]:
+    """A whole Messages response → the neutral events of :mod:`gateway.translate.events`."""
     try:
         message = orjson.loads(body)
     except orjson.JSONDecodeError:
         message = None
     if not isinstance(message, dict) or not isinstance(message.get("content"), list):
         raise UpstreamBroken("anthropic answered 2xx with a body that is not a Messages response")
-    texts: list[str] = []
-    thinking: list[str] = []
-    tool_calls: list[dict[str, Any]] = []
-    answers: list[str] = []
-    for block in message["content"]:
+    blocks = [block for block in message["content"] if isinstance(block, dict)]
+    answers = [
+        block for block in blocks
+        if block.get("type") == "tool_use" and answer_tool is not None and block.get("name") == answer_tool
+    ]
+    events: list[Any] = [MessageStart(message.get("id"), message.get("model"))]
+    calls = 0
+    for block in blocks:
         kind = block.get("type")
         if kind == "tool_use" and answer_tool is not None and block.get("name") == answer_tool:
-            answers.append(orjson.dumps(block.get("input", {})).decode())
-        elif kind == "text":
-            texts.append(block.get("text", ""))
+            events.append(TextDelta(orjson.dumps(block.get("input", {})).decode()))
+        elif kind == "text" and not answers:
+            events.append(TextDelta(block.get("text", "")))
         elif kind == "thinking":
-            thinking.append(block.get("thinking", ""))
+            events.append(ReasoningDelta(block.get("thinking", ""), block.get("signature") or ""))
         elif kind == "tool_use":
-            tool_calls.append(
-                {
-                    "id": block.get("id"),
-                    "type": "function",
-                    "function": {
-                        "name": block.get("name"),
-                        "arguments": orjson.dumps(block.get("input", {})).decode(),
-                    },
-                }
-            )
+            events.append(ToolCallStart(calls, block.get("id"), block.get("name")))
+            events.append(ToolCallDelta(calls, orjson.dumps(block.get("input", {})).decode()))
+            calls += 1
         # redacted_thinking and server-tool blocks have no OpenAI counterpart.
-    if answers:
-        texts = answers
-    reply: dict[str, Any] = {
-        "role": "assistant",
-        "content": "".join(texts) if texts else None,
-        "refusal": None,
-    }
-    if thinking:
-        reply["reasoning_content"] = "".join(thinking)
-    if tool_calls:
-        reply["tool_calls"] = tool_calls
-    return {
-        "id": message.get("id"),
-        "object": "chat.completion",
-        "created": int(time.time()) if created is None else created,
-        "model": message.get("model"),
-        "choices": [
-            {
-                "index": 0,
-                "message": reply,
-                "logprobs": None,
-                "finish_reason": answer_finish(message.get("stop_reason"), answered=bool(answers), called_client_tools=bool(tool_calls)),
-            }
-        ],
-        "usage": openai_usage(message.get("usage") or {}),
-    }
+    reason = answer_finish(message.get("stop_reason"), answered=bool(answers), called_client_tools=calls > 0)
+    events.append(Finish(reason))
+    events.append(UsageReport(Usage.from_anthropic(message.get("usage") or {})))
+    return events
+
+
+def to_chat_completion(body: bytes, *, created: int | None = None, answer_tool: str | None = None) -> dict[str, Any]:
+    return build_chat_completion(
+        message_events(body, answer_tool=answer_tool), model=None, usage_shape=USAGE_SHAPE, created=created
+    )

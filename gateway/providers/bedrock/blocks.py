@@ -89,7 +89,11 @@ def data_url_image(url: str, param: str) -> dict[str, Any]:
 def cache_point(block: Any) -> list[dict[str, Any]]:
     """Anthropic's ``cache_control`` marker on a block → a Converse ``cachePoint`` after it
     (``[]`` when unmarked): prompt caching, and its cache read/write usage, on Bedrock."""
-    marker = block.get("cache_control") if isinstance(block, dict) else None
+    return marker_point(block.get("cache_control") if isinstance(block, dict) else None)
+
+
+def marker_point(marker: Any) -> list[dict[str, Any]]:
+    """A ``cache_control`` marker (or None) → the ``cachePoint`` block that follows (or ``[]``)."""
     if not isinstance(marker, dict):
         return []
     point: dict[str, Any] = {"type": "default"}

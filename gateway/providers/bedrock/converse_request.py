@@ -18,6 +18,10 @@ accepts them, are followed by a Converse ``cachePoint``.
 model call a tool: the tools are left out, and the conversation's earlier tool calls
 and results go as text (``blocks.tool_blocks_as_text``), so the model cannot call one.
 
+The request is read parsed and validated (``gateway.translate.chat_request``), as
+every translating provider reads it; this module refuses what Converse cannot take
+(images by URL, OpenAI file ids, audio, image and document types it does not know).
+
 ``response_format`` (``json_object``, ``json_schema``) → a forced answer tool
 (``gateway.translate.response_format``); the answer translators turn its input back
 into the message content.
@@ -25,163 +29,141 @@ into the message content.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from ...translate.chat_parts import tool_call_input
-from ...translate.response_format import answer_tool
+from ...translate.chat_request import (
+    AudioPart,
+    ChatRequest,
+    FilePart,
+    ImagePart,
+    Message,
+    Part,
+    RefusalPart,
+    TextPart,
+    parse_chat_request,
+)
+from ...translate.response_format import answer_tool_for
 from .blocks import (
-    cache_point,
     converse_request,
-    data_url_image,
-    data_url_parts,
     document_block,
     fail,
+    image_block,
     inference_config,
+    marker_point,
     tool_spec,
 )
 
 
-def chat_to_converse(body: dict[str, Any]) -> dict[str, Any]:
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise fail("messages: must be a non-empty list", "messages")
-    if body.get("n") not in (None, 1):
+def chat_to_converse(body: Mapping[str, Any] | ChatRequest) -> dict[str, Any]:
+    request = body if isinstance(body, ChatRequest) else parse_chat_request(body)
+    if request.n not in (None, 1):
         raise fail("n: bedrock returns one choice per request", "n")
     system: list[dict[str, Any]] = []
     turns: list[dict[str, Any]] = []
-    for index, message in enumerate(messages):
-        param = f"messages[{index}]"
-        if not isinstance(message, dict):
-            raise fail(f"{param}: must be an object", param)
-        role = message.get("role")
+    for message in request.messages:
+        role = message.role
         if role in ("system", "developer"):
-            system.extend(_system(message.get("content"), param))
+            system.extend(_system(message))
         elif role == "user":
-            turns.append({"role": "user", "content": _content(message.get("content"), param)})
+            turns.append({"role": "user", "content": _content(message.content, message.path)})
         elif role == "assistant":
-            turns.append({"role": "assistant", "content": _assistant(message, param)})
-        elif role == "tool":
-            turns.append({"role": "user", "content": [_tool_result(message, param)]})
-        else:
-            raise fail(f"{param}.role: {role!r} is not supported (system, developer, user, assistant, tool)", param)
-    inference = inference_config(
-        body.get("max_completion_tokens", body.get("max_tokens")),
-        body.get("temperature"),
-        body.get("top_p"),
-        body.get("stop"),
-    )
-    return converse_request(turns, system, inference, body, _tool_config)
+            turns.append({"role": "assistant", "content": _assistant(message)})
+        else:  # tool
+            turns.append({"role": "user", "content": [_tool_result(message)]})
+    inference = inference_config(request.max_tokens, request.temperature, request.top_p, list(request.stop))
+    additional = {"top_k": request.top_k, "thinking": request.thinking}
+    return converse_request(turns, system, inference, additional, lambda _, merged: _tool_config(request, merged))
 
 
-def _system(content: Any, param: str) -> list[dict[str, Any]]:
-    texts = _texts(content, param)  # refuses anything but text
-    if not isinstance(content, list):
-        return [{"text": text} for text in texts if text]
+def _texts(message: Message) -> list[tuple[str, Any]]:
+    """A system or tool message's texts, with their cache markers; anything else is a 400."""
+    content = message.content
+    if isinstance(content, str):
+        return [(content, None)]
+    if content is None:
+        return []
+    texts = []
+    for index, part in enumerate(content):
+        if not isinstance(part, TextPart):
+            param = f"{message.path}.content[{index}]"
+            raise fail(f"{param}: only text parts are allowed here", param)
+        texts.append((part.text, part.cache_control))
+    return texts
+
+
+def _system(message: Message) -> list[dict[str, Any]]:
     blocks = []
-    for part in content:
-        if part.get("text"):
-            blocks += [{"text": part["text"]}, *cache_point(part)]
+    for text, marker in _texts(message):
+        if text:
+            blocks += [{"text": text}, *marker_point(marker)]
     return blocks
 
 
-def _texts(content: Any, param: str) -> list[str]:
-    if isinstance(content, str):
-        return [content]
-    if isinstance(content, list):
-        texts = []
-        for index, part in enumerate(content):
-            if not isinstance(part, dict) or part.get("type") != "text":
-                raise fail(f"{param}.content[{index}]: only text parts are allowed here", param)
-            texts.append(part.get("text") or "")
-        return texts
-    if content is None:
-        return []
-    raise fail(f"{param}.content: must be a string or a list of parts", param)
-
-
-def _content(content: Any, param: str) -> list[dict[str, Any]]:
+def _content(content: str | tuple[Part, ...] | None, path: str) -> list[dict[str, Any]]:
     if isinstance(content, str):
         return [{"text": content}] if content else []
-    if not isinstance(content, list):
-        if content is None:
-            return []
-        raise fail(f"{param}.content: must be a string or a list of parts", param)
+    if content is None:
+        return []
     blocks = []
     for index, part in enumerate(content):
-        part_param = f"{param}.content[{index}]"
-        kind = part.get("type") if isinstance(part, dict) else None
-        if kind == "text":
-            if part.get("text"):
-                blocks += [{"text": part["text"]}, *cache_point(part)]
-        elif kind == "image_url":
-            image = part.get("image_url")
-            url = image.get("url") if isinstance(image, dict) else image
-            if not isinstance(url, str):
-                raise fail(f"{part_param}.image_url.url: must be a string", part_param)
-            blocks.append(data_url_image(url, part_param))
-        elif kind == "file":
-            blocks.append(_document(part.get("file"), part_param))
+        part_param = f"{path}.content[{index}]"
+        if isinstance(part, TextPart):
+            if part.text:
+                blocks += [{"text": part.text}, *marker_point(part.cache_control)]
+        elif isinstance(part, RefusalPart):
+            if part.refusal:
+                blocks.append({"text": part.refusal})
+        elif isinstance(part, ImagePart):
+            if part.data is None:
+                raise fail(
+                    f"{part_param}: bedrock needs images inline as data URLs (data:image/png;base64,...); "
+                    "it cannot fetch image URLs",
+                    part_param,
+                )
+            blocks.append(image_block(part.media_type or "", part.data, part_param))
+        elif isinstance(part, FilePart):
+            if part.data is None:
+                raise fail(f"{part_param}.file: bedrock needs the document inline as file_data (a data URL), not a file id", part_param)
+            blocks.append(document_block(part.media_type or "", part.data, part.filename, part_param))
         else:
+            kind = "input_audio" if isinstance(part, AudioPart) else part.type
             raise fail(f"{part_param}: part type {kind!r} is not supported by bedrock (text, image_url, file)", part_param)
     return blocks
 
 
-def _document(file: Any, param: str) -> dict[str, Any]:
-    data_url = file.get("file_data") if isinstance(file, dict) else None
-    if not isinstance(data_url, str):
-        raise fail(f"{param}.file: bedrock needs the document inline as file_data (a data URL), not a file id", param)
-    media_type, data = data_url_parts(data_url, param)
-    return document_block(media_type, data, file.get("filename"), param)
-
-
-def _assistant(message: dict[str, Any], param: str) -> list[dict[str, Any]]:
-    blocks = _content(message.get("content"), param)
-    for index, call in enumerate(message.get("tool_calls") or ()):
-        call_param = f"{param}.tool_calls[{index}]"
-        function = call.get("function") if isinstance(call, dict) else None
-        if not isinstance(function, dict) or not call.get("id") or not function.get("name"):
-            raise fail(f"{call_param}: needs an id and a function with a name", call_param)
-        parsed = tool_call_input(function.get("arguments"), f"{call_param}.function.arguments", "invalid_request_for_bedrock")
-        blocks.append({"toolUse": {"toolUseId": call["id"], "name": function.get("name"), "input": parsed}})
+def _assistant(message: Message) -> list[dict[str, Any]]:
+    blocks = _content(message.content, message.path)
+    for call in message.tool_calls:
+        blocks.append({"toolUse": {"toolUseId": call.id, "name": call.name, "input": call.arguments}})
     return blocks
 
 
-def _tool_result(message: dict[str, Any], param: str) -> dict[str, Any]:
-    call_id = message.get("tool_call_id")
-    if not isinstance(call_id, str) or not call_id:
-        raise fail(f"{param}.tool_call_id: required for a tool message", param)
-    content = [{"text": text} for text in _texts(message.get("content"), param) if text]
+def _tool_result(message: Message) -> dict[str, Any]:
+    content = [{"text": text} for text, _ in _texts(message) if text]
     # Converse refuses an empty result; an empty string is what the tool returned.
-    return {"toolResult": {"toolUseId": call_id, "content": content or [{"text": ""}]}}
+    return {"toolResult": {"toolUseId": message.tool_call_id, "content": content or [{"text": ""}]}}
 
 
-def _tool_config(body: dict[str, Any], turns: list[dict[str, Any]]) -> dict[str, Any] | None:
-    tools = body.get("tools") or []
-    choice = body.get("tool_choice")
+def _tool_config(request: ChatRequest, turns: list[dict[str, Any]]) -> dict[str, Any] | None:
     specs = []
-    for index, tool in enumerate(tools):
-        param = f"tools[{index}]"
-        function = tool.get("function") if isinstance(tool, dict) else None
-        if not isinstance(function, dict):
-            raise fail(f"{param}: bedrock supports function tools only", param)
-        specs += [tool_spec(function.get("name"), function.get("description"), function.get("parameters"), param), *cache_point(tool)]
+    for index, tool in enumerate(request.tools):
+        specs += [tool_spec(tool.name, tool.description, tool.parameters, f"tools[{index}]"), *marker_point(tool.cache_control)]
     config: dict[str, Any] = {"tools": specs}
-    answer = answer_tool(body, "bedrock")
+    answer = answer_tool_for(request, "bedrock")
     if answer is not None:
         specs.append(tool_spec(answer.name, answer.description, answer.schema, "response_format"))
         config["toolChoice"] = {"tool": {"name": answer.name}} if answer.forced else {"any": {}}
         return config
-    if not tools or choice == "none":
+    choice = request.tool_choice
+    if not request.tools or (choice is not None and choice.mode == "none"):
         return None
-    if choice == "required":
+    if choice is None:
+        return config
+    if choice.mode == "required":
         config["toolChoice"] = {"any": {}}
-    elif choice == "auto":
+    elif choice.mode == "auto":
         config["toolChoice"] = {"auto": {}}
-    elif isinstance(choice, dict):
-        name = (choice.get("function") or {}).get("name")
-        if not name:
-            raise fail("tool_choice.function.name: required", "tool_choice")
-        config["toolChoice"] = {"tool": {"name": name}}
-    elif choice is not None:
-        raise fail(f"tool_choice: {choice!r} is not supported (auto, required, none, or a named function)", "tool_choice")
+    else:
+        config["toolChoice"] = {"tool": {"name": choice.name}}
     return config

@@ -1,4 +1,4 @@
-"""Bedrock Converse answer → OpenAI ``chat.completion`` (and the pieces streams share).
+"""Bedrock Converse answer → neutral events → OpenAI ``chat.completion`` (and the pieces streams share).
 
 With ``answer_tool`` (the tool standing in for ``response_format``), a call to that
 tool is the answer: its input becomes the message content (text blocks left out, so
@@ -8,14 +8,29 @@ finishes with ``stop``.
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
 from ...errors import UpstreamBroken
+from ...translate.chat_completion import build_chat_completion
+from ...translate.events import (
+    BlockEnd,
+    Finish,
+    MessageStart,
+    ReasoningDelta,
+    RedactedReasoning,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallStart,
+    UsageReport,
+)
+from ...translate.openai_chunks import UsageShape
+from ...usage import Usage
+
+# The usage object this provider's OpenAI answers carry.
+USAGE_SHAPE = UsageShape(cache_write_detail=True, reasoning_detail=True)
 
 # Converse stopReason → OpenAI finish_reason.
 FINISH_REASONS: Mapping[str, str] = {
@@ -39,21 +54,12 @@ def answer_finish(stop_reason: str | None, *, answered: bool, called_client_tool
     return finish_reason(stop_reason)
 
 
-def openai_usage(usage: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Converse usage → OpenAI usage. Bedrock's ``inputTokens`` leaves cached tokens out;
-    OpenAI's ``prompt_tokens`` counts every prompt token, cached ones included."""
-    usage = usage or {}
-    cache_read = usage.get("cacheReadInputTokens") or 0
-    cache_write = usage.get("cacheWriteInputTokens") or 0
-    prompt = (usage.get("inputTokens") or 0) + cache_read + cache_write
-    completion = usage.get("outputTokens") or 0
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": cache_read, "cache_write_tokens": cache_write},
-        "completion_tokens_details": {"reasoning_tokens": 0},
-    }
+def neutral_finish(stop_reason: str | None, *, answered: bool, called_client_tools: bool) -> str:
+    """The neutral finish reason (:mod:`gateway.translate.events`): OpenAI's, with
+    ``stop_sequence`` kept apart."""
+    if stop_reason == "stop_sequence":
+        return "stop_sequence"
+    return answer_finish(stop_reason, answered=answered, called_client_tools=called_client_tools)
 
 
 def parse_json_object(body: bytes, what: str) -> dict[str, Any]:
@@ -66,46 +72,56 @@ def parse_json_object(body: bytes, what: str) -> dict[str, Any]:
     return parsed
 
 
-def converse_to_chat(body: bytes, model: str, answer_tool: str | None = None) -> bytes:
-    answer = parse_json_object(body, "Converse answer")
+def converse_events(answer: dict[str, Any], answer_tool: str | None = None, stop_sequences: tuple[str, ...] = ()) -> list[Any]:
+    """A whole Converse answer → the neutral events of :mod:`gateway.translate.events`."""
     content = ((answer.get("output") or {}).get("message") or {}).get("content") or []
-    texts: list[str] = []
-    reasoning: list[str] = []
-    tool_calls: list[dict[str, Any]] = []
-    answers: list[str] = []
-    for block in content:
+    blocks = [block for block in content if isinstance(block, dict)]
+    answers = [
+        block for block in blocks
+        if "toolUse" in block and answer_tool is not None and block["toolUse"].get("name") == answer_tool
+    ]
+    events: list[Any] = [MessageStart()]
+    calls = 0
+    for index, block in enumerate(blocks):
         if "text" in block:
-            texts.append(block["text"])
-        elif "toolUse" in block and answer_tool is not None and block["toolUse"].get("name") == answer_tool:
-            answers.append(orjson.dumps(block["toolUse"].get("input", {})).decode())
+            if not answers:
+                events.append(TextDelta(block["text"], index))
         elif "toolUse" in block:
             use = block["toolUse"]
-            tool_calls.append(
-                {
-                    "id": use.get("toolUseId"),
-                    "type": "function",
-                    "function": {"name": use.get("name"), "arguments": orjson.dumps(use.get("input", {})).decode()},
-                }
-            )
+            arguments = orjson.dumps(use.get("input", {})).decode()
+            if answer_tool is not None and use.get("name") == answer_tool:
+                events.append(TextDelta(arguments, index))
+            else:
+                events.append(ToolCallStart(calls, use.get("toolUseId"), use.get("name"), index))
+                events.append(ToolCallDelta(calls, arguments, index))
+                calls += 1
         elif "reasoningContent" in block:
-            text = (block["reasoningContent"].get("reasoningText") or {}).get("text")
-            if text:
-                reasoning.append(text)
-    if answers:
-        texts = answers
-    message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts else None, "refusal": None}
-    if tool_calls:
-        message["tool_calls"] = tool_calls
-    if reasoning:
-        message["reasoning_content"] = "".join(reasoning)
-    completion = {
-        "id": "chatcmpl-" + uuid.uuid4().hex,
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [
-            {"index": 0, "message": message, "logprobs": None, "finish_reason": answer_finish(answer.get("stopReason"), answered=bool(answers), called_client_tools=bool(tool_calls))}
-        ],
-        "usage": openai_usage(answer.get("usage")),
-    }
-    return orjson.dumps(completion)
+            reasoning = block["reasoningContent"]
+            if "redactedContent" in reasoning:
+                events.append(RedactedReasoning(reasoning["redactedContent"], index))
+            else:
+                text = reasoning.get("reasoningText") or {}
+                events.append(ReasoningDelta(text.get("text") or "", text.get("signature") or "", index))
+        events.append(BlockEnd(index))
+    reason = neutral_finish(answer.get("stopReason"), answered=bool(answers), called_client_tools=calls > 0)
+    matched = matched_stop_sequence(reason, answer.get("additionalModelResponseFields"), stop_sequences)
+    events.append(Finish(reason, matched))
+    events.append(UsageReport(Usage.from_converse(answer.get("usage") or {})))
+    return events
+
+
+def converse_to_chat(body: bytes, model: str, answer_tool: str | None = None) -> bytes:
+    answer = parse_json_object(body, "Converse answer")
+    events = converse_events(answer, answer_tool)
+    return orjson.dumps(build_chat_completion(events, model=model, usage_shape=USAGE_SHAPE))
+
+
+def matched_stop_sequence(reason: str, additional: Any, stop_sequences: tuple[str, ...]) -> str | None:
+    """The stop sequence a ``stop_sequence`` answer ended on: the model's own report
+    (``additionalModelResponseFields.stop_sequence``), else the only one asked for."""
+    if reason != "stop_sequence":
+        return None
+    matched = additional.get("stop_sequence") if isinstance(additional, dict) else None
+    if isinstance(matched, str):
+        return matched
+    return stop_sequences[0] if len(stop_sequences) == 1 else None

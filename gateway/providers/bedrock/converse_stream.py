@@ -1,11 +1,14 @@
-"""ConverseStream event frames → OpenAI ``chat.completion.chunk`` events, incrementally.
+"""ConverseStream event frames → neutral events, incrementally; and the composed
+translators for OpenAI chat (``/v1/chat/completions``) and Anthropic Messages
+(``/v1/messages``), which share the one :class:`ConverseEvents`.
 
 Events in order: ``messageStart`` → per block ``contentBlockStart`` (tool use only),
 ``contentBlockDelta`` (text, tool input pieces, reasoning), ``contentBlockStop`` →
-``messageStop`` (the stop reason) → ``metadata`` (usage, after the stop). The finish
-chunk goes out at ``messageStop``; the usage chunk and ``[DONE]`` at ``metadata``.
-An exception frame raises the matching GatewayError; a stream that ends before both
-``messageStop`` and ``metadata`` arrived raises too — it never ends with ``[DONE]``.
+``messageStop`` (the stop reason, and the matched stop sequence in
+``additionalModelResponseFields``) → ``metadata`` (usage, after the stop). The
+finish goes out at ``messageStop``; the usage and the end at ``metadata``. An
+exception frame raises the matching GatewayError; a stream that ends before both
+``messageStop`` and ``metadata`` arrived raises too — it never ends cleanly.
 
 With ``answer_tool`` (``response_format``), that tool's input pieces go out as
 content deltas, text deltas are left out, and a reply that only called it finishes
@@ -20,10 +23,27 @@ import orjson
 
 from ...errors import UpstreamBroken
 from ...streaming.eventstream import EventStreamDecoder, Frame
-from ...translate.openai_chunks import ChatChunkStream
+from ...translate.anthropic_events import AnthropicEventEncoder
+from ...translate.events import (
+    BlockEnd,
+    End,
+    Finish,
+    MessageStart,
+    ReasoningDelta,
+    RedactedReasoning,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallStart,
+    UsageReport,
+)
+from ...translate.openai_chunks import OpenAIChunkEncoder
+from ...translate.stream import TranslatedStream
 from ...usage import Usage
-from .converse_response import answer_finish, openai_usage
-from .errors import frame_error
+from .converse_response import USAGE_SHAPE, matched_stop_sequence, neutral_finish
+from .errors import AnthropicShapedError, frame_error
+from .messages import message_id
+
+_NOTHING: tuple[Any, ...] = ()
 
 
 def event_of(frame: Frame) -> tuple[str, dict[str, Any]]:
@@ -39,90 +59,100 @@ def event_of(frame: Frame) -> tuple[str, dict[str, Any]]:
     return frame.event_type or "", payload if isinstance(payload, dict) else {}
 
 
-class ConverseChatStream:
-    def __init__(self, model: str, include_usage: bool, answer_tool: str | None = None) -> None:
-        self._decoder = EventStreamDecoder()
+class ConverseEvents:
+    """ConverseStream frames → neutral events."""
+
+    def __init__(self, *, answer_tool: str | None = None, stop_sequences: tuple[str, ...] = ()) -> None:
         self._answer_tool = answer_tool
         self._answer_blocks: dict[int, bool] = {}  # contentBlockIndex → some input sent
-        self._chunks = ChatChunkStream(model=model, include_usage=include_usage)
-        self._started = False
         self._tool_index: dict[int, int] = {}  # contentBlockIndex → OpenAI tool_calls index
+        self._stop_sequences = stop_sequences
         self._stopped = False
         self._done = False
-        # The answer's token usage, once metadata has come (for the access log).
-        self.usage: Usage | None = None
 
-    def feed(self, data: bytes) -> bytes:
-        out = []
-        for frame in self._decoder.feed(data):
-            name, payload = event_of(frame)
-            out.append(self._event(name, payload))
-        return b"".join(out)
-
-    def close(self) -> bytes:
-        self._decoder.close()
-        if not self._done:
-            missing = "metadata" if self._stopped else "messageStop"
-            raise UpstreamBroken(
-                f"bedrock stream ended before {missing}: the answer is incomplete", code="upstream_truncated"
-            )
-        return b""
-
-    def _event(self, name: str, payload: dict[str, Any]) -> bytes:
+    def event(self, frame: Frame) -> tuple[Any, ...]:
+        name, payload = event_of(frame)
         if self._done:
-            return b""
+            return _NOTHING
+        if name == "contentBlockDelta":
+            return self._delta(payload.get("contentBlockIndex", 0), payload.get("delta") or {})
         if name == "messageStart":
-            return self._role()
+            return (MessageStart(),)
         if name == "contentBlockStart":
             use = (payload.get("start") or {}).get("toolUse")
             if use is None:
-                return b""
+                return _NOTHING
+            block = payload.get("contentBlockIndex", 0)
             if self._answer_tool is not None and use.get("name") == self._answer_tool:
-                self._answer_blocks[payload.get("contentBlockIndex", 0)] = False
-                return self._role()
-            index = len(self._tool_index)
-            self._tool_index[payload.get("contentBlockIndex", 0)] = index
-            return self._role() + self._chunks.tool_call_start(index, use.get("toolUseId", ""), use.get("name", ""))
-        if name == "contentBlockDelta":
-            return self._delta(payload.get("contentBlockIndex", 0), payload.get("delta") or {})
+                self._answer_blocks[block] = False
+                return (MessageStart(),)
+            call = len(self._tool_index)
+            self._tool_index[block] = call
+            return (ToolCallStart(call, use.get("toolUseId"), use.get("name"), block),)
+        if name == "contentBlockStop":
+            block = payload.get("contentBlockIndex", 0)
+            if self._answer_blocks.get(block) is False:
+                return (TextDelta("{}", block), BlockEnd(block))  # an answer tool called without input pieces
+            return (BlockEnd(block),)
         if name == "messageStop":
             self._stopped = True
             answered, called = bool(self._answer_blocks), bool(self._tool_index)
-            finish = answer_finish(payload.get("stopReason"), answered=answered, called_client_tools=called)
-            return self._role() + self._chunks.finish(finish)
-        if name == "metadata":
-            if not self._stopped:
-                return b""  # usage arrives after messageStop; anything else is not the end
+            reason = neutral_finish(payload.get("stopReason"), answered=answered, called_client_tools=called)
+            matched = matched_stop_sequence(reason, payload.get("additionalModelResponseFields"), self._stop_sequences)
+            return (Finish(reason, matched),)
+        if name == "metadata" and self._stopped:
+            # Usage arrives after messageStop; a metadata before it is not the end.
             self._done = True
-            self.usage = Usage.from_converse(payload.get("usage") or {})
-            return self._chunks.usage(openai_usage(payload.get("usage"))) + self._chunks.done()
-        if name == "contentBlockStop" and self._answer_blocks.get(payload.get("contentBlockIndex", 0)) is False:
-            return self._chunks.content("{}")  # an answer tool called without input pieces
-        return b""  # contentBlockStop, and events added to the API later
+            return (UsageReport(Usage.from_converse(payload.get("usage") or {})), End())
+        return _NOTHING  # events added to the API later
 
-    def _delta(self, block: int, delta: dict[str, Any]) -> bytes:
+    def close(self) -> tuple[Any, ...]:
+        missing = "metadata" if self._stopped else "messageStop"
+        raise UpstreamBroken(f"bedrock stream ended before {missing}: the answer is incomplete", code="upstream_truncated")
+
+    def _delta(self, block: int, delta: dict[str, Any]) -> tuple[Any, ...]:
         if "text" in delta:
             if self._answer_tool is not None:
-                return b""  # the content is the answer tool's JSON alone
-            return self._role() + self._chunks.content(delta["text"])
-        if "toolUse" in delta and block in self._answer_blocks:
-            fragment = (delta["toolUse"] or {}).get("input", "")
-            if not fragment:
-                return b""
-            self._answer_blocks[block] = True
-            return self._chunks.content(fragment)
+                return _NOTHING  # the content is the answer tool's JSON alone
+            return (TextDelta(delta["text"], block),)
         if "toolUse" in delta:
-            index = self._tool_index.get(block)
-            if index is None:
+            fragment = (delta["toolUse"] or {}).get("input", "")
+            if block in self._answer_blocks:
+                if not fragment:
+                    return _NOTHING
+                self._answer_blocks[block] = True
+                return (TextDelta(fragment, block),)
+            call = self._tool_index.get(block)
+            if call is None:
                 raise UpstreamBroken("bedrock sent tool input for a block it never started", code="upstream_bad_frame")
-            return self._chunks.tool_call_arguments(index, (delta["toolUse"] or {}).get("input", ""))
+            return (ToolCallDelta(call, fragment, block),)
         reasoning = delta.get("reasoningContent")
-        if isinstance(reasoning, dict) and reasoning.get("text"):
-            return self._role() + self._chunks.reasoning(reasoning["text"])
-        return b""
+        if isinstance(reasoning, dict):
+            if "redactedContent" in reasoning:
+                return (RedactedReasoning(reasoning["redactedContent"], block),)
+            return (ReasoningDelta(reasoning.get("text") or "", reasoning.get("signature") or "", block),)
+        return _NOTHING
 
-    def _role(self) -> bytes:
-        if self._started:
-            return b""
-        self._started = True
-        return self._chunks.role()
+
+class ConverseChatStream(TranslatedStream):
+    """Event-stream bytes → OpenAI chunk bytes."""
+
+    def __init__(self, model: str, include_usage: bool, answer_tool: str | None = None) -> None:
+        super().__init__(
+            EventStreamDecoder(),
+            ConverseEvents(answer_tool=answer_tool),
+            OpenAIChunkEncoder(model=model, include_usage=include_usage, usage_shape=USAGE_SHAPE),
+        )
+
+
+class ConverseMessagesStream(TranslatedStream):
+    """Event-stream bytes → Anthropic Messages events (``/v1/messages``); errors in
+    Anthropic's shape, so the relay ends the stream with an ``event: error`` as
+    Anthropic does."""
+
+    def __init__(self, model: str, stop_sequences: tuple[str, ...] = ()) -> None:
+        super().__init__(
+            EventStreamDecoder(),
+            ConverseEvents(stop_sequences=stop_sequences),
+            AnthropicEventEncoder(model=model, message_id=message_id, shape_error=AnthropicShapedError),
+        )

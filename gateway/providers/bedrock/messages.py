@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
+from ...translate.anthropic_message import build_message
 from .blocks import (
     cache_point,
     converse_request,
@@ -33,32 +33,7 @@ from .blocks import (
     inference_config,
     tool_spec,
 )
-from .converse_response import parse_json_object
-
-# Converse stopReason → Anthropic stop_reason.
-STOP_REASONS: Mapping[str, str] = {
-    "end_turn": "end_turn",
-    "stop_sequence": "stop_sequence",
-    "max_tokens": "max_tokens",
-    "model_context_window_exceeded": "max_tokens",
-    "tool_use": "tool_use",
-    "guardrail_intervened": "refusal",
-    "content_filtered": "refusal",
-}
-
-
-def stop_reason(converse_reason: str | None) -> str:
-    return STOP_REASONS.get(converse_reason or "", "end_turn")
-
-
-def anthropic_usage(usage: Mapping[str, Any] | None) -> dict[str, int]:
-    usage = usage or {}
-    return {
-        "input_tokens": usage.get("inputTokens") or 0,
-        "output_tokens": usage.get("outputTokens") or 0,
-        "cache_creation_input_tokens": usage.get("cacheWriteInputTokens") or 0,
-        "cache_read_input_tokens": usage.get("cacheReadInputTokens") or 0,
-    }
+from .converse_response import converse_events, parse_json_object
 
 
 def message_id() -> str:
@@ -87,17 +62,6 @@ def messages_to_converse(body: dict[str, Any]) -> dict[str, Any]:
 
 
 STOP_SEQUENCE_PATH = "/stop_sequence"
-
-
-def matched_stop_sequence(reason: str, additional: Any, stop_sequences: tuple[str, ...]) -> str | None:
-    """The stop sequence a ``stop_sequence`` answer ended on: the model's own report
-    (``additionalModelResponseFields.stop_sequence``), else the only one asked for."""
-    if reason != "stop_sequence":
-        return None
-    matched = additional.get("stop_sequence") if isinstance(additional, dict) else None
-    if isinstance(matched, str):
-        return matched
-    return stop_sequences[0] if len(stop_sequences) == 1 else None
 
 
 def _system(system: Any) -> list[dict[str, str]]:
@@ -199,29 +163,5 @@ def _tool_config(body: dict[str, Any], turns: list[dict[str, Any]]) -> dict[str,
 
 def converse_to_message(body: bytes, model: str, stop_sequences: tuple[str, ...] = ()) -> bytes:
     answer = parse_json_object(body, "Converse answer")
-    content = []
-    for block in ((answer.get("output") or {}).get("message") or {}).get("content") or []:
-        if "text" in block:
-            content.append({"type": "text", "text": block["text"]})
-        elif "toolUse" in block:
-            use = block["toolUse"]
-            content.append({"type": "tool_use", "id": use.get("toolUseId"), "name": use.get("name"), "input": use.get("input", {})})
-        elif "reasoningContent" in block:
-            reasoning = block["reasoningContent"]
-            if "redactedContent" in reasoning:
-                content.append({"type": "redacted_thinking", "data": reasoning["redactedContent"]})
-            else:
-                text = reasoning.get("reasoningText") or {}
-                content.append({"type": "thinking", "thinking": text.get("text", ""), "signature": text.get("signature", "")})
-    reason = stop_reason(answer.get("stopReason"))
-    message = {
-        "id": message_id(),
-        "type": "message",
-        "role": "assistant",
-        "model": model,
-        "content": content,
-        "stop_reason": reason,
-        "stop_sequence": matched_stop_sequence(reason, answer.get("additionalModelResponseFields"), stop_sequences),
-        "usage": anthropic_usage(answer.get("usage")),
-    }
-    return orjson.dumps(message)
+    events = converse_events(answer, stop_sequences=stop_sequences)
+    return orjson.dumps(build_message(events, model=model, message_id=message_id))

@@ -32,7 +32,7 @@ from multidict import CIMultiDict
 from ...config import ProviderOption, Target
 from ...errors import BadRequest, MethodNotAllowed, NotFound
 from ...request_path import path_problem
-from ...translate.response_format import answer_tool
+from ...translate.response_format import answer_tool_for
 from ..base import Call, UpstreamRequest, forwarded_headers, join_url, refuse_responses
 from .converse_request import chat_to_converse
 from .converse_response import converse_to_chat
@@ -110,8 +110,7 @@ class Bedrock:
                 raise BadRequest("stream: embeddings are not streamed", code="invalid_request_for_bedrock", param="stream")
             operation, payload, accept = "invoke", embeddings_request(body, model), "application/json"
         else:
-            translate = chat_to_converse if call.endpoint == "chat/completions" else messages_to_converse
-            payload = translate(body)
+            payload = chat_to_converse(call.chat_request()) if call.endpoint == "chat/completions" else messages_to_converse(body)
             operation, accept = ("converse-stream", EVENT_STREAM) if call.wants_stream else ("converse", "application/json")
         base = target.custom_host or f"https://bedrock-runtime.{region_of(target)}.amazonaws.com"
         url = join_url(base, f"model/{quote(model, safe='')}/{operation}", "")
@@ -128,9 +127,9 @@ class Bedrock:
         body = call.json or {}
         model = str(body.get("model", ""))
         if call.endpoint == "chat/completions":
-            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            answer = answer_tool(body, self.name)  # checked when the request was translated
-            return ChatTranslator(model, include_usage, answer.name if answer is not None else None)
+            request = call.chat_request()  # parsed and checked when the request was translated
+            answer = answer_tool_for(request, self.name)
+            return ChatTranslator(model, request.include_usage, answer.name if answer is not None else None)
         if call.endpoint == "messages":
             stop = body.get("stop_sequences")
             return MessagesTranslator(model, tuple(stop) if isinstance(stop, list) else ())

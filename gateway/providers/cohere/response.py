@@ -1,4 +1,4 @@
-"""Cohere v2 chat response → OpenAI ``chat.completion`` (pure).
+"""Cohere v2 chat response → neutral events → OpenAI ``chat.completion`` (pure).
 
 ``message.content`` blocks: ``text`` → ``content``, ``thinking`` → ``reasoning_content``;
 ``message.tool_plan`` (the model's plan before calling tools) → ``reasoning_content``
@@ -11,13 +11,24 @@ else the raw token counts.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
 from ...errors import UpstreamBroken
+from ...translate.chat_completion import build_chat_completion
+from ...translate.events import (
+    Finish,
+    MessageStart,
+    ReasoningDelta,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallStart,
+    UsageReport,
+)
+from ...translate.openai_chunks import UsageShape
+from ...usage import Usage
 
 FINISH = {"COMPLETE": "stop", "STOP_SEQUENCE": "stop", "MAX_TOKENS": "length", "TOOL_CALL": "tool_calls"}
 
@@ -29,13 +40,45 @@ def finish_reason(reason: Any, *, called_tools: bool) -> str:
     return "tool_calls" if called_tools and mapped == "stop" else mapped
 
 
-def openai_usage(usage: Any) -> dict[str, Any]:
+# The usage object this provider's OpenAI answers carry: the three totals only.
+USAGE_SHAPE = UsageShape(cached_detail=False)
+
+
+def cohere_usage(usage: Any) -> Usage:
+    """Cohere's usage: the billed units (what Cohere charges), else the raw token counts."""
     usage = usage if isinstance(usage, Mapping) else {}
     counts = usage.get("billed_units") if isinstance(usage.get("billed_units"), Mapping) else None
     if not counts or not any(isinstance(counts.get(k), int | float) for k in ("input_tokens", "output_tokens")):
         counts = usage.get("tokens") if isinstance(usage.get("tokens"), Mapping) else {}
     prompt, completion = (int(counts.get(k) or 0) for k in ("input_tokens", "output_tokens"))
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    return Usage(input=prompt, output=completion)
+
+
+def answer_events(answer: Mapping[str, Any]) -> list[Any]:
+    """A whole Cohere answer → the neutral events of :mod:`gateway.translate.events`."""
+    message = answer["message"]
+    events: list[Any] = [MessageStart("chatcmpl-" + str(answer.get("id") or ""))]
+    texts = [
+        block["text"] for block in message.get("content") or ()
+        if isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str)
+    ]
+    for block in message.get("content") or ():
+        if isinstance(block, dict) and block.get("type") == "thinking" and isinstance(block.get("thinking"), str):
+            events.append(ReasoningDelta(block["thinking"]))
+    if isinstance(message.get("tool_plan"), str) and message["tool_plan"]:
+        events.append(ReasoningDelta(message["tool_plan"]))
+    calls = [
+        call for call in message.get("tool_calls") or ()
+        if isinstance(call, dict) and isinstance(call.get("function"), dict)
+    ]
+    for index, call in enumerate(calls):
+        events.append(ToolCallStart(index, call["id"], call["function"]["name"]))
+        events.append(ToolCallDelta(index, call["function"].get("arguments") or "{}"))
+    if texts or not calls:  # no text at all is "" unless the answer is tool calls
+        events.append(TextDelta("".join(texts)))
+    events.append(Finish(finish_reason(answer.get("finish_reason"), called_tools=bool(calls))))
+    events.append(UsageReport(cohere_usage(answer.get("usage"))))
+    return events
 
 
 def to_chat_completion(body: bytes, model: str) -> dict[str, Any]:
@@ -45,41 +88,4 @@ def to_chat_completion(body: bytes, model: str) -> dict[str, Any]:
         answer = None
     if not isinstance(answer, dict) or not isinstance(answer.get("message"), dict):
         raise UpstreamBroken("cohere answered 2xx with a body that is not a chat response")
-    message = answer["message"]
-    text, reasoning = [], []
-    for block in message.get("content") or ():
-        if isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str):
-            text.append(block["text"])
-        elif isinstance(block, dict) and block.get("type") == "thinking" and isinstance(block.get("thinking"), str):
-            reasoning.append(block["thinking"])
-    if isinstance(message.get("tool_plan"), str) and message["tool_plan"]:
-        reasoning.append(message["tool_plan"])
-    calls = [
-        {
-            "id": call["id"],
-            "type": "function",
-            "function": {"name": call["function"]["name"], "arguments": call["function"].get("arguments") or "{}"},
-        }
-        for call in message.get("tool_calls") or ()
-        if isinstance(call, dict) and isinstance(call.get("function"), dict)
-    ]
-    out_message: dict[str, Any] = {"role": "assistant", "content": "".join(text) if text or not calls else None}
-    if reasoning:
-        out_message["reasoning_content"] = "".join(reasoning)
-    if calls:
-        out_message["tool_calls"] = calls
-    return {
-        "id": "chatcmpl-" + str(answer.get("id") or ""),
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [
-            {
-                "index": 0,
-                "message": out_message,
-                "logprobs": None,
-                "finish_reason": finish_reason(answer.get("finish_reason"), called_tools=bool(calls)),
-            }
-        ],
-        "usage": openai_usage(answer.get("usage")),
-    }
+    return build_chat_completion(answer_events(answer), model=model, usage_shape=USAGE_SHAPE)

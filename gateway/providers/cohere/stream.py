@@ -1,4 +1,5 @@
-"""Cohere v2 chat stream → OpenAI ``chat.completion.chunk`` events (sans-IO).
+"""Cohere v2 chat stream → neutral events (sans-IO), and the composed translator to
+OpenAI ``chat.completion.chunk`` events.
 
 Cohere sends typed SSE events (``event: <type>``, the ``data`` repeating ``type``):
 ``message-start`` (the id) → per content block ``content-start`` / ``content-delta``
@@ -7,7 +8,7 @@ Cohere sends typed SSE events (``event: <type>``, the ``data`` repeating ``type`
 (``delta.message.tool_calls`` with id, name and maybe the first arguments) /
 ``tool-call-delta`` (argument fragments) / ``tool-call-end``; ``citation-*`` events;
 then ``message-end`` with ``delta.finish_reason`` and ``delta.usage``. Unknown types are
-ignored. Text → content deltas; thinking and the tool plan → ``reasoning_content``.
+ignored. Text → content deltas; thinking and the tool plan → reasoning.
 
 The answer is complete only with ``message-end``: a stream that ends without it, or an
 error (an ``ERROR`` finish, or an event carrying only a ``message``), raises, so the
@@ -20,59 +21,38 @@ from typing import Any
 
 import orjson
 
-from ...errors import GatewayError, UpstreamBroken
-from ...streaming.sse import SSEDecoder
-from ...translate.openai_chunks import ChatChunkStream
+from ...errors import UpstreamBroken
+from ...streaming.sse import Event, SSEDecoder
+from ...translate.events import (
+    End,
+    Finish,
+    MessageStart,
+    ReasoningDelta,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallStart,
+    UsageReport,
+)
+from ...translate.openai_chunks import OpenAIChunkEncoder
+from ...translate.stream import TranslatedStream
+from ...usage import Usage
 from .errors import gateway_error
-from .response import finish_reason, openai_usage
+from .response import USAGE_SHAPE, cohere_usage, finish_reason
 
 
-class ChatStreamTranslator:
-    def __init__(self, *, model: str, include_usage: bool) -> None:
-        self._decoder = SSEDecoder()
-        self._model = model
-        self._include_usage = include_usage
-        self._chunks: ChatChunkStream | None = None
+class CohereEvents:
+    """Cohere SSE events → neutral events."""
+
+    def __init__(self) -> None:
+        self._started = False
         self._tool_calls: dict[Any, int] = {}  # Cohere's call index → OpenAI's
-        self._usage: dict[str, Any] | None = None
         self._ended = False
-        self._error: GatewayError | None = None
+        self._usage = Usage()
 
-    def feed(self, data: bytes) -> bytes:
-        if self._error is not None:
-            raise self._error
-        out = bytearray()
-        for event in self._decoder.feed(data):
-            try:
-                out += self._event(event.data)
-            except GatewayError as error:
-                if not out:
-                    raise
-                self._error = error  # what came before the error in this read goes out first
-                break
-        return bytes(out)
-
-    def close(self) -> bytes:
-        self._decoder.close()
-        if self._error is not None:
-            raise self._error
-        if not self._ended:
-            raise UpstreamBroken(
-                "cohere's stream ended before its message-end: the answer is incomplete",
-                code="upstream_stream_truncated",
-            )
-        return self._stream().usage(self._usage or openai_usage(None)) + ChatChunkStream.done()
-
-    def _stream(self, completion_id: str | None = None) -> ChatChunkStream:
-        if self._chunks is None:
-            self._chunks = ChatChunkStream(
-                model=self._model, include_usage=self._include_usage, completion_id=completion_id
-            )
-        return self._chunks
-
-    def _event(self, data: str) -> bytes:
+    def event(self, event: Event) -> list[Any]:
+        data = event.data
         if data == "[DONE]" or self._ended:
-            return b""
+            return []
         try:
             payload = orjson.loads(data)
         except orjson.JSONDecodeError:
@@ -84,20 +64,19 @@ class ChatStreamTranslator:
             raise gateway_error(500, payload["message"])  # an error in the stream
         delta = payload.get("delta") if isinstance(payload.get("delta"), dict) else {}
         message = delta.get("message") if isinstance(delta.get("message"), dict) else {}
-        out = bytearray()
-        if self._chunks is None:
-            chunks = self._stream("chatcmpl-" + str(payload.get("id") or "") if kind == "message-start" else None)
-            out += chunks.role()
-        chunks = self._stream()
+        out: list[Any] = []
+        if not self._started:
+            self._started = True
+            out.append(MessageStart("chatcmpl-" + str(payload.get("id") or "") if kind == "message-start" else None))
         if kind == "content-delta":
             content = message.get("content") if isinstance(message.get("content"), dict) else {}
             if isinstance(content.get("text"), str) and content["text"]:
-                out += chunks.content(content["text"])
+                out.append(TextDelta(content["text"]))
             elif isinstance(content.get("thinking"), str) and content["thinking"]:
-                out += chunks.reasoning(content["thinking"])
+                out.append(ReasoningDelta(content["thinking"]))
         elif kind == "tool-plan-delta":
             if isinstance(message.get("tool_plan"), str) and message["tool_plan"]:
-                out += chunks.reasoning(message["tool_plan"])
+                out.append(ReasoningDelta(message["tool_plan"]))
         elif kind in ("tool-call-start", "tool-call-delta"):
             call = message.get("tool_calls") if isinstance(message.get("tool_calls"), dict) else {}
             function = call.get("function") if isinstance(call.get("function"), dict) else {}
@@ -106,14 +85,34 @@ class ChatStreamTranslator:
                 if not isinstance(call.get("id"), str) or not isinstance(function.get("name"), str):
                     raise UpstreamBroken("cohere started a tool call without its id and name")
                 index = self._tool_calls[key] = len(self._tool_calls)
-                out += chunks.tool_call_start(index, call["id"], function["name"])
+                out.append(ToolCallStart(index, call["id"], function["name"]))
             elif key not in self._tool_calls:
                 raise UpstreamBroken("cohere sent tool-call arguments before the call started")
             arguments = function.get("arguments")
             if isinstance(arguments, str) and arguments:
-                out += chunks.tool_call_arguments(self._tool_calls[key], arguments)
+                out.append(ToolCallDelta(self._tool_calls[key], arguments))
         elif kind == "message-end":
             self._ended = True
-            self._usage = openai_usage(delta.get("usage"))
-            out += chunks.finish(finish_reason(delta.get("finish_reason"), called_tools=bool(self._tool_calls)))
-        return bytes(out)
+            out.append(Finish(finish_reason(delta.get("finish_reason"), called_tools=bool(self._tool_calls))))
+            # The usage chunk and [DONE] follow at the end of the body, as before.
+            self._usage = cohere_usage(delta.get("usage"))
+        return out
+
+    def close(self) -> tuple[Any, ...]:
+        if not self._ended:
+            raise UpstreamBroken(
+                "cohere's stream ended before its message-end: the answer is incomplete",
+                code="upstream_stream_truncated",
+            )
+        return (UsageReport(self._usage), End())
+
+
+class ChatStreamTranslator(TranslatedStream):
+    """Cohere SSE bytes → OpenAI chunk bytes."""
+
+    def __init__(self, *, model: str, include_usage: bool) -> None:
+        super().__init__(
+            SSEDecoder(),
+            CohereEvents(),
+            OpenAIChunkEncoder(model=model, include_usage=include_usage, usage_shape=USAGE_SHAPE),
+        )

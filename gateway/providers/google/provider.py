@@ -79,9 +79,9 @@ class Google:
                 raise BadRequest("stream: embeddings are not streamed", code="invalid_value", param="stream")
             method, query, payload = embed_operation(body), "", embeddings_request(body, model)
         elif call.wants_stream:
-            method, query, payload = "streamGenerateContent", "alt=sse", to_generate_content(body)
+            method, query, payload = "streamGenerateContent", "alt=sse", to_generate_content(call.chat_request())
         else:
-            method, query, payload = "generateContent", "", to_generate_content(body)
+            method, query, payload = "generateContent", "", to_generate_content(call.chat_request())
         headers = forwarded_headers(call, target)
         headers.popall("openai-beta", None)
         headers["content-type"] = "application/json"
@@ -96,9 +96,8 @@ class Google:
         body = call.json or {}
         model = str(body.get("model", "")).removeprefix("models/")
         if call.endpoint == CHAT:
-            stream_options = body.get("stream_options")
-            include_usage = isinstance(stream_options, dict) and stream_options.get("include_usage") is True
-            return ChatTranslator(model=model, include_usage=include_usage)
+            # The request was translated (and so parsed and checked) before this is called.
+            return ChatTranslator(model=model, include_usage=call.chat_request().include_usage)
         if call.endpoint == EMBEDDINGS:
             return EmbeddingsTranslator(model=model, encoding_format=body.get("encoding_format"))
         return None

@@ -33,12 +33,26 @@ Gemini counterpart and are dropped.
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
 from ...errors import BadRequest
-from ...translate.chat_parts import data_url, tool_call_input
+from ...translate.chat_request import (
+    AudioPart,
+    ChatRequest,
+    FilePart,
+    ImagePart,
+    Message,
+    Part,
+    RefusalPart,
+    TextPart,
+    Tool,
+    ToolCall,
+    ToolChoice,
+    parse_chat_request,
+)
 from ...translate.response_format import requested_schema
 from .schema import gemini_schema
 from .tool_ids import signature_of
@@ -58,6 +72,10 @@ _GENERATION_KEYS = (
 )
 
 
+# The sampling fields ChatRequest reads; the penalties stay in its extra fields.
+_TYPED = frozenset({"temperature", "top_p", "top_k", "seed"})
+
+
 def model_of(body: dict[str, Any]) -> str:
     model = body.get("model")
     if not isinstance(model, str) or not model.strip():
@@ -68,12 +86,12 @@ def model_of(body: dict[str, Any]) -> str:
     return model.removeprefix("models/")
 
 
-def to_generate_content(body: dict[str, Any]) -> dict[str, Any]:
-    model_of(body)
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise BadRequest("messages: must be a non-empty list", code="invalid_messages", param="messages")
-    system, contents = _contents(messages)
+def to_generate_content(body: Mapping[str, Any] | ChatRequest) -> dict[str, Any]:
+    if not isinstance(body, ChatRequest):
+        model_of(body)
+        body = parse_chat_request(body)
+    request = body
+    system, contents = _contents(request.messages)
     if not contents:
         raise BadRequest(
             "messages: needs at least one user or assistant message with content",
@@ -83,44 +101,33 @@ def to_generate_content(body: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"contents": contents}
     if system:
         out["systemInstruction"] = {"parts": system}
-    tools = body.get("tools")
-    if tools:
-        if not isinstance(tools, list):
-            raise BadRequest("tools: must be a list", code="invalid_tools", param="tools")
-        out["tools"] = [{"functionDeclarations": [_declaration(tool, f"tools[{i}]") for i, tool in enumerate(tools)]}]
-    calling = _function_calling(body.get("tool_choice"), bool(tools))
+    if request.tools:
+        out["tools"] = [{"functionDeclarations": [_declaration(tool, f"tools[{i}]") for i, tool in enumerate(request.tools)]}]
+    calling = _function_calling(request.tool_choice, bool(request.tools))
     if calling is not None:
         out["toolConfig"] = {"functionCallingConfig": calling}
-    generation = _generation_config(body)
+    generation = _generation_config(request)
     if generation:
         out["generationConfig"] = generation
     return out
 
 
-def _contents(messages: list[Any]) -> tuple[list[dict], list[dict]]:
+def _contents(messages: tuple[Message, ...]) -> tuple[list[dict], list[dict]]:
     system: list[dict] = []
     contents: list[dict] = []
     names: dict[str, str] = {}  # tool_call_id → function name, from the assistant turns
-    for i, message in enumerate(messages):
-        path = f"messages[{i}]"
-        if not isinstance(message, dict):
-            raise BadRequest(f"{path}: must be an object", code="invalid_messages", param=path)
-        role = message.get("role")
+    for message in messages:
+        role = message.role
+        content_path = f"{message.path}.content"
         if role in ("system", "developer"):
-            system += _text_parts(message.get("content"), f"{path}.content")
+            system += _text_parts(message.content, content_path)
             continue
         if role == "user":
-            parts, gemini_role = _user_parts(message.get("content"), f"{path}.content"), "user"
+            parts, gemini_role = _user_parts(message.content, content_path), "user"
         elif role == "assistant":
-            parts, gemini_role = _model_parts(message, path, names), "model"
-        elif role == "tool":
-            parts, gemini_role = [_function_response(message, path, names)], "user"
-        else:
-            raise BadRequest(
-                f"{path}.role: {role!r} is not supported (system, developer, user, assistant, tool)",
-                code="invalid_messages",
-                param=f"{path}.role",
-            )
+            parts, gemini_role = _model_parts(message, names), "model"
+        else:  # tool
+            parts, gemini_role = [_function_response(message, names)], "user"
         if not parts:
             continue  # Gemini refuses a turn without parts; its neighbours merge instead
         if contents and contents[-1]["role"] == gemini_role:
@@ -130,41 +137,41 @@ def _contents(messages: list[Any]) -> tuple[list[dict], list[dict]]:
     return system, contents
 
 
-def _text_parts(content: Any, path: str) -> list[dict]:
+def _text_parts(content: str | tuple[Part, ...] | None, path: str) -> list[dict]:
     if isinstance(content, str):
         return [{"text": content}] if content else []
-    if not isinstance(content, list):
+    if content is None:
         raise BadRequest(f"{path}: must be a string or a list of text parts", code="invalid_content", param=path)
     parts = []
     for j, part in enumerate(content):
-        if not isinstance(part, dict) or part.get("type") != "text" or not isinstance(part.get("text"), str):
+        if not isinstance(part, TextPart):
             raise BadRequest(
                 f"{path}[{j}]: only text parts are allowed here", code="invalid_content", param=f"{path}[{j}]"
             )
-        if part["text"]:
-            parts.append({"text": part["text"]})
+        if part.text:
+            parts.append({"text": part.text})
     return parts
 
 
-def _user_parts(content: Any, path: str) -> list[dict]:
+def _user_parts(content: str | tuple[Part, ...] | None, path: str) -> list[dict]:
     if isinstance(content, str):
         return [{"text": content}] if content else []
-    if not isinstance(content, list):
+    if content is None:
         raise BadRequest(f"{path}: must be a string or a list of content parts", code="invalid_content", param=path)
     parts = []
     for j, part in enumerate(content):
         part_path = f"{path}[{j}]"
-        kind = part.get("type") if isinstance(part, dict) else None
-        if kind == "text" and isinstance(part.get("text"), str):
-            if part["text"]:
-                parts.append({"text": part["text"]})
-        elif kind == "image_url":
-            parts.append(_image(part.get("image_url"), part_path))
-        elif kind == "file":
-            parts.append(_file(part.get("file"), part_path))
-        elif kind == "input_audio":
-            parts.append(_audio(part.get("input_audio"), part_path))
+        if isinstance(part, TextPart):
+            if part.text:
+                parts.append({"text": part.text})
+        elif isinstance(part, ImagePart):
+            parts.append(_image(part))
+        elif isinstance(part, FilePart):
+            parts.append(_file(part))
+        elif isinstance(part, AudioPart):
+            parts.append(_audio(part))
         else:
+            kind = "refusal" if isinstance(part, RefusalPart) else part.type
             raise BadRequest(
                 f"{part_path}: content part type {kind!r} is not supported by google (text, image_url, file, input_audio)",
                 code="invalid_content",
@@ -173,96 +180,71 @@ def _user_parts(content: Any, path: str) -> list[dict]:
     return parts
 
 
-_DATA_URL = "a data:<media type>;base64,<data> URL"
-
-
-def _image(image_url: Any, path: str) -> dict:
-    url = image_url.get("url") if isinstance(image_url, dict) else image_url
-    if not isinstance(url, str):
-        raise BadRequest(f"{path}.image_url.url: required", code="invalid_image", param=f"{path}.image_url")
-    if url.startswith(("https://", "http://")):
-        file_data = {"fileUri": url}
-        guessed, _ = mimetypes.guess_type(url.split("?", 1)[0])
+def _image(part: ImagePart) -> dict:
+    if part.url is not None:
+        file_data = {"fileUri": part.url}
+        guessed, _ = mimetypes.guess_type(part.url.split("?", 1)[0])
         if guessed:
             file_data["mimeType"] = guessed
         return {"fileData": file_data}
-    media_type, data = data_url(url, f"{path}.image_url", "invalid_image", _DATA_URL + " or an http(s) URL")
-    return {"inlineData": {"mimeType": media_type, "data": data}}
+    return {"inlineData": {"mimeType": part.media_type, "data": part.data}}
 
 
-def _file(file: Any, path: str) -> dict:
-    data = file.get("file_data") if isinstance(file, dict) else None
-    if not isinstance(data, str):
+def _file(part: FilePart) -> dict:
+    if part.data is None:
         raise BadRequest(
-            f"{path}.file.file_data: required (a data: URL); OpenAI file ids mean nothing to google",
+            f"{part.path}.file.file_data: required (a data: URL); OpenAI file ids mean nothing to google",
             code="invalid_file",
-            param=f"{path}.file",
+            param=f"{part.path}.file",
         )
-    media_type, encoded = data_url(data, f"{path}.file", "invalid_file")
-    return {"inlineData": {"mimeType": media_type, "data": encoded}}
+    return {"inlineData": {"mimeType": part.media_type, "data": part.data}}
 
 
-def _audio(audio: Any, path: str) -> dict:
-    fmt = audio.get("format") if isinstance(audio, dict) else None
-    if fmt not in _AUDIO_FORMATS or not isinstance(audio.get("data"), str):
+def _audio(part: AudioPart) -> dict:
+    if part.format not in _AUDIO_FORMATS or not isinstance(part.data, str):
         raise BadRequest(
-            f"{path}.input_audio: needs data (base64) and format (wav or mp3)",
+            f"{part.path}.input_audio: needs data (base64) and format (wav or mp3)",
             code="invalid_audio",
-            param=f"{path}.input_audio",
+            param=f"{part.path}.input_audio",
         )
-    return {"inlineData": {"mimeType": _AUDIO_FORMATS[fmt], "data": audio["data"]}}
+    return {"inlineData": {"mimeType": _AUDIO_FORMATS[part.format], "data": part.data}}
 
 
-def _model_parts(message: dict, path: str, names: dict[str, str]) -> list[dict]:
-    content = message.get("content")
+def _model_parts(message: Message, names: dict[str, str]) -> list[dict]:
+    content = message.content
     parts: list[dict] = []
     if isinstance(content, str):
         if content:
             parts.append({"text": content})
-    elif isinstance(content, list):
-        for j, part in enumerate(content):
-            kind = part.get("type") if isinstance(part, dict) else None
-            if kind == "text" and part.get("text"):
-                parts.append({"text": part["text"]})
-            elif kind == "refusal" and part.get("refusal"):
-                parts.append({"text": part["refusal"]})
-            elif kind not in ("text", "refusal"):
-                raise BadRequest(
-                    f"{path}.content[{j}]: assistant content parts must be text",
-                    code="invalid_content",
-                    param=f"{path}.content[{j}]",
-                )
     elif content is not None:
-        raise BadRequest(
-            f"{path}.content: must be a string, a list or null", code="invalid_content", param=f"{path}.content"
-        )
-    calls = message.get("tool_calls") or []
-    if not isinstance(calls, list):
-        raise BadRequest(f"{path}.tool_calls: must be a list", code="invalid_tool_call", param=f"{path}.tool_calls")
-    for k, call in enumerate(calls):
-        parts.append(_function_call(call, f"{path}.tool_calls[{k}]", names))
+        for j, part in enumerate(content):
+            if isinstance(part, TextPart):
+                if part.text:
+                    parts.append({"text": part.text})
+            elif isinstance(part, RefusalPart):
+                if part.refusal:
+                    parts.append({"text": part.refusal})
+            else:
+                raise BadRequest(
+                    f"{message.path}.content[{j}]: assistant content parts must be text",
+                    code="invalid_content",
+                    param=f"{message.path}.content[{j}]",
+                )
+    for call in message.tool_calls:
+        parts.append(_function_call(call, names))
     return parts
 
 
-def _function_call(call: Any, path: str, names: dict[str, str]) -> dict:
-    function = call.get("function") if isinstance(call, dict) else None
-    if (
-        not isinstance(function, dict)
-        or not isinstance(function.get("name"), str)
-        or not isinstance(call.get("id"), str)
-        or not call["id"]
-    ):
-        raise BadRequest(f"{path}: needs id and function.name", code="invalid_tool_call", param=path)
-    args = tool_call_input(function.get("arguments"), f"{path}.function.arguments", "invalid_tool_call")
-    names[call["id"]] = function["name"]
-    part: dict[str, Any] = {"functionCall": {"name": function["name"], "args": args}}
-    signature = signature_of(call["id"]) or _extra_signature(call)
+def _function_call(call: ToolCall, names: dict[str, str]) -> dict:
+    names[call.id] = call.name
+    part: dict[str, Any] = {"functionCall": {"name": call.name, "args": call.arguments}}
+    signature = signature_of(call.id) or _extra_signature(call.extra)
     if signature:
         part["thoughtSignature"] = signature
     return part
 
 
-def _extra_signature(call: dict) -> str | None:
+def _extra_signature(call: Mapping[str, Any]) -> str | None:
     # Google's own OpenAI layer returns the signature here; clients built on it send it back.
     google = (
         ((call.get("extra_content") or {}).get("google") or {}) if isinstance(call.get("extra_content"), dict) else {}
@@ -271,12 +253,9 @@ def _extra_signature(call: dict) -> str | None:
     return signature if isinstance(signature, str) and signature else None
 
 
-def _function_response(message: dict, path: str, names: dict[str, str]) -> dict:
-    call_id = message.get("tool_call_id")
-    if not isinstance(call_id, str) or not call_id:
-        raise BadRequest(
-            f"{path}.tool_call_id: required for role tool", code="invalid_messages", param=f"{path}.tool_call_id"
-        )
+def _function_response(message: Message, names: dict[str, str]) -> dict:
+    call_id = message.tool_call_id or ""
+    path = message.path
     name = names.get(call_id)
     if name is None:
         # Gemini pairs a result with its call by name: the call must be in this conversation.
@@ -285,8 +264,8 @@ def _function_response(message: dict, path: str, names: dict[str, str]) -> dict:
             code="invalid_tool_result",
             param=f"{path}.tool_call_id",
         )
-    content = message.get("content")
-    if isinstance(content, list):
+    content = message.content
+    if isinstance(content, tuple):
         content = "".join(part["text"] for part in _text_parts(content, f"{path}.content"))
     elif not isinstance(content, str):
         raise BadRequest(
@@ -303,18 +282,16 @@ def _response_object(content: str) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {"result": parsed}
 
 
-def _declaration(tool: Any, path: str) -> dict:
-    function = tool.get("function") if isinstance(tool, dict) and tool.get("type", "function") == "function" else None
-    if not isinstance(function, dict) or not isinstance(function.get("name"), str) or not function["name"]:
+def _declaration(tool: Tool, path: str) -> dict:
+    if not tool.name:
         raise BadRequest(
             f"{path}: must be {{type: function, function: {{name, ...}}}}", code="invalid_tools", param=path
         )
-    out: dict[str, Any] = {"name": function["name"]}
-    if isinstance(function.get("description"), str) and function["description"]:
-        out["description"] = function["description"]
-    parameters = function.get("parameters")
-    if parameters is not None:
-        schema = gemini_schema(parameters, f"{path}.function.parameters")
+    out: dict[str, Any] = {"name": tool.name}
+    if tool.description:
+        out["description"] = tool.description
+    if tool.parameters is not None:
+        schema = gemini_schema(tool.parameters, f"{path}.function.parameters")
         # Gemini refuses an object without properties: a function of no
         # parameters is declared without any.
         if schema.get("properties") or schema.get("type") not in ("OBJECT", None):
@@ -322,81 +299,58 @@ def _declaration(tool: Any, path: str) -> dict:
     return out
 
 
-def _function_calling(choice: Any, has_tools: bool) -> dict | None:
+def _function_calling(choice: ToolChoice | None, has_tools: bool) -> dict | None:
     if choice is None:
         return None
-    if choice == "auto":
+    if choice.mode == "auto":
         return {"mode": "AUTO"} if has_tools else None
-    if choice == "none":
+    if choice.mode == "none":
         return {"mode": "NONE"} if has_tools else None
-    if choice == "required":
-        mode = {"mode": "ANY"}
-    elif (
-        isinstance(choice, dict)
-        and choice.get("type") == "function"
-        and isinstance((choice.get("function") or {}).get("name"), str)
-    ):
-        mode = {"mode": "ANY", "allowedFunctionNames": [choice["function"]["name"]]}
+    if choice.mode == "required":
+        mode: dict[str, Any] = {"mode": "ANY"}
     else:
-        raise BadRequest(
-            "tool_choice: must be auto, required, none or {type: function, function: {name}}",
-            code="invalid_tool_choice",
-            param="tool_choice",
-        )
+        mode = {"mode": "ANY", "allowedFunctionNames": [choice.name]}
     if not has_tools:
         raise BadRequest("tool_choice: requires tools", code="invalid_tool_choice", param="tool_choice")
     return mode
 
 
-def _generation_config(body: dict[str, Any]) -> dict[str, Any]:
+def _generation_config(request: ChatRequest) -> dict[str, Any]:
     config: dict[str, Any] = {}
-    for openai_key, gemini_key in _GENERATION_KEYS:
-        if body.get(openai_key) is not None:
-            config[gemini_key] = body[openai_key]
-    for key in ("max_completion_tokens", "max_tokens"):
-        value = body.get(key)
+    for field_name, gemini_key in _GENERATION_KEYS:
+        value = getattr(request, field_name) if field_name in _TYPED else request.extra.get(field_name)
         if value is not None:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise BadRequest(f"{key}: must be a positive integer", code="invalid_value", param=key)
-            config["maxOutputTokens"] = value
-            break
-    n = body.get("n")
-    if n is not None:
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            config[gemini_key] = value
+    if request.max_tokens is not None:
+        config["maxOutputTokens"] = request.max_tokens
+    if request.n is not None:
+        if request.n < 1:
             raise BadRequest("n: must be a positive integer", code="invalid_value", param="n")
-        if n > 1:
-            config["candidateCount"] = n
-    stop = body.get("stop")
-    if isinstance(stop, str):
-        config["stopSequences"] = [stop]
-    elif isinstance(stop, list) and all(isinstance(s, str) for s in stop):
-        if stop:
-            config["stopSequences"] = stop
-    elif stop is not None:
-        raise BadRequest("stop: must be a string or a list of strings", code="invalid_value", param="stop")
-    config.update(_response_format(body))
-    thinking = _thinking(body)
+        if request.n > 1:
+            config["candidateCount"] = request.n
+    if request.stop:
+        config["stopSequences"] = list(request.stop)
+    config.update(_response_format(request.response_format))
+    thinking = _thinking(request)
     if thinking is not None:
         config["thinkingConfig"] = thinking
     return config
 
 
-def _response_format(body: dict[str, Any]) -> dict[str, Any]:
+def _response_format(response_format: Any) -> dict[str, Any]:
     # The shared parser validates as it does for every provider; Gemini then takes
     # JSON natively (no answer tool).
-    schema = requested_schema(body.get("response_format"), "google")
+    schema = requested_schema(response_format, "google")
     if schema is None:
         return {}
     out: dict[str, Any] = {"responseMimeType": "application/json"}
-    if body["response_format"].get("type") == "json_schema" and (body["response_format"].get("json_schema") or {}).get(
-        "schema"
-    ):
+    if response_format.get("type") == "json_schema" and (response_format.get("json_schema") or {}).get("schema"):
         out["responseSchema"] = gemini_schema(schema, "response_format.json_schema.schema")
     return out
 
 
-def _thinking(body: dict[str, Any]) -> dict[str, Any] | None:
-    effort = body.get("reasoning_effort")
+def _thinking(request: ChatRequest) -> dict[str, Any] | None:
+    effort = request.reasoning_effort if request.reasoning_effort is not None else request.extra.get("reasoning_effort")
     if effort is not None:
         if effort not in THINKING_BUDGETS:
             raise BadRequest(
@@ -406,7 +360,7 @@ def _thinking(body: dict[str, Any]) -> dict[str, Any] | None:
             )
         budget = THINKING_BUDGETS[effort]
         return {"thinkingBudget": budget, "includeThoughts": True} if budget else {"thinkingBudget": 0}
-    thinking = body.get("thinking")
+    thinking = request.thinking
     if isinstance(thinking, dict):
         if thinking.get("type") == "disabled":
             return {"thinkingBudget": 0}

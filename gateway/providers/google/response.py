@@ -1,4 +1,4 @@
-"""Gemini ``GenerateContentResponse`` → OpenAI ``chat.completion`` (pure).
+"""Gemini ``GenerateContentResponse`` → neutral events → OpenAI ``chat.completion`` (pure).
 
 Shared with the stream translator: the finish-reason mapping, the usage object and
 the blocked-prompt error.
@@ -16,7 +16,6 @@ the blocked-prompt error.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -24,7 +23,22 @@ from typing import Any
 import orjson
 
 from ...errors import BadRequest, GatewayError, UpstreamBroken
+from ...translate.chat_completion import build_chat_completion
+from ...translate.events import (
+    Finish,
+    MessageStart,
+    ReasoningDelta,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallStart,
+    UsageReport,
+)
+from ...translate.openai_chunks import UsageShape
+from ...usage import Usage
 from .tool_ids import new_call_id
+
+# The usage object this provider's OpenAI answers carry.
+USAGE_SHAPE = UsageShape(reasoning_detail=True)
 
 # Gemini finishReason → OpenAI finish_reason. Anything else (OTHER, LANGUAGE,
 # MALFORMED_FUNCTION_CALL, added later) ends the answer: stop.
@@ -45,19 +59,6 @@ def finish_reason(gemini_reason: str | None, *, called_tools: bool) -> str:
     if called_tools and reason == "stop":
         return "tool_calls"
     return reason
-
-
-def openai_usage(usage: Mapping[str, Any]) -> dict[str, Any]:
-    prompt = (usage.get("promptTokenCount") or 0) + (usage.get("toolUsePromptTokenCount") or 0)
-    thoughts = usage.get("thoughtsTokenCount") or 0
-    completion = (usage.get("candidatesTokenCount") or 0) + thoughts
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": usage.get("totalTokenCount") or prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": usage.get("cachedContentTokenCount") or 0},
-        "completion_tokens_details": {"reasoning_tokens": thoughts},
-    }
 
 
 def blocked_prompt(response: Mapping[str, Any]) -> GatewayError | None:
@@ -101,50 +102,39 @@ def completion_id(response: Mapping[str, Any]) -> str:
     return f"chatcmpl-{response_id}" if isinstance(response_id, str) and response_id else "chatcmpl-" + uuid.uuid4().hex
 
 
-def to_chat_completion(body: bytes, *, model: str, created: int | None = None) -> dict[str, Any]:
-    response = parse_response(body)
+def response_events(response: Mapping[str, Any]) -> list[Any]:
+    """A whole ``GenerateContentResponse`` → the neutral events of :mod:`gateway.translate.events`."""
     blocked = blocked_prompt(response)
     if blocked is not None:
         raise blocked
     candidates = response.get("candidates")
     if not isinstance(candidates, list) or not candidates:
         raise UpstreamBroken("google answered 2xx without candidates or a block reason")
-    choices = [_choice(candidate, position) for position, candidate in enumerate(candidates)]
-    choices.sort(key=lambda choice: choice["index"])
-    return {
-        "id": completion_id(response),
-        "object": "chat.completion",
-        "created": int(time.time()) if created is None else created,
-        "model": response.get("modelVersion") or model,
-        "choices": choices,
-        "usage": openai_usage(response.get("usageMetadata") or {}),
-    }
+    answer_id, model = completion_id(response), response.get("modelVersion") or None
+    events: list[Any] = []
+    for position, candidate in enumerate(candidates):
+        if not isinstance(candidate, dict):
+            raise UpstreamBroken("google answered a candidate that is not an object")
+        index = candidate.get("index") if isinstance(candidate.get("index"), int) else position
+        events.append(MessageStart(answer_id, model, index))
+        calls = 0
+        for part in (candidate.get("content") or {}).get("parts") or ():
+            if not isinstance(part, dict):
+                continue
+            call = function_call(part)
+            if call is not None:
+                events.append(ToolCallStart(calls, call["id"], call["function"]["name"], choice=index))
+                events.append(ToolCallDelta(calls, call["function"]["arguments"], choice=index))
+                calls += 1
+            elif isinstance(part.get("text"), str):
+                text = part["text"]
+                events.append(ReasoningDelta(text, choice=index) if part.get("thought") else TextDelta(text, choice=index))
+            # executableCode, inlineData (generated images) ... have no chat-completion form.
+        events.append(Finish(finish_reason(candidate.get("finishReason"), called_tools=calls > 0), choice=index))
+    events.append(UsageReport(Usage.from_gemini(response.get("usageMetadata") or {})))
+    return events
 
 
-def _choice(candidate: Any, position: int) -> dict[str, Any]:
-    if not isinstance(candidate, dict):
-        raise UpstreamBroken("google answered a candidate that is not an object")
-    texts: list[str] = []
-    thoughts: list[str] = []
-    tool_calls: list[dict[str, Any]] = []
-    for part in (candidate.get("content") or {}).get("parts") or ():
-        if not isinstance(part, dict):
-            continue
-        call = function_call(part)
-        if call is not None:
-            tool_calls.append(call)
-        elif isinstance(part.get("text"), str):
-            (thoughts if part.get("thought") else texts).append(part["text"])
-        # executableCode, inlineData (generated images) ... have no chat-completion form.
-    message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts else None, "refusal": None}
-    if thoughts:
-        message["reasoning_content"] = "".join(thoughts)
-    if tool_calls:
-        message["tool_calls"] = tool_calls
-    index = candidate.get("index")
-    return {
-        "index": index if isinstance(index, int) else position,
-        "message": message,
-        "logprobs": None,
-        "finish_reason": finish_reason(candidate.get("finishReason"), called_tools=bool(tool_calls)),
-    }
+def to_chat_completion(body: bytes, *, model: str, created: int | None = None) -> dict[str, Any]:
+    events = response_events(parse_response(body))
+    return build_chat_completion(events, model=model, usage_shape=USAGE_SHAPE, created=created)

@@ -34,7 +34,7 @@ import orjson
 
 from ...config import ProviderOption, Target
 from ...errors import BadRequest, MethodNotAllowed, NotFound
-from ...translate.response_format import answer_tool
+from ...translate.response_format import answer_tool_for
 from ..anthropic.provider import ChatTranslator as AnthropicChatTranslator
 from ..anthropic.request import to_messages_request
 from ..base import Call, UpstreamRequest, forwarded_headers, join_url, refuse_responses
@@ -135,12 +135,12 @@ class VertexAI:
                 )
             method, payload = "predict", predict_request(body)
         elif publisher == "anthropic":
-            payload = to_messages_request(body)
+            payload = to_messages_request(call.chat_request())
             del payload["model"]  # in the URL on Vertex
             payload["anthropic_version"] = ANTHROPIC_VERSION
             method = "streamRawPredict" if call.wants_stream else "rawPredict"
         else:
-            payload = to_generate_content(body)
+            payload = to_generate_content(call.chat_request())
             method, query = ("streamGenerateContent", "alt=sse") if call.wants_stream else ("generateContent", "")
         region = region_of(target)
         host = target.custom_host or (
@@ -167,10 +167,10 @@ class VertexAI:
             return EmbeddingsTranslator(model=model, encoding_format=body.get("encoding_format"))
         if call.endpoint != CHAT:
             return None
-        stream_options = body.get("stream_options")
-        include_usage = isinstance(stream_options, dict) and stream_options.get("include_usage") is True
+        request = call.chat_request()  # parsed and checked when the request was translated
+        include_usage = request.include_usage
         if publisher_of(model) == "anthropic":
-            answer = answer_tool(body, "anthropic")  # checked when the request was translated
+            answer = answer_tool_for(request, "anthropic")
             return ClaudeTranslator(model, include_usage, answer.name if answer is not None else None)
         return GeminiTranslator(model=model, include_usage=include_usage)
 

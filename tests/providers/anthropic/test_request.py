@@ -211,7 +211,7 @@ def test_parallel_tool_calls_false_disables_parallel_tool_use():
         ({"model": "m", "messages": [{"role": "user", "content": [{"type": "input_audio"}]}]}, "messages[0].content[0]"),
         (
             {"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png,abc"}}]}]},
-            "messages[0].content[0].image_url",
+            "messages[0].content[0].image_url.url",
         ),
         ({"model": "m", "messages": [{"role": "tool", "content": "x"}]}, "messages[0].tool_call_id"),
         (
@@ -220,7 +220,7 @@ def test_parallel_tool_calls_false_disables_parallel_tool_use():
         ),
         (
             {"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "ftp://x"}}]}]},
-            "messages[0].content[0].image_url",
+            "messages[0].content[0].image_url.url",
         ),
         (
             {

@@ -141,8 +141,8 @@ def test_tool_choice_none_sends_no_tools_and_history_tool_blocks_as_text():
         ({"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/tiff;base64,AAAA"}}]}, "messages[0].content[0]"),
         ({"role": "user", "content": [{"type": "input_audio", "input_audio": {}}]}, "messages[0].content[0]"),
         ({"role": "assistant", "tool_calls": [{"id": "a", "function": {"name": "f", "arguments": "{oops"}}]}, "messages[0].tool_calls[0].function.arguments"),
-        ({"role": "tool", "content": "x"}, "messages[0]"),
-        ({"role": "function", "content": "x"}, "messages[0]"),
+        ({"role": "tool", "content": "x"}, "messages[0].tool_call_id"),
+        ({"role": "function", "content": "x"}, "messages[0].role"),
     ],
 )
 def test_bad_chat_input_is_a_precise_400(message, param):

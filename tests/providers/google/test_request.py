@@ -70,7 +70,7 @@ def test_inline_data_file_and_audio():
 @pytest.mark.parametrize(
     "part, param",
     [
-        ({"type": "image_url", "image_url": {"url": "data:image/png,notbase64"}}, "messages[0].content[0].image_url"),
+        ({"type": "image_url", "image_url": {"url": "data:image/png,notbase64"}}, "messages[0].content[0].image_url.url"),
         ({"type": "file", "file": {"file_id": "file-1"}}, "messages[0].content[0].file"),
         ({"type": "input_audio", "input_audio": {"data": "x", "format": "flac"}}, "messages[0].content[0].input_audio"),
         ({"type": "video", "video": {}}, "messages[0].content[0]"),

@@ -9,6 +9,7 @@ from .handlers import add_routes
 from .middlewares import MIDDLEWARES
 from .middlewares.config import route_cache_context
 from .middlewares.drain import IN_FLIGHT, InFlight
+from .middlewares.limits import add_limit_headers, limits_context
 from .providers.bedrock.lifecycle import aws_credentials_context
 from .settings import SETTINGS, Settings
 from .upstream import session_context
@@ -23,5 +24,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.cleanup_ctx.append(aws_credentials_context)
     app.cleanup_ctx.append(custom_hosts_context(settings.allowed_custom_hosts, settings.custom_host_cache_size))
     app.cleanup_ctx.append(route_cache_context(settings.route_cache_size))  # after custom hosts: reads them
-    add_routes(app)
+    add_routes(app)  # opens the store (cleanup_ctx)
+    app.cleanup_ctx.append(limits_context)  # after the store: limits live on its keys
+    app.on_response_prepare.append(add_limit_headers)
     return app

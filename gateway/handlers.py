@@ -18,6 +18,7 @@ from .providers.registry import get_provider
 from .request_path import API_PREFIX, split_target
 from .routing import answer
 from .settings import SETTINGS
+from .streaming.usage_filter import ask_for_stream_usage
 
 # The methods provider APIs use; any other on /v1/ is a 405 with an Allow header.
 # HEAD and OPTIONS too: no provider API answers them, and the gateway has no CORS.
@@ -60,6 +61,7 @@ async def proxy(request: web.Request) -> web.StreamResponse:
         or request.get(BODY_READ, False)  # the keys' checks read it (middlewares/stored_routes.py)
     ):
         await read_body(request, call, settings.max_body_size, require_json=needs_json)
+        ask_for_stream_usage(request, call, route)  # limits need a stream's usage
     else:
         stream_body(request, call, settings.max_body_size)
     return await answer(request, call, route)

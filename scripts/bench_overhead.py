@@ -127,6 +127,8 @@ def main() -> int:
     parser.add_argument("--connections", default="1,64", help="comma-separated connection counts")
     parser.add_argument("--gateway-workers", type=int, default=1, help="the gateway's --workers")
     parser.add_argument("--no-pin", action="store_true", help="do not give the proxies a CPU of their own")
+    parser.add_argument("--no-limits", action="store_true",
+                        help="leave out the gateway that counts a rate limit in Redis (redis-server)")
     parser.add_argument("--no-keys", action="store_true",
                         help="leave out the gateway that resolves an API key and a virtual key per request")
     args = parser.parse_args()
@@ -162,6 +164,22 @@ def main() -> int:
             targets[KEYS_TARGET] = f"http://{HOST}:{keys_port}/v1/chat/completions"
             target_headers[KEYS_TARGET] = keys_headers
             pids[KEYS_TARGET] = keyed.pid
+        if not args.no_keys and not args.no_limits:
+            # The same again with a rate limit on the API key (never reached), counted
+            # in a Redis on loopback: one admit round trip and one charge per request.
+            redis_port = benchlib.free_port()
+            benchlib.need_commands({"redis-server": "redis-server"})
+            procs.start(["redis-server", "--port", str(redis_port), "--bind", HOST, "--save", "", "--appendonly", "no",
+                         "--dir", str(tmp)], port=redis_port, stdout=subprocess.DEVNULL, cpus=load_cpus)
+            limits_port = benchlib.free_port()
+            env, limits_headers = keys_store(tmp / "limited", nginx_port, {"rate_limits": [
+                {"type": "requests", "unit": "rpm", "value": 1_000_000_000}]})
+            limited = procs.start([*benchlib.gateway_args(limits_port, args.gateway_workers), "--redis",
+                                   f"redis://{HOST}:{redis_port}/0"], port=limits_port, env=env,
+                                  cpus=proxy_cpus if args.gateway_workers == 1 else None)
+            targets[LIMITS_TARGET] = f"http://{HOST}:{limits_port}/v1/chat/completions"
+            target_headers[LIMITS_TARGET] = limits_headers
+            pids[LIMITS_TARGET] = limited.pid
         bodies = {"small": chat_body(0), f"{args.large_kb} KB": chat_body(args.large_kb * 1024)}
         scripts = {}
         for name, body in bodies.items():
@@ -214,15 +232,23 @@ def main() -> int:
     print(summary(results, connections, list(bodies)))
     if not args.no_keys:
         print(keys_summary(results, cpu, connections, list(bodies)))
+    if LIMITS_TARGET in targets:
+        for body in bodies:
+            most = max(connections)
+            ratio = results[LIMITS_TARGET, body, most]["rps"] / results[KEYS_TARGET, body, most]["rps"]
+            print(f"{body} body: with a rate limit counted in Redis, throughput at {most} connections = {ratio:.0%} "
+                  "of the same gateway without limits")
     return 0
 
 
 KEYS_TARGET = "gateway, API key + virtual key"
+LIMITS_TARGET = "gateway, keys + rate limit (Redis)"
 
 
-def keys_store(tmp: Path, upstream_port: int) -> tuple[dict[str, str], dict[str, str]]:
+def keys_store(tmp: Path, upstream_port: int, key_fields: dict | None = None) -> tuple[dict[str, str], dict[str, str]]:
     """A SQLite store with one virtual key (to the upstream) and one API key, made with
     the command line; the gateway's environment, and the headers a client then sends."""
+    tmp.mkdir(parents=True, exist_ok=True)
     (tmp / "master.key").write_text("bench master key, thirty-two bytes or more\n")
     env = {**os.environ, "GATEWAY_STATE_DIR": str(tmp / "state"), "GATEWAY_MASTER_KEY_FILE": str(tmp / "master.key")}
     vk = {"name": "bench", "slug": "bench", "provider": "openai", "key": "sk-bench",
@@ -230,8 +256,8 @@ def keys_store(tmp: Path, upstream_port: int) -> tuple[dict[str, str], dict[str,
     cli = [sys.executable, "-m", "gateway"]
     subprocess.run([*cli, "virtual-keys", "create", "--json", "-"], input=json.dumps(vk), text=True, env=env,
                    check=True, capture_output=True)
-    created = subprocess.run([*cli, "keys", "create", "--name", "bench"], text=True, env=env, check=True,
-                             capture_output=True)
+    created = subprocess.run([*cli, "keys", "create", "--json", "-"], input=json.dumps({"name": "bench", **(key_fields or {})}),
+                             text=True, env=env, check=True, capture_output=True)
     api_key = json.loads(created.stdout)["key"]
     return env, {"Content-Type": "application/json", "x-portkey-api-key": api_key, "x-portkey-virtual-key": "bench"}
 

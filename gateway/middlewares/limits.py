@@ -30,10 +30,11 @@ from ..limits.pricing import PriceTable, load_price_table
 from ..limits.responses import limit_error, limit_headers
 from ..settings import SETTINGS
 from ..store.runtime import STORE_RUNTIME
+from ..streaming.usage_filter import NEEDS_USAGE
 from ..usage import Usage
 from .keys import CLIENT_KEY
 from .state import is_api_request, state_of
-from .stored_routes import body_model
+from .stored_routes import BODY_READ, body_model
 
 log = logging.getLogger("gateway.limits")
 
@@ -121,10 +122,19 @@ async def limits_middleware(request: web.Request, handler):
     if not decision.allowed:
         raise limit_error(decision, model=model)
     request[ADMISSION] = Admission(subjects, limit_headers(decision), model)
+    if any(_counts_tokens(s.limits) for s in subjects):
+        request[NEEDS_USAGE] = True  # a stream is asked for its usage (streaming/usage_filter.py)
+        request[BODY_READ] = True  # which needs the body whole
     try:
         return await handler(request)
     finally:
         charge(request, runtime)
+
+
+def _counts_tokens(limits: Limits) -> bool:
+    budget = limits.usage_limits
+    return bool(limits.token_limits) or (budget is not None and (budget.token_limit or budget.credit_limit
+                                                                  or budget.alert_threshold))
 
 
 def subjects_of(request: web.Request, runtime: LimitsRuntime) -> tuple[Subject, ...]:

@@ -161,3 +161,33 @@ async def test_gateway_usage_command_reads_the_same_counters(admin, gateway, cli
     report = orjson.loads(out)
     assert report["scope"] == f"api-key:{key_id}" and report["data"][0]["requests"] == 1
     assert report["data"][0]["input_tokens"] == 2 and report["data"][0]["output_tokens"] == 4
+
+
+async def test_a_stream_is_asked_for_usage_which_the_client_never_sees(admin, gateway, client, view, fake_openai):
+    key, _, slug = await setup(admin, view, fake_openai, vk_limits={"rate_limits": [{"type": "tokens", "unit": "rpd", "value": 1000}]})
+    headers = {"x-portkey-api-key": key, "x-portkey-virtual-key": slug}
+    response = await client.post("/v1/chat/completions", json={**CHAT, "stream": True}, headers=headers)
+    body = await response.read()
+    assert response.status == 200 and body.endswith(b"data: [DONE]\n\n")
+    assert orjson.loads(fake_openai.last.body)["stream_options"] == {"include_usage": True}
+    events = [orjson.loads(e[6:]) for e in body.split(b"\n\n") if e.startswith(b"data: {")]
+    assert events and all(event["choices"] for event in events)  # no usage-only event
+    assert "".join(e["choices"][0]["delta"].get("content", "") for e in events) == "You said: hello there"
+    await charged(gateway)
+    usage = await (await client.get(f"/v1/virtual-keys/{slug}/usage", headers=ADMIN)).json()
+    assert usage["data"][0]["output_tokens"] == 4  # charged from the usage the client did not see
+
+
+def test_the_usage_filter_drops_only_the_usage_event_however_the_bytes_are_split():
+    from gateway.streaming.usage_filter import UsageChunkFilter
+
+    events = [
+        b'data: {"choices":[{"delta":{"content":"hi"}}],"usage":null}\n\n',
+        b'data: {"choices":[],"usage":{"prompt_tokens":2,"completion_tokens":1}}\n\n',
+        b"data: [DONE]\n\n",
+    ]
+    stream = b"".join(events)
+    for cut in range(1, len(stream)):
+        kept = UsageChunkFilter()
+        out = kept.feed(stream[:cut]) + kept.feed(stream[cut:]) + kept.close()
+        assert out == events[0] + events[2], cut

@@ -13,7 +13,7 @@ import sys
 
 from . import cli_admin
 from .log import configure_logging
-from .process.sockets import ListenError, open_listeners
+from .process.sockets import ListenError, close_all, open_listeners
 from .process.supervisor import Supervisor
 from .process.worker import LISTEN_BACKLOG
 from .settings import SettingsError, parse_settings
@@ -35,11 +35,20 @@ def main(argv: list[str] | None = None) -> int:
     except ListenError as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 2
+    metrics_sockets: list = []
+    if settings.metrics and settings.metrics_listen is not None:
+        try:
+            # One socket every worker serves /metrics from (any worker's answer adds up all).
+            metrics_sockets = open_listeners(*settings.metrics_listen, 1, LISTEN_BACKLOG)[0]
+        except ListenError as exc:
+            close_all(listeners)
+            print(f"gateway: --metrics-listen: {exc}", file=sys.stderr)
+            return 2
     configure_logging(settings.log_level)
     # Everything imported so far lives as long as the process: keep it out of the
     # collector's full passes and out of the workers' copy-on-write faults.
     gc.freeze()
-    return Supervisor(argv, os.environ, settings, listeners).run()
+    return Supervisor(argv, os.environ, settings, listeners, metrics_sockets).run()
 
 
 if __name__ == "__main__":

@@ -73,4 +73,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/ready", ready)
     add_admin_routes(app)  # before the /v1/{tail} proxy route
     for method in API_METHODS:
-        app.router.add_route(method, API_PREFIX + "{tail:.+}", proxy)
+        # [\s\S], not ".": a path holding %0a (a newline once decoded) reaches
+        # split_target's 400 invalid_path rather than a misleading 404.
+        app.router.add_route(method, API_PREFIX + r"{tail:[\s\S]+}", proxy)

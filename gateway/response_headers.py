@@ -68,10 +68,10 @@ class HeaderAllowList:
     def __init__(self, extra: str = "") -> None:
         names: set[str] = set()
         prefixes: list[str] = []
-        for item in extra.split(","):
-            item = item.strip().lower()
-            if not item:
-                continue
+        items = [item.strip().lower() for item in extra.split(",")] if extra.strip() else []
+        if "" in items:  # as every list setting: a stray comma is a mistake, not nothing
+            raise ValueError(f"empty item in the list (two commas in a row, or one at an end?): {extra!r}")
+        for item in items:
             is_prefix = item.endswith("*")
             stem = item[:-1] if is_prefix else item
             if not _TOKEN.fullmatch(stem):

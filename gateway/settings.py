@@ -78,6 +78,14 @@ class Settings:
     route_cache_size: int = 512
     # Custom hosts kept validated per worker (0 = none).
     custom_host_cache_size: int = 256
+    # Observability (gateway/observability/): Prometheus metrics, and where /metrics is
+    # served (None: on the gateway's own port); OpenTelemetry traces (auto: when an
+    # OTLP endpoint is configured in OTEL_* and the otel extra is installed).
+    metrics: bool = True
+    metrics_listen: tuple[str, int] | None = None
+    metrics_max_models: int = 50
+    tracing: str = "auto"
+    trace_content: bool = False
 
 
 # The application's settings (set by ``app.create_app``).
@@ -153,6 +161,15 @@ def size(text: str) -> int:
     return value
 
 
+def header_size(text: str) -> int:
+    """A size of at least 1 KiB: below that no request line with its Authorization
+    header fits, so every request (probes included) would be a 431 (``64`` meant as KiB)."""
+    value = size(text)
+    if value < 1024:
+        raise ValueError(f"must be at least 1KiB (a request line, an Authorization header), got {text!r}")
+    return value
+
+
 def format_size(value: int) -> str:
     for unit in ("GiB", "MiB", "KiB"):
         if value % _SIZE_UNITS[unit.lower()] == 0:
@@ -216,6 +233,28 @@ def _check_host_pattern(pattern: str) -> None:
 
 def trusted_proxies(text: str) -> TrustedProxies:
     return TrustedProxies.parse(",".join(comma_list(text)))
+def on_off(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("on", "true", "yes", "1"):
+        return True
+    if value in ("off", "false", "no", "0"):
+        return False
+    raise ValueError(f"must be on or off, got {text!r}")
+
+
+def host_and_port(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:9464`` for IPv6)."""
+    host, sep, port = text.strip().rpartition(":")
+    if not sep or not host:
+        raise ValueError(f"not HOST:PORT: {text!r}")
+    return host.strip("[]"), port_number(port)
+
+
+def tracing_mode(text: str) -> str:
+    mode = text.strip().lower()
+    if mode not in ("auto", "on", "off"):
+        raise ValueError(f"must be auto, on or off, got {text!r}")
+    return mode
 
 
 def open_or_closed(text: str) -> str:
@@ -262,7 +301,7 @@ _OPTIONS = (
     ("request_timeout", seconds, "default seconds until an upstream's first byte"),
     ("idle_timeout", seconds, "seconds an upstream may be silent between chunks"),
     ("max_body_size", size, "largest request body: bytes, or a size like 500kB, 64MiB"),
-    ("max_header_size", size, "longest request line or header field (x-portkey-config): bytes, or like 64KiB"),
+    ("max_header_size", header_size, "longest request line or header field (x-portkey-config): bytes, or like 64KiB"),
     ("shutdown_timeout", seconds_or_zero, "seconds in-flight requests get after SIGTERM"),
     ("log_level", log_level, "debug, info, warning or error"),
     ("allowed_custom_hosts", host_patterns, "comma-separated hosts, *.domains, IPs/CIDRs, or *"),
@@ -283,6 +322,11 @@ _OPTIONS = (
     ("alert_webhook_url", webhook_url, "http(s) URL POSTed when a key's spend crosses its alert_threshold"),
     ("route_cache_size", non_negative_integer, "parsed routes kept per worker, by routing headers and client key (0 = none)"),
     ("custom_host_cache_size", non_negative_integer, "validated custom hosts kept per worker (0 = none)"),
+    ("metrics", on_off, "Prometheus metrics at /metrics: on or off"),
+    ("metrics_listen", host_and_port, "HOST:PORT to serve /metrics on instead of the gateway's port"),
+    ("metrics_max_models", at_least_one, "distinct model labels per worker before others count as 'other'"),
+    ("tracing", tracing_mode, "OpenTelemetry traces (OTLP/HTTP, OTEL_* env): auto, on or off"),
+    ("trace_content", on_off, "put prompts in trace spans: on or off"),
 )
 # Options whose value lands in a Settings field of another name.
 _FIELD = {"api_keys_file": "api_keys"}
@@ -297,9 +341,11 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
     parser.add_argument("--version", action="version", version=f"gateway {__version__}")
     for name, kind, help_text in _OPTIONS:
         env = _env_name(name)
-        parser.add_argument(
-            _flag(name), dest=name, metavar=name.upper(), help=f"{help_text} (default: {_default_text(name, kind)}; env {env})"
-        )
+        if help_text.endswith(")") and "(default: " in help_text:  # says its default itself
+            help_text = f"{help_text[:-1]}; env {env})"
+        else:
+            help_text = f"{help_text} (default: {_default_text(name, kind)}; env {env})"
+        parser.add_argument(_flag(name), dest=name, metavar=name.upper(), help=help_text)
     parser.add_argument("--redis", dest="redis_url", default=argparse.SUPPRESS, help="same as --redis-url")
     args = parser.parse_args(list(argv))
     values: dict = {}
@@ -326,8 +372,10 @@ def _env_name(name: str) -> str:
 
 def _default_text(name: str, kind) -> str:
     default = getattr(Settings(), _FIELD.get(name, name), None)
-    if kind is size:
+    if kind in (size, header_size):
         return format_size(default)
+    if isinstance(default, bool):
+        return "on" if default else "off"
     if isinstance(default, HostAllowList):
         return ",".join(default.patterns)
     if isinstance(default, HeaderAllowList):

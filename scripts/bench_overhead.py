@@ -1,10 +1,11 @@
 """Non-streaming overhead: direct to the upstream, through a bare relay, through the gateway.
 
-    .venv/bin/python scripts/bench_overhead.py [--duration 10] [--large-kb 200]
+    .venv/bin/python scripts/bench_overhead.py [--duration 10] [--large-kb 200] [--metrics off,on]
 
 Starts on 127.0.0.1: nginx (its own config in a temporary prefix) answering every
 POST with a fixed chat.completion JSON body, ``scripts/bare_relay.py`` and the
-gateway (one worker), each on a free port. Load comes from ``wrk`` with a Lua
+gateway (one worker; one gateway per ``--metrics`` setting, so that metrics on and
+off are measured in the same run), each on a free port. Load comes from ``wrk`` with a Lua
 script for the POST (installed with apt-get when missing). With two or more CPUs
 the relay and the gateway get a CPU of their own and wrk and nginx share the rest,
 so that what is measured is one core of Python. Each case runs in short rounds,
@@ -127,6 +128,7 @@ def main() -> int:
     parser.add_argument("--connections", default="1,64", help="comma-separated connection counts")
     parser.add_argument("--gateway-workers", type=int, default=1, help="the gateway's --workers")
     parser.add_argument("--no-pin", action="store_true", help="do not give the proxies a CPU of their own")
+    parser.add_argument("--metrics", default="off,on", help="gateway rows: comma-separated --metrics settings")
     parser.add_argument("--no-limits", action="store_true",
                         help="leave out the gateway that counts a rate limit in Redis (redis-server)")
     parser.add_argument("--no-keys", action="store_true",
@@ -139,27 +141,34 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-overhead-") as tmp, benchlib.Processes() as procs:
         tmp = Path(tmp)
         nginx_port = start_nginx(procs, tmp, load_cpus)
-        relay_port, gateway_port = benchlib.free_port(), benchlib.free_port()
+        relay_port = benchlib.free_port()
         upstream = f"http://{HOST}:{nginx_port}"
         relay = procs.start([sys.executable, str(benchlib.SCRIPTS / "bare_relay.py"), str(relay_port), upstream],
                             port=relay_port, cpus=proxy_cpus)
-        # Several workers share the port (SO_REUSEPORT) and may use every CPU.
-        gateway = procs.start(benchlib.gateway_args(gateway_port, args.gateway_workers), port=gateway_port,
-                              cpus=proxy_cpus if args.gateway_workers == 1 else None)
         headers = benchlib.gateway_headers(nginx_port)
         targets = {
             "direct": f"{upstream}/v1/chat/completions",
             "bare relay": f"http://{HOST}:{relay_port}/v1/chat/completions",
-            "gateway": f"http://{HOST}:{gateway_port}/v1/chat/completions",
         }
+        pids = {"direct": None, "bare relay": relay.pid}
+        for metrics in args.metrics.split(","):
+            gateway_port = benchlib.free_port()
+            # Several workers share the port (SO_REUSEPORT) and may use every CPU.
+            gateway = procs.start(benchlib.gateway_args(gateway_port, args.gateway_workers) + ["--metrics", metrics],
+                                  port=gateway_port, cpus=proxy_cpus if args.gateway_workers == 1 else None)
+            name = gateway_name(metrics)
+            targets[name] = f"http://{HOST}:{gateway_port}/v1/chat/completions"
+            pids[name] = gateway.pid
         target_headers = dict.fromkeys(targets, headers)
-        pids = {"direct": None, "bare relay": relay.pid, "gateway": gateway.pid}
+        # The keys and limits rows run with the first --metrics setting, as the plain row they are compared with.
+        plain_metrics = args.metrics.split(",")[0]
         if not args.no_keys:
             # The same gateway with a store: each request presents an API key and a
             # virtual key (resolved from the in-memory view) instead of a raw key.
             keys_port = benchlib.free_port()
             env, keys_headers = keys_store(tmp, nginx_port)
-            keyed = procs.start(benchlib.gateway_args(keys_port, args.gateway_workers), port=keys_port, env=env,
+            keyed = procs.start([*benchlib.gateway_args(keys_port, args.gateway_workers), "--metrics", plain_metrics],
+                                port=keys_port, env=env,
                                 cpus=proxy_cpus if args.gateway_workers == 1 else None)
             targets[KEYS_TARGET] = f"http://{HOST}:{keys_port}/v1/chat/completions"
             target_headers[KEYS_TARGET] = keys_headers
@@ -174,7 +183,7 @@ def main() -> int:
             limits_port = benchlib.free_port()
             env, limits_headers = keys_store(tmp / "limited", nginx_port, {"rate_limits": [
                 {"type": "requests", "unit": "rpm", "value": 1_000_000_000}]})
-            limited = procs.start([*benchlib.gateway_args(limits_port, args.gateway_workers), "--redis",
+            limited = procs.start([*benchlib.gateway_args(limits_port, args.gateway_workers), "--metrics", plain_metrics, "--redis",
                                    f"redis://{HOST}:{redis_port}/0"], port=limits_port, env=env,
                                   cpus=proxy_cpus if args.gateway_workers == 1 else None)
             targets[LIMITS_TARGET] = f"http://{HOST}:{limits_port}/v1/chat/completions"
@@ -229,9 +238,11 @@ def main() -> int:
           f"wrk and nginx to {sorted(load_cpus) if load_cpus else 'any'}\n")
     print(benchlib.table(["target", "body", "conns", "req/s", "p50 ms", "p90 ms", "p99 ms", "CPU us/req", "errors"], rows))
     print()
-    print(summary(results, connections, list(bodies)))
-    if not args.no_keys:
-        print(keys_summary(results, cpu, connections, list(bodies)))
+    cpu_per_request = {key: cpu[key] / results[key]["requests"] for key in cpu if results[key]["requests"]}
+    print(summary(results, connections, list(bodies), [t for t in targets if t.startswith("gateway (")], cpu_per_request))
+    plain = gateway_name(args.metrics.split(",")[0])
+    if KEYS_TARGET in targets:
+        print(keys_summary(results, cpu, connections, list(bodies), plain))
     if LIMITS_TARGET in targets:
         for body in bodies:
             most = max(connections)
@@ -262,12 +273,12 @@ def keys_store(tmp: Path, upstream_port: int, key_fields: dict | None = None) ->
     return env, {"Content-Type": "application/json", "x-portkey-api-key": api_key, "x-portkey-virtual-key": "bench"}
 
 
-def keys_summary(results: dict, cpu: dict, connections: list[int], bodies: list[str]) -> str:
+def keys_summary(results: dict, cpu: dict, connections: list[int], bodies: list[str], plain_name: str) -> str:
     """What resolving the API key and the virtual key adds per request: CPU time."""
     lines = []
     for body in bodies:
         for conns in connections:
-            plain, keyed = ("gateway", body, conns), (KEYS_TARGET, body, conns)
+            plain, keyed = (plain_name, body, conns), (KEYS_TARGET, body, conns)
             per_request = [cpu[key] / results[key]["requests"] * 1e6 for key in (plain, keyed)]
             lines.append(f"{body} body, {conns} connection(s): API key + virtual key add "
                          f"{per_request[1] - per_request[0]:.1f} us CPU per request")
@@ -283,17 +294,35 @@ def merge(runs: list[dict]) -> dict:
     return merged
 
 
-def summary(results: dict, connections: list[int], bodies: list[str]) -> str:
+def gateway_name(metrics: str) -> str:
+    return f"gateway (metrics {metrics})"
+
+
+def summary(
+    results: dict, connections: list[int], bodies: list[str], gateways: list[str], cpu_per_request: dict
+) -> str:
     lines = []
+    most, one = max(connections), min(connections)
     for body in bodies:
-        most, one = max(connections), min(connections)
-        ratio = results["gateway", body, most]["rps"] / results["bare relay", body, most]["rps"]
-        lines.append(f"{body} body: gateway throughput at {most} connections = {ratio:.0%} of the bare relay's")
-        direct, gateway = results["direct", body, one], results["gateway", body, one]
-        lines.append(
-            f"{body} body: gateway adds at {one} connection(s) p50 {(gateway['p50'] - direct['p50']) / 1000:.2f} ms, "
-            f"p99 {(gateway['p99'] - direct['p99']) / 1000:.2f} ms over direct"
-        )
+        for name in gateways:
+            ratio = results[name, body, most]["rps"] / results["bare relay", body, most]["rps"]
+            lines.append(f"{body} body: {name} throughput at {most} connections = {ratio:.0%} of the bare relay's")
+            direct, gateway = results["direct", body, one], results[name, body, one]
+            lines.append(
+                f"{body} body: {name} adds at {one} connection(s) p50 {(gateway['p50'] - direct['p50']) / 1000:.2f} ms, "
+                f"p99 {(gateway['p99'] - direct['p99']) / 1000:.2f} ms over direct"
+            )
+        on, off = gateway_name("on"), gateway_name("off")
+        if on in gateways and off in gateways:
+            ratio = results[on, body, most]["rps"] / results[off, body, most]["rps"]
+            lines.append(f"{body} body: metrics on keeps {ratio:.1%} of the throughput of metrics off at {most} connections")
+            # CPU per request barely depends on a noisy neighbour; at saturation
+            # throughput is its inverse.
+            cpu_on, cpu_off = cpu_per_request[on, body, most], cpu_per_request[off, body, most]
+            lines.append(
+                f"{body} body: CPU per request metrics on {cpu_on * 1e6:.0f} us, off {cpu_off * 1e6:.0f} us: "
+                f"on keeps {cpu_off / cpu_on:.1%} of off's throughput per core"
+            )
     return "\n".join(lines)
 
 

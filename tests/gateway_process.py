@@ -23,11 +23,11 @@ class GatewayProcess:
         self._reader = asyncio.ensure_future(self._read_stderr())
 
     @classmethod
-    async def start(cls, port: int, *args: str) -> GatewayProcess:
+    async def start(cls, port: int, *args: str, env: dict[str, str] | None = None) -> GatewayProcess:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "gateway", "--port", str(port), *args,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
         gateway = cls(process, port)
         await gateway.wait_until_serving()

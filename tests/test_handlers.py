@@ -14,7 +14,16 @@ async def test_other_methods_are_a_405_naming_the_allowed_ones(client, fake_open
     assert set(response.headers["Allow"].split(",")) == {"GET", "POST", "DELETE"}
     error = (await response.json())["error"]
     assert error["code"] == "method_not_allowed"
-    assert error["message"] == f"method {method} is not allowed on /v1/chat/completions"
+    assert error["message"] == "method not allowed here; allowed: DELETE, GET, POST"
+    assert fake_openai.requests == []
+
+
+async def test_a_405_echoes_neither_the_path_nor_the_method(gateway, fake_openai, auth_headers):
+    """The README promises refusals never echo the path: one may hold an id or a key."""
+    headers = {name: value.encode() for name, value in auth_headers.items()}
+    answer = await raw_request(gateway, b"PUT", b"/v1/files/sk-secret-in-the-path", headers)
+    assert answer.status == 405
+    assert b"sk-secret" not in answer.body and b"PUT" not in answer.body
     assert fake_openai.requests == []
 
 

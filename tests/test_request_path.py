@@ -25,6 +25,8 @@ ESCAPES = [
     b"/v1/a%5c..%5cadmin",
     b"/v1/a%5C..%5Cadmin",
     b"/v1/x%00y",
+    b"/v1/x%0ay",  # a newline once decoded: the route's pattern must still match it
+    b"/v1/x%0d%0ay",
     b"/v1/chat/completions#frag",
 ]
 
@@ -111,3 +113,37 @@ async def test_an_azure_deployment_cannot_climb_out_of_the_base_path(client, fak
     assert response.status == 400
     assert (await response.json())["error"]["param"] == param
     assert fake_openai.requests == []
+
+
+@pytest.mark.parametrize("provider", ["google", "bedrock"])
+@pytest.mark.parametrize("model", ["../../admin", "x/../../admin", "..%2f..%2fadmin", "%2e%2e", "a\\..\\b"])
+async def test_a_model_in_the_url_path_cannot_climb_out_of_the_base_path(client, fake_openai, provider, model):
+    """Google and Bedrock put the model in the URL path (as one encoded segment): a
+    model of dot segments would leave the base path at an upstream that decodes %2F,
+    the same escape as /v1/..%2f..%2fadmin."""
+    response = await client.post(
+        "/v1/chat/completions",
+        json={"model": model, "messages": [{"role": "user", "content": "hi"}]},
+        headers={"Authorization": f"Bearer {TEST_KEY}", "x-portkey-provider": provider,
+                 "x-portkey-aws-access-key-id": "AKIAEXAMPLE", "x-portkey-aws-secret-access-key": "secret",
+                 "x-portkey-custom-host": fake_openai.url},
+    )
+    assert response.status == 400
+    error = (await response.json())["error"]
+    assert (error["param"], error["code"]) == ("model", "invalid_model")
+    assert fake_openai.requests == []
+
+
+@pytest.mark.parametrize("provider, model", [
+    ("bedrock", "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-5-sonnet-20240620-v1:0"),
+    ("google", "tunedModels/my-model-1"),
+])
+async def test_model_ids_with_slashes_still_reach_the_upstream(client, fake_openai, provider, model):
+    await client.post(
+        "/v1/chat/completions",
+        json={"model": model, "messages": [{"role": "user", "content": "hi"}]},
+        headers={"Authorization": f"Bearer {TEST_KEY}", "x-portkey-provider": provider,
+                 "x-portkey-aws-access-key-id": "AKIAEXAMPLE", "x-portkey-aws-secret-access-key": "secret",
+                 "x-portkey-custom-host": fake_openai.url},
+    )
+    assert len(fake_openai.requests) == 1  # sent (the fake's answer is not Gemini's or Bedrock's)

@@ -36,7 +36,8 @@ def test_api_keys_file(tmp_path):
 def test_sizes_take_units(text, expected):
     assert size(text) == expected
     assert parse_settings(["--max-body-size", text], {}).max_body_size == expected
-    assert parse_settings([], {"GATEWAY_MAX_HEADER_SIZE": text}).max_header_size == expected
+    if expected >= 1024:
+        assert parse_settings([], {"GATEWAY_MAX_HEADER_SIZE": text}).max_header_size == expected
 
 
 def test_host_list_accepts_every_kind_of_pattern():
@@ -62,6 +63,9 @@ def test_host_list_accepts_every_kind_of_pattern():
         (["--max-body-size", "10XB"], "--max-body-size: not a size"),
         (["--max-body-size", "-1"], "--max-body-size: not a size"),
         (["--max-header-size", "0KiB"], "--max-header-size: must be at least 1 byte"),
+        # "64" meant as KiB: every request, /health included, would be a 431.
+        (["--max-header-size", "64"], "--max-header-size: must be at least 1KiB"),
+        (["--max-header-size", "1023B"], "--max-header-size: must be at least 1KiB"),
         (["--log-level", "loud"], "--log-level: unknown level 'loud'"),
         (["--allowed-custom-hosts", "http://x"], "--allowed-custom-hosts: not a host name"),
         (["--allowed-custom-hosts", "localhost,,10.0.0.0/8"], "--allowed-custom-hosts: empty item"),
@@ -119,7 +123,11 @@ def test_help_shows_every_default_and_variable(capsys):
         ("--max-connections", "GATEWAY_MAX_CONNECTIONS", "1000"),
     ]:
         assert flag in text and f"(default: {default}; env {env})" in text
-    assert text.count("; env GATEWAY_") == len(_OPTIONS)  # every option
+    assert text.count("env GATEWAY_") == len(_OPTIONS)  # every option
+    # An option whose help says its default itself does not also say "default: none".
+    assert "(default: a file in the state dir; env GATEWAY_STORE)" in text
+    assert "(default: $STATE_DIRECTORY/limits.sqlite3; env GATEWAY_LIMITS_DB)" in text
+    assert text.count("(default:") == len(_OPTIONS)
 
 
 async def run_gateway(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from ..header_values import header_value_problem
 from ..request_path import path_problem
 from .problems import Problems
@@ -167,6 +169,8 @@ def provider_options(
         key = option.key
         value = node.get(key)
         where = f"{path}.{key}"
+        if isinstance(value, dict) and option.json_object:
+            value = orjson.dumps(value).decode()
         if value is None:
             if not from_headers:
                 continue
@@ -203,7 +207,7 @@ def _unknown(provider: str, providers: Collection[str]) -> str:
 
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 # Values under these keys are data, not config: their keys are kept verbatim.
-_VERBATIM_KEYS = frozenset({"override_params", "metadata", "query"})
+_VERBATIM_KEYS = frozenset({"override_params", "metadata", "query", "vertex_service_account_json"})
 
 
 def normalise_keys(node: dict[str, Any]) -> dict[str, Any]:

@@ -35,6 +35,9 @@ class ProviderOption:
     # Becomes one segment of the upstream path (Azure's ``deployments/{id}/``): checked
     # like the request path, so that no value can climb out of the provider's base.
     path_segment: bool = False
+    # May be given in a config as a JSON object (a service-account key): kept as its
+    # JSON text, like the header's value.
+    json_object: bool = False
 
     def __post_init__(self) -> None:
         if not _SNAKE_CASE.fullmatch(self.key):

@@ -11,6 +11,8 @@ import time
 from aiohttp import web
 
 from ..errors import BodyTooLarge, GatewayError
+from ..observability import METRICS, TRACING, set_overhead
+from ..observability.labels import route_label
 from ..settings import SETTINGS
 from .state import STATE_KEY, RequestState
 
@@ -29,6 +31,10 @@ async def context_middleware(request: web.Request, handler):
     trace_id = request.headers.get(TRACE_HEADER)
     state = RequestState(trace_id=trace_id or new_trace_id(), started=started)
     request[STATE_KEY] = state
+    app = request.app
+    metrics, tracing = app[METRICS], app[TRACING]
+    metrics.request_started()
+    state.span = tracing.start_request(request)
     response = None
     status = 500
     try:
@@ -45,6 +51,7 @@ async def context_middleware(request: web.Request, handler):
         status = CLIENT_CLOSED if state.client_gone else response.status
     except GatewayError as exc:
         response, status = exc.response(), exc.status
+        state.error_code = exc.code
     except web.HTTPRequestEntityTooLarge as exc:
         response, status = BodyTooLarge(exc.text or "request body too large").response(), 413
     except web.HTTPException as exc:
@@ -57,7 +64,18 @@ async def context_middleware(request: web.Request, handler):
         error = GatewayError("internal gateway error; see the gateway log for this trace id")
         response, status = error.response(), 500
     finally:
+        now = time.perf_counter()
+        if response is not None and not response.prepared:
+            set_overhead(state, response.headers)  # a whole answer: its headers go out next
         _access_line(request, state, status, response)
+        # A whole answer's first byte goes out right after this; a stream's went earlier.
+        if state.first_byte_at is not None:
+            ttfb = state.first_byte_at - started
+        else:
+            ttfb = now - started if response is not None and not response.prepared else None
+        metrics.request_finished(request.path, state, status, now - started, ttfb)
+        if state.span is not None:
+            tracing.end_request(state.span, state, status, route_label(request.path), response)
     if not response.prepared:
         response.headers[TRACE_HEADER] = state.trace_id
     return response
@@ -80,8 +98,10 @@ def _http_exception(request: web.Request, exc: web.HTTPException) -> web.Respons
             code="not_found",
         )
     elif exc.status == 405:
+        # Neither the path (it may hold an id or a key) nor the method is echoed.
+        allowed = ", ".join(sorted(exc.headers.get("Allow", "").split(",")))
         error = GatewayError(
-            f"method {request.method} is not allowed on {request.path}",
+            f"method not allowed here; allowed: {allowed}",
             status=405,
             type="invalid_request_error",
             code="method_not_allowed",
@@ -111,6 +131,8 @@ def _access_line(request: web.Request, state: RequestState, status: int, respons
         fields["option"] = state.option_path
     if state.attempts:
         fields["attempts"] = state.attempts
+    if state.overhead is not None:
+        fields["overhead_ms"] = round(state.overhead * 1000, 2)
     if state.ended is not None:
         fields["ended"] = state.ended  # e.g. "shutdown": cut by the drain's deadline
     stream_error = state.stream_error

@@ -41,6 +41,18 @@ class RequestState:
     # Why the answer ended early, when something other than the upstream or the
     # client cut it short (e.g. "shutdown"); the access line works out the others.
     ended: str | None = None
+    # Observability: seconds spent awaiting an upstream or a retry's backoff; the
+    # gateway's own seconds until the answer's headers (observability.overhead); the
+    # answer streams; chunks written; the code of the gateway's own error answer; the
+    # request's trace span and the answering attempt's span (None without tracing).
+    waited: float = 0.0
+    overhead: float | None = None
+    streaming: bool = False
+    chunks_out: int = 0
+    error_code: str | None = None
+    span: Any = None
+    answer_span: Any = None
+    finish_reasons: list[str] = field(default_factory=list)  # read only when tracing
 
 
 STATE_KEY = web.RequestKey("gateway_state", RequestState)

@@ -32,6 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ..log import configure_logging
+from ..observability.multiprocess import MetricsDirectory
 from ..settings import Settings, SettingsError, parse_settings
 from .restarts import RestartPolicy
 from .sockets import close_all
@@ -61,11 +62,19 @@ class Worker:
 
 class Supervisor:
     def __init__(
-        self, argv: Sequence[str], environ: Mapping[str, str], settings: Settings, listeners: list[list[socket.socket]]
+        self,
+        argv: Sequence[str],
+        environ: Mapping[str, str],
+        settings: Settings,
+        listeners: list[list[socket.socket]],
+        metrics_sockets: Sequence[socket.socket] = (),
     ) -> None:
         self._argv, self._environ = list(argv), environ
         self._settings = settings
         self._listeners = listeners
+        # --metrics-listen: every worker serves /metrics from these same sockets.
+        self._metrics_sockets = list(metrics_sockets)
+        self._metrics_dir: MetricsDirectory | None = None
         self._workers: dict[int, Worker] = {}  # every live worker, by pid
         self._current: dict[int, Worker | None] = {}  # the serving generation, by slot
         self._generation = 1
@@ -88,6 +97,8 @@ class Supervisor:
         for signum in SIGNALS:
             signal.signal(signum, _wake_only)
         self._selector.register(self._wake_read, selectors.EVENT_READ, None)
+        # Before the first fork: every worker writes its metrics to files there.
+        self._metrics_dir = MetricsDirectory.prepare(os.environ)
         for slot in range(len(self._listeners)):
             self._current[slot] = self._spawn(slot, self._settings)
         while not (self._stopping and not self._workers):
@@ -99,6 +110,7 @@ class Supervisor:
                     self._on_ready_pipe(key.data)
             self._reap()
             self._run_timers()
+        self._metrics_dir.close()
         log.info("stopped", extra={"fields": {"pid": os.getpid(), "code": self._exit_code}})
         return self._exit_code
 
@@ -136,7 +148,7 @@ class Supervisor:
                 if other != slot:
                     close_all([sockets])
             configure_logging(settings.log_level)
-            code = run_worker(settings, self._listeners[slot], ready_write)
+            code = run_worker(settings, self._listeners[slot], ready_write, self._metrics_sockets)
         except BaseException:
             log.exception("worker failed", extra={"fields": {"pid": os.getpid()}})
         finally:
@@ -167,6 +179,7 @@ class Supervisor:
                 return
             worker = self._workers.pop(pid, None)
             if worker is not None:
+                self._metrics_dir.mark_dead(pid)  # its in-flight gauges stop counting
                 self._close_ready_pipe(worker)
                 self._on_exit(worker, os.waitstatus_to_exitcode(status))
 
@@ -210,7 +223,7 @@ class Supervisor:
         self._stopping = True
         log.info("stopping", extra={"fields": {"pid": os.getpid(), "workers": len(self._workers)}})
         # Once the workers stop accepting, the port refuses: a load balancer moves on.
-        close_all(self._listeners)
+        close_all(self._listeners + [self._metrics_sockets])
         self._restart_at.clear()
         self._next = None
         for worker in self._workers.values():
@@ -229,7 +242,11 @@ class Supervisor:
             return
         # The sockets are bound once: where and how many is fixed until a restart.
         settings = dataclasses.replace(
-            settings, host=self._settings.host, port=self._settings.port, workers=self._settings.workers
+            settings,
+            host=self._settings.host,
+            port=self._settings.port,
+            workers=self._settings.workers,
+            metrics_listen=self._settings.metrics_listen,
         )
         self._generation += 1
         log.info("reloading", extra={"fields": {"pid": os.getpid(), "generation": self._generation}})

@@ -29,11 +29,13 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Sequence
 
 from aiohttp import web
 
 from ..app import create_app
 from ..middlewares.drain import IN_FLIGHT
+from ..observability import METRICS, metrics_app
 from ..serving import make_runner
 from ..settings import Settings
 
@@ -78,12 +80,14 @@ def _make_runner(app: web.Application, settings: Settings) -> web.AppRunner:
     return make_runner(app, settings, shutdown_timeout=0.5)
 
 
-def run_worker(settings: Settings, sockets: list[socket.socket], ready_fd: int) -> int:
+def run_worker(
+    settings: Settings, sockets: list[socket.socket], ready_fd: int, metrics_sockets: Sequence[socket.socket] = ()
+) -> int:
     """Serve until SIGTERM/SIGINT, drain, return the exit code."""
     loop = new_loop()
     asyncio.set_event_loop(loop)
     try:
-        return loop.run_until_complete(_serve(settings, sockets, ready_fd))
+        return loop.run_until_complete(_serve(settings, sockets, ready_fd, metrics_sockets))
     finally:
         loop.close()
 
@@ -96,7 +100,9 @@ def new_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-async def _serve(settings: Settings, sockets: list[socket.socket], ready_fd: int) -> int:
+async def _serve(
+    settings: Settings, sockets: list[socket.socket], ready_fd: int, metrics_sockets: Sequence[socket.socket]
+) -> int:
     loop = asyncio.get_running_loop()
     stop = StopRequest()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -110,15 +116,37 @@ async def _serve(settings: Settings, sockets: list[socket.socket], ready_fd: int
     sites = [web.SockSite(runner, sock, backlog=LISTEN_BACKLOG) for sock in sockets]
     for site in sites:
         await site.start()
+    metrics_runner = await _serve_metrics(app, metrics_sockets)
     log.info(
         "listening",
         extra={"fields": {"url": f"http://{settings.host}:{settings.port}", "pid": os.getpid()}},
     )
-    os.write(ready_fd, b"r")  # tells the supervisor this worker accepts connections
+    try:
+        os.write(ready_fd, b"r")  # tells the supervisor this worker accepts connections
+    except BrokenPipeError:
+        pass  # the supervisor died just now: PR_SET_PDEATHSIG's SIGTERM drains this worker
     os.close(ready_fd)
     await stop.requested.wait()
+    if metrics_runner is not None:
+        await metrics_runner.cleanup()  # the other workers answer scrapes meanwhile
     await drain(runner, sites, settings.shutdown_timeout, stop)
     return 0
+
+
+async def _serve_metrics(app: web.Application, sockets: Sequence[socket.socket]) -> web.AppRunner | None:
+    """``--metrics-listen``: /metrics on the supervisor's socket, shared by every worker.
+
+    Any worker may answer a scrape: each reads every worker's files (multiprocess
+    mode), so the answer is the same whichever accepts the connection.
+    """
+    metrics = app[METRICS]
+    if not sockets or not metrics.enabled:
+        return None
+    runner = web.AppRunner(metrics_app(metrics), access_log=None, handler_cancellation=True)
+    await runner.setup()
+    for sock in sockets:
+        await web.SockSite(runner, sock, backlog=LISTEN_BACKLOG).start()
+    return runner
 
 
 async def drain(runner: web.AppRunner, sites: list[web.BaseSite], timeout: float, stop: StopRequest) -> None:

@@ -17,7 +17,19 @@ from .base import Call, UpstreamRequest, bearer_key, forwarded_headers, join_url
 DEFAULT_API_VERSION = "2024-10-21"
 
 # Endpoints addressed to the resource, not to a deployment.
-_RESOURCE_ENDPOINTS = ("models", "files", "batches", "fine_tuning", "assistants", "threads", "vector_stores")
+# (The Responses API too: the deployment is the body's ``model``.)
+_RESOURCE_ENDPOINTS = (
+    "models",
+    "files",
+    "batches",
+    "fine_tuning",
+    "assistants",
+    "threads",
+    "vector_stores",
+    "responses",
+)
+# The Responses API needs a newer (preview) API version than chat's default.
+RESPONSES_API_VERSION = "2025-04-01-preview"
 
 
 class AzureOpenAI:
@@ -45,7 +57,8 @@ class AzureOpenAI:
             path = f"deployments/{quote(deployment, safe='')}/{call.endpoint}"
         query = call.query_string
         if "api-version=" not in query:
-            version = quote(options.get("api_version", DEFAULT_API_VERSION), safe="")
+            default = RESPONSES_API_VERSION if call.endpoint.split("/", 1)[0] == "responses" else DEFAULT_API_VERSION
+            version = quote(options.get("api_version", default), safe="")
             query = f"{query}&api-version={version}" if query else f"api-version={version}"
         url = join_url(base, path, query)
         body = call.body if call.body_stream is None else call.body_stream

@@ -16,7 +16,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from ..config import ProviderOption, Target
-from ..errors import Unauthorized
+from ..errors import BadRequest, Unauthorized
 from ..header_values import checked_client_value
 from ..hop_by_hop import HOP_BY_HOP
 from ..usage import Usage
@@ -168,3 +168,18 @@ def join_url(base: str, endpoint: str, query_string: str) -> URL:
     if query_string:
         text += "?" + query_string
     return URL(text, encoded=True)
+
+
+RESPONSES = "responses"
+
+
+def refuse_responses(call: Call, provider: str) -> None:
+    """OpenAI's Responses API (``/v1/responses...``) at a provider that does not serve
+    it: a 400 naming the provider (the client chose the wrong provider for this API),
+    never a call to a URL that does not exist."""
+    if call.endpoint.split("/", 1)[0] == RESPONSES:
+        raise BadRequest(
+            f"provider {provider!r} does not serve OpenAI's Responses API (/v1/{RESPONSES}): "
+            "use /v1/chat/completions, or provider 'openai' or 'azure-openai'",
+            code="unsupported_endpoint",
+        )

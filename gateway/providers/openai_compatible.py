@@ -13,7 +13,7 @@ from types import MappingProxyType
 
 from ..config import ProviderOption, Target
 from ..errors import BadRequest
-from .base import Call, UpstreamRequest, bearer_key, forwarded_headers, join_url
+from .base import Call, UpstreamRequest, bearer_key, forwarded_headers, join_url, refuse_responses
 
 # OpenAI's organization and project headers, sent by every row that is given them.
 OPENAI_OPTIONS = (
@@ -29,6 +29,9 @@ class OpenAICompatible:
     requires_api_key: bool = True
     # Fixed headers the provider expects on every call.
     extra_headers: Mapping[str, str] = field(default_factory=dict)
+    # Whether the provider serves OpenAI's Responses API (/v1/responses...): others
+    # answer a clear 400 rather than a call to a URL that does not exist.
+    serves_responses: bool = False
     config_options: tuple[ProviderOption, ...] = OPENAI_OPTIONS
 
     def needs_body(self, call: Call) -> bool:
@@ -46,6 +49,8 @@ class OpenAICompatible:
         return base
 
     def prepare(self, call: Call, target: Target) -> UpstreamRequest:
+        if not self.serves_responses:
+            refuse_responses(call, self.name)
         headers = forwarded_headers(call, target)
         headers.update(self.extra_headers)
         options = target.options
@@ -72,7 +77,7 @@ def _row(name: str, base_url: str | None, **kwargs) -> tuple[str, OpenAICompatib
 OPENAI_COMPATIBLE: Mapping[str, OpenAICompatible] = MappingProxyType(
     dict(
         [
-            _row("openai", "https://api.openai.com/v1"),
+            _row("openai", "https://api.openai.com/v1", serves_responses=True),
             _row("groq", "https://api.groq.com/openai/v1"),
             _row("mistral-ai", "https://api.mistral.ai/v1"),
             _row("together-ai", "https://api.together.xyz/v1"),

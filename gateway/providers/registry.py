@@ -10,8 +10,10 @@ from .anthropic import Anthropic
 from .azure_openai import AzureOpenAI
 from .base import Provider
 from .bedrock.provider import Bedrock
+from .cohere import Cohere
 from .google import Google
 from .openai_compatible import OPENAI_COMPATIBLE
+from .vertex import VertexAI
 
 PROVIDERS: Mapping[str, Provider] = MappingProxyType(
     {
@@ -20,6 +22,8 @@ PROVIDERS: Mapping[str, Provider] = MappingProxyType(
         "anthropic": Anthropic(),
         "bedrock": Bedrock(),
         "google": Google(),
+        "vertex-ai": VertexAI(),
+        "cohere": Cohere(),
     }
 )
 

@@ -15,8 +15,6 @@ _NOT_CHAT = "serves no chat completions"
 
 UNSUPPORTED: Mapping[str, str] = MappingProxyType(
     {
-        "vertex-ai": _OWN_API + "; use 'google' for the Gemini API",
-        "cohere": _OWN_API,
         "reka-ai": _OWN_API,
         "ai21": _OWN_API,
         "palm": "was Google's PaLM API, which Google retired; use 'google'",

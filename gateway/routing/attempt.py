@@ -26,6 +26,7 @@ from ..errors import GatewayError, UpstreamBroken, UpstreamTimeout, UpstreamUnre
 from ..loggable import loggable_url, upstream_request_id
 from ..middlewares.state import state_of
 from ..middlewares.stored_routes import request_metadata
+from ..observability import TRACING
 from ..providers.base import Call, Provider, ResponseTranslator, StreamTranslator
 from ..providers.registry import get_provider
 from ..settings import SETTINGS
@@ -117,14 +118,21 @@ async def attempt(ctx: RouteContext, leaf: Leaf) -> Outcome:
     call = call_for(ctx.call, target)
     outcome = Outcome(leaf, provider, call)
     started = time.perf_counter()
+    state = state_of(request)
+    tracing = request.app[TRACING]
+    span = tracing.start_attempt(state.span, target.provider, call.endpoint, call.json, leaf.path) if tracing.enabled else None
+    sent = None  # from sending until the first output: time awaiting the upstream
     try:
         upstream_request = provider.prepare(call, target)
         outcome.url = upstream_request.url
         if call.body_stream is not None and call.content_length is not None:
             upstream_request.headers["Content-Length"] = str(call.content_length)
         await provider.authorize(upstream_request, target, request.app)
+        if span is not None:
+            tracing.inject(span, upstream_request.headers)  # after signing: traceparent is not signed
         timeout_s, timeout_error = request_deadline(target.request_timeout_ms, settings)
         deadline = asyncio.get_running_loop().time() + timeout_s
+        sent = time.perf_counter()
         outcome.opened = await open_upstream(
             request.app[HTTP_SESSION], upstream_request, timeout_s=timeout_s, timeout_error=timeout_error
         )
@@ -141,8 +149,15 @@ async def attempt(ctx: RouteContext, leaf: Leaf) -> Outcome:
         outcome.error = exc
     except BaseException:
         outcome.discard()  # cancelled (the client left) or a bug: never leak the connection
+        if span is not None:
+            tracing.cancel_attempt(span)
         raise
+    finally:
+        if sent is not None:
+            state.waited += time.perf_counter() - sent
     outcome.record = _record(ctx, outcome, started)
+    if span is not None and not tracing.end_attempt(span, outcome, outcome.url, answered=outcome.ok):
+        state.answer_span = span  # ended once the answer is relayed, with its usage
     return outcome
 
 

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 
 from ..config import Leaf, RetryPolicy
+from ..middlewares.state import state_of
 from .attempt import Outcome, RouteContext, attempt
 
 BACKOFF_BASE_S = 0.5
@@ -45,6 +46,7 @@ async def call_with_retry(ctx: RouteContext, leaf: Leaf) -> Outcome:
         outcome.record["then"] = "retry"
         outcome.discard()
         await ctx.tools.sleep(delay)
+        state_of(ctx.request).waited += delay  # a backoff is not the gateway's overhead
         waited += delay
         retries += 1
 

@@ -23,6 +23,7 @@ from ..hop_by_hop import connection_options
 from ..loggable import upstream_request_id
 from ..middlewares.drain import IN_FLIGHT
 from ..middlewares.state import state_of
+from ..observability.finish import note, watching
 from ..providers.base import ResponseTranslator, StreamTranslator
 from ..response_headers import HeaderAllowList
 from ..settings import SETTINGS
@@ -81,10 +82,10 @@ async def relay(
     try:
         if translator is not None:
             if upstream.status >= 400:
-                body = await _read_rest(opened, idle_timeout)
+                body = await _read_rest(opened, idle_timeout, state)
                 return _whole(upstream.status, headers, translator.error(upstream.status, upstream.headers, body))
             if not wants_stream:
-                body = await _read_rest(opened, idle_timeout)
+                body = await _read_rest(opened, idle_timeout, state)
                 state.usage = usage_in(body)  # Anthropic's or Converse's own counts
                 return _whole(upstream.status, headers, translator.body(body))
             if stream_translator is None:
@@ -155,6 +156,10 @@ async def _pump(request, response, opened: Opened, out: bytes, idle_timeout: flo
     """
     content = opened.response.content
     state = state_of(request)
+    if state.span is not None:  # tracing: the answer's finish reasons, read on the side
+        feed, close = watching(state, feed), watching(state, close)
+        if out:
+            note(state, out)
     in_flight = request.app.get(IN_FLIGHT)
     if in_flight is not None:  # a shutdown's deadline can end this stream in band
         in_flight.relaying(request, content)
@@ -168,6 +173,7 @@ async def _pump(request, response, opened: Opened, out: bytes, idle_timeout: flo
                     if not state.body_bytes_out:
                         state.first_byte_at = time.perf_counter()
                     state.body_bytes_out += len(out)
+                    state.chunks_out += 1
                     idle.waiting()
                 chunk = await content.readany()
                 if not chunk:
@@ -246,7 +252,17 @@ async def _fail_started(request, response: web.StreamResponse, is_sse: bool, err
             request.transport.abort()
 
 
-async def _read_rest(opened: Opened, idle_timeout: float) -> bytes:
+async def _read_rest(opened: Opened, idle_timeout: float, state=None) -> bytes:
+    """The rest of an answer read whole; the time waited for it counts in ``state.waited``."""
+    started = time.perf_counter()
+    try:
+        return await _read_all(opened, idle_timeout)
+    finally:
+        if state is not None:
+            state.waited += time.perf_counter() - started
+
+
+async def _read_all(opened: Opened, idle_timeout: float) -> bytes:
     parts = [opened.first_chunk]
     size = len(opened.first_chunk)
     content = opened.response.content

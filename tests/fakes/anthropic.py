@@ -126,6 +126,10 @@ class FakeAnthropic:
             params = orjson.loads(body)
         except orjson.JSONDecodeError:
             return error_response(400, "invalid_request_error", "request body is not valid JSON")
+        return await self.answer(request, params)
+
+    async def answer(self, request: web.Request, params: Any) -> web.StreamResponse:
+        """The answer to a parsed, authenticated request (Vertex's fake reuses it)."""
         problem = invalid_request(params)
         if problem:
             return error_response(400, "invalid_request_error", problem)

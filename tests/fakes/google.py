@@ -198,7 +198,10 @@ class FakeGemini:
             )
         if not key.startswith(API_KEY_PREFIX):
             return error_response(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.")
-        resource, method = request.match_info["resource"], request.match_info["method"]
+        return await self.answer(request, body, request.match_info["resource"], request.match_info["method"])
+
+    async def answer(self, request: web.Request, body: bytes, resource: str, method: str) -> web.StreamResponse:
+        """The answer to an authenticated request (Vertex's fake reuses it)."""
         try:
             params = orjson.loads(body)
         except orjson.JSONDecodeError:

@@ -83,6 +83,7 @@ class FakeOpenAI:
         app.router.add_post("/v1/chat/completions", self._guarded(self.chat))
         app.router.add_post("/v1/completions", self._guarded(self.completions))
         app.router.add_post("/v1/embeddings", self._guarded(self.embeddings))
+        app.router.add_post("/v1/responses", self._guarded(self.responses))
         app.router.add_post("/v1/images/generations", self._guarded(self.images))
         app.router.add_post("/v1/audio/speech", self._guarded(self.speech))
         app.router.add_post("/v1/audio/transcriptions", self._guarded(self.transcriptions))
@@ -203,6 +204,60 @@ class FakeOpenAI:
                 if self.gate is not None:
                     await self.gate.wait()
         await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
+
+    async def responses(self, request: web.Request, body: bytes):
+        """OpenAI's Responses API: a ``response`` object, or its typed SSE events
+        (``response.created``, ``response.output_text.delta`` per word,
+        ``response.output_text.done``, ``response.completed`` with the usage), each
+        ``event: <type>`` with a ``data`` that repeats the type and a ``sequence_number``."""
+        params = orjson.loads(body)
+        text = params["input"] if isinstance(params.get("input"), str) else "Hi"
+        words = ["You", " said:"] + [" " + word for word in text.split()]
+        item = {
+            "id": "msg_fake01",
+            "type": "message",
+            "status": "completed",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": "".join(words), "annotations": []}],
+        }
+        usage = {
+            "input_tokens": len(text.split()),
+            "input_tokens_details": {"cached_tokens": 1},
+            "output_tokens": len(words),
+            "output_tokens_details": {"reasoning_tokens": 2},
+            "total_tokens": len(text.split()) + len(words),
+        }
+        whole = {
+            "id": "resp_fake01",
+            "object": "response",
+            "created_at": int(time.time()),
+            "status": "completed",
+            "model": params["model"],
+            "output": [item],
+            "usage": usage,
+        }
+        if not params.get("stream"):
+            return web.json_response(whole, headers={"x-request-id": "req_responses"})
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        start = {**whole, "status": "in_progress", "output": [], "usage": None}
+        events = [("response.created", {"response": start})]
+        events += [
+            ("response.output_text.delta", {"item_id": "msg_fake01", "output_index": 0, "content_index": 0, "delta": w})
+            for w in words
+        ]
+        events.append(
+            (
+                "response.output_text.done",
+                {"item_id": "msg_fake01", "output_index": 0, "content_index": 0, "text": "".join(words)},
+            )
+        )
+        events.append(("response.completed", {"response": whole}))
+        for number, (name, data) in enumerate(events):
+            payload = orjson.dumps({"type": name, "sequence_number": number, **data})
+            await response.write(b"event: " + name.encode() + b"\ndata: " + payload + b"\n\n")
         await response.write_eof()
         return response
 

@@ -24,7 +24,7 @@ from ...config import ProviderOption, Target
 from ...errors import GatewayError, NotFound
 from ...header_values import checked_client_value
 from ...translate.response_format import answer_tool
-from ..base import Call, UpstreamRequest, bearer_key, forwarded_headers, join_url
+from ..base import Call, UpstreamRequest, bearer_key, forwarded_headers, join_url, refuse_responses
 from .errors import translate_error
 from .request import to_messages_request
 from .response import to_chat_completion
@@ -49,6 +49,7 @@ class Anthropic:
         return call.endpoint == CHAT
 
     def prepare(self, call: Call, target: Target) -> UpstreamRequest:
+        refuse_responses(call, self.name)
         base = target.custom_host or DEFAULT_BASE_URL
         headers = forwarded_headers(call, target)
         headers.popall("openai-beta", None)

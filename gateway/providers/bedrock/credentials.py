@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from aiobotocore.session import AioSession, get_session
@@ -40,11 +40,15 @@ class AwsCredentialChain:
     probes them), once, under a lock.
     """
 
-    def __init__(self, session: AioSession | None = None) -> None:
+    def __init__(self, session: AioSession | None = None, on_event: Callable[[str], None] | None = None) -> None:
         self._session = session or get_session()
         self._lock = asyncio.Lock()
         self._credentials = None
         self._resolved = False
+        # Told "resolved", "refreshed" (the keys changed: aiobotocore renewed them) or
+        # "failed"; for the gateway_bedrock_credential_refreshes metric.
+        self._on_event = on_event or _ignore
+        self._last_key: tuple[str, str | None] | None = None
 
     async def current(self) -> AwsCredentials | None:
         try:
@@ -61,12 +65,21 @@ class AwsCredentialChain:
             # botocore's messages can name files and roles: the log and the client get
             # the error's kind only. A failed resolution is tried again next call.
             log.warning("AWS credential chain failed: %s", type(exc).__name__)
+            self._on_event("failed")
             raise GatewayError(
                 f"the gateway could not obtain its AWS credentials ({type(exc).__name__})",
                 status=500,
                 code="aws_credentials_unavailable",
             ) from None
+        key = (frozen.access_key, frozen.token)
+        if key != self._last_key:
+            self._on_event("resolved" if self._last_key is None else "refreshed")
+            self._last_key = key
         return AwsCredentials(frozen.access_key, frozen.secret_key, frozen.token)
+
+
+def _ignore(event: str) -> None:
+    pass
 
 
 def request_credentials(options: Mapping[str, str]) -> AwsCredentials | None:

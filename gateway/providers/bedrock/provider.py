@@ -31,8 +31,9 @@ from multidict import CIMultiDict
 
 from ...config import ProviderOption, Target
 from ...errors import BadRequest, NotFound
+from ...request_path import path_problem
 from ...translate.response_format import answer_tool
-from ..base import Call, UpstreamRequest, forwarded_headers, join_url
+from ..base import Call, UpstreamRequest, forwarded_headers, join_url, refuse_responses
 from .converse_request import chat_to_converse
 from .converse_response import converse_to_chat
 from .converse_stream import ConverseChatStream
@@ -67,8 +68,9 @@ def _model(call: Call) -> str:
     if not isinstance(model, str) or not model.strip():
         raise BadRequest("model: required (a Bedrock model id, inference profile or ARN)", code="missing_model", param="model")
     model = model.strip()
-    if model in (".", "..") or any(ord(c) < 0x20 for c in model):
-        # A dot segment would be normalised away by servers (and by SigV4's canonical URI).
+    if path_problem("/" + model) is not None or any(ord(c) < 0x20 for c in model):
+        # A dot segment would be normalised away by servers (and by SigV4's canonical URI),
+        # also one made of slashes that the URL carries as %2F (ARNs hold slashes).
         raise BadRequest(f"model: {model!r} is not a Bedrock model id", code="invalid_model", param="model")
     return model
 
@@ -92,6 +94,7 @@ class Bedrock:
         return True  # translated, and signed over its exact bytes
 
     def prepare(self, call: Call, target: Target) -> UpstreamRequest:
+        refuse_responses(call, self.name)
         if call.endpoint not in _ENDPOINTS:
             raise NotFound(
                 f"/v1/{call.endpoint} is not served by bedrock (it serves /v1/chat/completions, "

@@ -26,7 +26,8 @@ import orjson
 
 from ...config import Target
 from ...errors import BadRequest, GatewayError, NotFound
-from ..base import Call, UpstreamRequest, bearer_key, forwarded_headers, join_url
+from ...request_path import path_problem
+from ..base import Call, UpstreamRequest, bearer_key, forwarded_headers, join_url, refuse_responses
 from .embeddings import embed_operation, embeddings_request, embeddings_response
 from .errors import translate_error
 from .request import model_of, to_generate_content
@@ -48,7 +49,9 @@ def resource(model: str) -> str:
 
 
 def _segment(name: str) -> str:
-    if not name or name in (".", "..") or any(ord(c) < 0x20 for c in name):
+    # One encoded segment, but an upstream that decodes %2F would see "../..": refused
+    # as the same escape in a /v1/ path is.
+    if not name or path_problem("/" + name) is not None or any(ord(c) < 0x20 for c in name):
         raise BadRequest(f"model: {name!r} is not a Gemini model name", code="invalid_model", param="model")
     return quote(name, safe="-._~")
 
@@ -61,6 +64,7 @@ class Google:
         return call.endpoint in (CHAT, EMBEDDINGS)
 
     def prepare(self, call: Call, target: Target) -> UpstreamRequest:
+        refuse_responses(call, self.name)
         if call.endpoint not in (CHAT, EMBEDDINGS):
             raise NotFound(
                 f"provider 'google' does not serve /v1/{call.endpoint}: it serves /v1/{CHAT} and /v1/{EMBEDDINGS}",

@@ -1,0 +1,207 @@
+"""The Vertex AI provider: Gemini and Claude on Google Cloud, with OAuth tokens.
+
+Client route → Vertex method, on ``{host}/v1/projects/{project}/locations/{region}/publishers/{publisher}/models/{model}``:
+
+* ``POST /v1/chat/completions`` with a Gemini model → ``:generateContent``, or
+  ``:streamGenerateContent?alt=sse`` when ``stream: true`` (the google provider's
+  translation, unchanged);
+* ``POST /v1/chat/completions`` with a Claude model (a name starting ``claude-``) →
+  publisher ``anthropic``, ``:rawPredict`` / ``:streamRawPredict``: the Anthropic
+  Messages body (the anthropic provider's translation) without ``model``, with
+  ``anthropic_version: vertex-2023-10-16``;
+* ``POST /v1/embeddings`` → ``:predict`` (``text-embedding-005``, ...).
+
+The host is ``https://{region}-aiplatform.googleapis.com``, or
+``https://aiplatform.googleapis.com`` for the ``global`` region; a custom host replaces
+it (the gateway adds ``/v1/projects/...``). The project comes from
+``x-portkey-vertex-project-id`` / ``vertex_project_id``, else the service account's
+``project_id``, else ``GOOGLE_CLOUD_PROJECT``; the region from
+``x-portkey-vertex-region`` / ``vertex_region``, else ``us-central1``. The bearer token
+is the request's service account's, or the gateway's Application Default Credentials'
+(tokens.py).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+
+from ...config import ProviderOption, Target
+from ...errors import BadRequest, GatewayError, NotFound
+from ...translate.response_format import answer_tool
+from ..anthropic.provider import ChatTranslator as AnthropicChatTranslator
+from ..anthropic.request import to_messages_request
+from ..base import Call, UpstreamRequest, forwarded_headers, join_url, refuse_responses
+from ..google.provider import ChatTranslator as GeminiChatTranslator
+from ..google.request import model_of, to_generate_content
+from .credentials import HEADER, service_account
+from .embeddings import predict_request, predict_response
+from .errors import translate_error
+from .lifecycle import VERTEX_TOKENS
+
+DEFAULT_REGION = "us-central1"
+ANTHROPIC_VERSION = "vertex-2023-10-16"
+CHAT = "chat/completions"
+EMBEDDINGS = "embeddings"
+PROJECT_HEADER = "x-portkey-vertex-project-id"
+REGION_HEADER = "x-portkey-vertex-region"
+_REGION = re.compile(r"global|[a-z]+(-[a-z]+)*[0-9]+")
+# Project ids are lower-case letters, digits and hyphens; older ones are domain-scoped
+# (``example.com:project``).
+_PROJECT = re.compile(r"([a-z0-9.-]+:)?[a-z][a-z0-9-]{4,28}[a-z0-9]")
+
+
+def publisher_of(model: str) -> str:
+    """Claude models are Anthropic's on Vertex; every other name is Google's."""
+    return "anthropic" if model.startswith("claude-") else "google"
+
+
+def region_of(target: Target) -> str:
+    region = (target.options.get("vertex_region") or DEFAULT_REGION).strip()
+    if not _REGION.fullmatch(region):
+        raise BadRequest(
+            f"{REGION_HEADER}: {region!r} is not a Vertex AI location (e.g. us-central1, europe-west4, global)",
+            code="invalid_vertex_region",
+            param=REGION_HEADER,
+        )
+    return region
+
+
+def project_of(target: Target) -> str:
+    project = target.options.get("vertex_project_id")
+    if not project:
+        account = service_account(target.options)
+        project = account.project_id if account is not None else None
+    project = (project or os.environ.get("GOOGLE_CLOUD_PROJECT") or "").strip()
+    if not project:
+        raise BadRequest(
+            f"vertex-ai needs a Google Cloud project: send {PROJECT_HEADER} (or vertex_project_id in "
+            "x-portkey-config), a service account whose key names its project_id, or set "
+            "GOOGLE_CLOUD_PROJECT for the gateway",
+            code="missing_vertex_project",
+            param=PROJECT_HEADER,
+        )
+    if not _PROJECT.fullmatch(project):
+        raise BadRequest(
+            f"{PROJECT_HEADER}: {project!r} is not a Google Cloud project id",
+            code="invalid_vertex_project",
+            param=PROJECT_HEADER,
+        )
+    return project
+
+
+def _model_segment(model: str) -> str:
+    if model in (".", "..") or any(ord(c) < 0x20 for c in model):
+        raise BadRequest(f"model: {model!r} is not a Vertex AI model name", code="invalid_model", param="model")
+    return quote(model, safe="-._~@")  # Claude versions are written model@date
+
+
+class VertexAI:
+    name = "vertex-ai"
+    config_options = (
+        ProviderOption("vertex_project_id", PROJECT_HEADER),
+        ProviderOption("vertex_region", REGION_HEADER),
+        ProviderOption("vertex_service_account_json", HEADER, json_object=True),
+    )
+
+    def needs_body(self, call: Call) -> bool:
+        return call.endpoint in (CHAT, EMBEDDINGS)
+
+    def prepare(self, call: Call, target: Target) -> UpstreamRequest:
+        refuse_responses(call, self.name)
+        if call.endpoint not in (CHAT, EMBEDDINGS):
+            raise NotFound(
+                f"provider 'vertex-ai' does not serve /v1/{call.endpoint}: it serves /v1/{CHAT} and /v1/{EMBEDDINGS}",
+                code="unsupported_endpoint",
+            )
+        if call.method != "POST":
+            raise GatewayError(
+                f"{call.method} /v1/{call.endpoint} is not allowed: use POST",
+                status=405,
+                type="invalid_request_error",
+                code="method_not_allowed",
+            )
+        body = call.json or {}
+        model = model_of(body)
+        publisher = publisher_of(model)
+        query = ""
+        if call.endpoint == EMBEDDINGS:
+            if call.wants_stream:
+                raise BadRequest("stream: embeddings are not streamed", code="invalid_value", param="stream")
+            if publisher != "google":
+                raise BadRequest(
+                    f"model: {model!r} serves no embeddings on vertex-ai", code="invalid_model", param="model"
+                )
+            method, payload = "predict", predict_request(body)
+        elif publisher == "anthropic":
+            payload = to_messages_request(body)
+            del payload["model"]  # in the URL on Vertex
+            payload["anthropic_version"] = ANTHROPIC_VERSION
+            method = "streamRawPredict" if call.wants_stream else "rawPredict"
+        else:
+            payload = to_generate_content(body)
+            method, query = ("streamGenerateContent", "alt=sse") if call.wants_stream else ("generateContent", "")
+        region = region_of(target)
+        host = target.custom_host or (
+            "https://aiplatform.googleapis.com" if region == "global" else f"https://{region}-aiplatform.googleapis.com"
+        )
+        path = (
+            f"v1/projects/{quote(project_of(target), safe='.:-')}/locations/{region}"
+            f"/publishers/{publisher}/models/{_model_segment(model)}:{method}"
+        )
+        headers = forwarded_headers(call, target)
+        headers.popall("openai-beta", None)
+        headers["content-type"] = "application/json"
+        headers["accept"] = "text/event-stream" if call.wants_stream else "application/json"
+        return UpstreamRequest("POST", join_url(host, path, query), headers, orjson.dumps(payload))
+
+    async def authorize(self, request: UpstreamRequest, target: Target, app) -> None:
+        token = await app[VERTEX_TOKENS].token(service_account(target.options))
+        request.headers["Authorization"] = "Bearer " + token
+
+    def translator(self, call: Call):
+        body = call.json or {}
+        model = str(body.get("model", "")).removeprefix("models/")
+        if call.endpoint == EMBEDDINGS:
+            return EmbeddingsTranslator(model=model, encoding_format=body.get("encoding_format"))
+        if call.endpoint != CHAT:
+            return None
+        stream_options = body.get("stream_options")
+        include_usage = isinstance(stream_options, dict) and stream_options.get("include_usage") is True
+        if publisher_of(model) == "anthropic":
+            answer = answer_tool(body, "anthropic")  # checked when the request was translated
+            return ClaudeTranslator(model, include_usage, answer.name if answer is not None else None)
+        return GeminiTranslator(model=model, include_usage=include_usage)
+
+
+@dataclass(frozen=True)
+class GeminiTranslator(GeminiChatTranslator):
+    def error(self, status: int, headers: Mapping[str, str], body: bytes) -> bytes:
+        return translate_error(status, body)
+
+
+@dataclass(frozen=True)
+class ClaudeTranslator(AnthropicChatTranslator):
+    def error(self, status: int, headers: Mapping[str, str], body: bytes) -> bytes:
+        return translate_error(status, body)
+
+
+@dataclass(frozen=True)
+class EmbeddingsTranslator:
+    model: str
+    encoding_format: Any
+
+    def error(self, status: int, headers: Mapping[str, str], body: bytes) -> bytes:
+        return translate_error(status, body)
+
+    def body(self, body: bytes) -> bytes:
+        return predict_response(body, self.model, self.encoding_format)
+
+    def stream(self):
+        raise BadRequest("embeddings are not streamed", code="invalid_value", param="stream")

@@ -21,10 +21,11 @@ import orjson
 from aiohttp import web
 from yarl import URL
 
-from ..config import METADATA_HEADER, Leaf, RouteSpec, Target, parse_metadata
+from ..config import Leaf, RouteSpec, Target
 from ..errors import GatewayError, UpstreamBroken, UpstreamTimeout, UpstreamUnreachable
 from ..loggable import loggable_url, upstream_request_id
 from ..middlewares.state import state_of
+from ..middlewares.stored_routes import request_metadata
 from ..observability import TRACING
 from ..providers.base import Call, Provider, ResponseTranslator, StreamTranslator
 from ..providers.registry import get_provider
@@ -57,7 +58,7 @@ class RouteContext:
     def metadata(self) -> Mapping[str, Any]:
         # The request's own, not the (shared, cached) route's; the config middleware
         # has already refused a bad one.
-        return parse_metadata(self.request.headers.get(METADATA_HEADER))
+        return request_metadata(self.request)  # with its API key's defaults.metadata
 
 
 @dataclass

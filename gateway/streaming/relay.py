@@ -29,6 +29,7 @@ from ..response_headers import HeaderAllowList
 from ..settings import SETTINGS
 from ..upstream import Opened
 from .idle import IdleDeadline
+from .usage_filter import USAGE_FILTER
 from .usage_sniffer import UsageSniffer, model_in, usage_in
 
 log = logging.getLogger("gateway.relay")
@@ -121,10 +122,12 @@ async def _relay_bytes(request, opened: Opened, headers, idle_timeout: float) ->
     await response.prepare(request)
     # Usage is read on the side: the sniffer hands every chunk back untouched.
     sniffer = UsageSniffer()
+    feed, close = sniffer.feed, _nothing
+    usage_filter = request.get(USAGE_FILTER)
+    if usage_filter is not None:  # drops the usage event the limits asked for (usage_filter.py)
+        feed, close = (lambda chunk: usage_filter.feed(sniffer.feed(chunk))), usage_filter.close
     try:
-        return await _pump(
-            request, response, opened, sniffer.feed(opened.first_chunk), idle_timeout, is_sse, sniffer.feed, _nothing
-        )
+        return await _pump(request, response, opened, feed(opened.first_chunk), idle_timeout, is_sse, feed, close)
     finally:
         state_of(request).usage = sniffer.usage()
 

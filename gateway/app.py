@@ -10,6 +10,7 @@ from .middlewares import MIDDLEWARES
 from .middlewares.config import route_cache_context
 from .middlewares.context import on_response_prepare
 from .middlewares.drain import IN_FLIGHT, InFlight
+from .middlewares.limits import add_limit_headers, limits_context
 from .observability import METRICS, build_metrics, metrics_handler, observability_context
 from .providers.bedrock.lifecycle import aws_credentials_context
 from .providers.vertex.lifecycle import vertex_tokens_context
@@ -30,7 +31,9 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[METRICS] = build_metrics(settings)
     app.cleanup_ctx.append(observability_context(settings))
     app.on_response_prepare.append(on_response_prepare)  # a stream's overhead header
-    add_routes(app)
+    add_routes(app)  # opens the store (cleanup_ctx)
+    app.cleanup_ctx.append(limits_context)  # after the store: limits live on its keys
+    app.on_response_prepare.append(add_limit_headers)
     if settings.metrics and settings.metrics_listen is None:
         app.router.add_get("/metrics", metrics_handler)
     return app

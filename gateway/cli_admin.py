@@ -5,6 +5,7 @@
     gateway virtual-keys create --json BODY | list | show SLUG | update SLUG --json BODY | delete SLUG
     gateway configs create --json BODY | list | show REF | update REF --json BODY | delete REF
     gateway rotate-master-key --new-master-key-file PATH
+    gateway usage --api-key ID | --virtual-key SLUG [--from YYYY-MM-DD] [--to YYYY-MM-DD]
 
 BODY is the admin API's JSON body: inline, ``@path``, or ``-`` for stdin (keep provider
 keys off the command line, where ``ps`` shows them). The store options are the
@@ -34,7 +35,7 @@ from .store.base import Conflict
 from .store.location import resolve_store_url
 from .store.runtime import StartupError, load_master_key, open_checked_store
 
-COMMANDS = ("keys", "virtual-keys", "configs", "rotate-master-key")
+COMMANDS = ("keys", "virtual-keys", "configs", "rotate-master-key", "usage")
 audit_log = logging.getLogger("gateway.audit")
 
 
@@ -59,6 +60,12 @@ def _parser() -> argparse.ArgumentParser:
         update = group.add_parser("update")
         update.add_argument("ref", metavar=ref)
         update.add_argument("--json", dest="body", required=True, help="JSON body, @file, or - for stdin")
+    usage = commands.add_parser("usage", help="usage per day of an API key or a virtual key (the limit counters)")
+    whose = usage.add_mutually_exclusive_group(required=True)
+    whose.add_argument("--api-key", metavar="ID")
+    whose.add_argument("--virtual-key", metavar="SLUG")
+    usage.add_argument("--from", dest="first", metavar="YYYY-MM-DD", help="first UTC day (default: --to)")
+    usage.add_argument("--to", dest="last", metavar="YYYY-MM-DD", help="last UTC day (default: today)")
     rotate = commands.add_parser("rotate-master-key", help="re-encrypt every stored secret under a new master key")
     rotate.add_argument("--new-master-key-file", required=True)
     return parser
@@ -121,6 +128,8 @@ async def _open(settings: Settings, environ: dict[str, str]) -> Store:
 async def _run(args: argparse.Namespace, settings: Settings, environ: dict[str, str]) -> Any:
     if args.command == "rotate-master-key":
         return await _rotate(args, settings, environ)
+    if args.command == "usage":
+        return await _usage(args, settings, environ)
     store = await _open(settings, environ)
     try:
         handler = {"keys": _keys, "virtual-keys": _virtual_keys, "configs": _configs}[args.command]
@@ -244,3 +253,23 @@ def preflight(settings: Settings) -> None:
             await store.close()
 
     asyncio.run(check())
+
+
+async def _usage(args: argparse.Namespace, settings: Settings, environ: dict[str, str]) -> Any:
+    """Read from the same counters the gateways charge (embedded file, or --redis)."""
+    from .limits.counters import CountersUnavailable
+    from .limits.factory import open_counters
+    from .limits.usage_report import BadRange, day_range, usage_report
+
+    try:
+        first, last = day_range(args.first, args.last)
+    except BadRange as exc:
+        raise CommandError(f"--{exc}") from None
+    scope = f"api-key:{args.api_key}" if args.api_key else f"virtual-key:{args.virtual_key}"
+    counters = open_counters(settings, environ)
+    try:
+        return await usage_report(counters, scope, first, last)
+    except (CountersUnavailable, TimeoutError, OSError) as exc:
+        raise CommandError(f"cannot read the limit counters: {type(exc).__name__}") from None
+    finally:
+        await counters.close()

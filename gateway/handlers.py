@@ -12,11 +12,13 @@ from .body import read_body, stream_body
 from .errors import GatewayShutdown
 from .middlewares.drain import IN_FLIGHT
 from .middlewares.state import state_of
+from .middlewares.stored_routes import BODY_READ, request_metadata, store_readiness
 from .providers.base import Call
 from .providers.registry import get_provider
 from .request_path import API_PREFIX, split_target
 from .routing import answer
 from .settings import SETTINGS
+from .streaming.usage_filter import ask_for_stream_usage
 
 # The methods provider APIs use; any other on /v1/ is a 405 with an Allow header.
 # HEAD and OPTIONS too: no provider API answers them, and the gateway has no CORS.
@@ -35,7 +37,9 @@ async def ready(request: web.Request) -> web.Response:
     """Readiness: 503 while this worker drains, so a load balancer stops sending."""
     if request.app[IN_FLIGHT].draining:
         return GatewayShutdown("this gateway worker is draining", code="draining").response()
-    return web.json_response({"status": "ready", "pid": os.getpid()})  # which worker answered
+    answer = {"status": "ready", "pid": os.getpid()}  # which worker answered
+    answer.update(store_readiness(request.app))
+    return web.json_response(answer)
 
 
 async def proxy(request: web.Request) -> web.StreamResponse:
@@ -55,11 +59,15 @@ async def proxy(request: web.Request) -> web.StreamResponse:
         or route.max_calls > 1
         or route.reads_params
         or any(leaf.target.override_params for leaf in leaves)
+        or request.get(BODY_READ, False)  # the keys' checks read it (middlewares/stored_routes.py)
     ):
         await read_body(request, call, settings.max_body_size, require_json=needs_json)
+        ask_for_stream_usage(request, call, route)  # limits need a stream's usage
     else:
         stream_body(request, call, settings.max_body_size)
-    return await answer(request, call, route, state.trace_id, request.app.get(IN_FLIGHT), span=state.span)
+    return await answer(
+        request, call, route, state.trace_id, request.app.get(IN_FLIGHT), span=state.span, metadata_of=request_metadata
+    )
 
 
 def add_routes(app: web.Application) -> None:

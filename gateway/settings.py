@@ -72,6 +72,8 @@ class Settings:
     budgets_on_failure: str = "closed"
     # Seconds a counter call may take before the on-failure policy applies.
     limits_timeout: float = 0.5
+    # URL POSTed (JSON) when a key's spend crosses its alert_threshold; None: log only.
+    alert_webhook_url: str | None = None
     # Parsed routes kept per worker, by routing headers and client key (0 = none).
     route_cache_size: int = 512
     # Custom hosts kept validated per worker (0 = none).
@@ -268,6 +270,12 @@ def redis_url(text: str) -> str:
     return text
 
 
+def webhook_url(text: str) -> str:
+    if not text.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return text
+
+
 def api_keys_file(text: str) -> frozenset[str]:
     path = Path(text)
     try:
@@ -311,6 +319,7 @@ _OPTIONS = (
     ("rate_limits_on_failure", open_or_closed, "open or closed: rate limits when the counters are unreachable"),
     ("budgets_on_failure", open_or_closed, "open or closed: budgets when the counters are unreachable"),
     ("limits_timeout", seconds, "seconds a counter call may take before the on-failure policy applies"),
+    ("alert_webhook_url", webhook_url, "http(s) URL POSTed when a key's spend crosses its alert_threshold"),
     ("route_cache_size", non_negative_integer, "parsed routes kept per worker, by routing headers and client key (0 = none)"),
     ("custom_host_cache_size", non_negative_integer, "validated custom hosts kept per worker (0 = none)"),
     ("metrics", on_off, "Prometheus metrics at /metrics: on or off"),

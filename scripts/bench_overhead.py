@@ -129,6 +129,10 @@ def main() -> int:
     parser.add_argument("--gateway-workers", type=int, default=1, help="the gateway's --workers")
     parser.add_argument("--no-pin", action="store_true", help="do not give the proxies a CPU of their own")
     parser.add_argument("--metrics", default="off,on", help="gateway rows: comma-separated --metrics settings")
+    parser.add_argument("--no-limits", action="store_true",
+                        help="leave out the gateway that counts a rate limit in Redis (redis-server)")
+    parser.add_argument("--no-keys", action="store_true",
+                        help="leave out the gateway that resolves an API key and a virtual key per request")
     args = parser.parse_args()
     benchlib.need_commands({"wrk": "wrk", "nginx": "nginx-light"})
     load_cpus, proxy_cpus = (None, None) if args.no_pin else benchlib.cpu_split()
@@ -155,29 +159,61 @@ def main() -> int:
             name = gateway_name(metrics)
             targets[name] = f"http://{HOST}:{gateway_port}/v1/chat/completions"
             pids[name] = gateway.pid
+        target_headers = dict.fromkeys(targets, headers)
+        # The keys and limits rows run with the first --metrics setting, as the plain row they are compared with.
+        plain_metrics = args.metrics.split(",")[0]
+        if not args.no_keys:
+            # The same gateway with a store: each request presents an API key and a
+            # virtual key (resolved from the in-memory view) instead of a raw key.
+            keys_port = benchlib.free_port()
+            env, keys_headers = keys_store(tmp, nginx_port)
+            keyed = procs.start([*benchlib.gateway_args(keys_port, args.gateway_workers), "--metrics", plain_metrics],
+                                port=keys_port, env=env,
+                                cpus=proxy_cpus if args.gateway_workers == 1 else None)
+            targets[KEYS_TARGET] = f"http://{HOST}:{keys_port}/v1/chat/completions"
+            target_headers[KEYS_TARGET] = keys_headers
+            pids[KEYS_TARGET] = keyed.pid
+        if not args.no_keys and not args.no_limits:
+            # The same again with a rate limit on the API key (never reached), counted
+            # in a Redis on loopback: one admit round trip and one charge per request.
+            redis_port = benchlib.free_port()
+            benchlib.need_commands({"redis-server": "redis-server"})
+            procs.start(["redis-server", "--port", str(redis_port), "--bind", HOST, "--save", "", "--appendonly", "no",
+                         "--dir", str(tmp)], port=redis_port, stdout=subprocess.DEVNULL, cpus=load_cpus)
+            limits_port = benchlib.free_port()
+            env, limits_headers = keys_store(tmp / "limited", nginx_port, {"rate_limits": [
+                {"type": "requests", "unit": "rpm", "value": 1_000_000_000}]})
+            limited = procs.start([*benchlib.gateway_args(limits_port, args.gateway_workers), "--metrics", plain_metrics, "--redis",
+                                   f"redis://{HOST}:{redis_port}/0"], port=limits_port, env=env,
+                                  cpus=proxy_cpus if args.gateway_workers == 1 else None)
+            targets[LIMITS_TARGET] = f"http://{HOST}:{limits_port}/v1/chat/completions"
+            target_headers[LIMITS_TARGET] = limits_headers
+            pids[LIMITS_TARGET] = limited.pid
         bodies = {"small": chat_body(0), f"{args.large_kb} KB": chat_body(args.large_kb * 1024)}
         scripts = {}
         for name, body in bodies.items():
             body_path = tmp / f"body-{len(body)}.json"
             body_path.write_bytes(body)
-            lua = tmp / f"post-{len(body)}.lua"
-            lua_headers = "{" + ", ".join(f'["{k}"] = "{v}"' for k, v in headers.items()) + "}"
-            lua.write_text(WRK_LUA.format(headers=lua_headers, body_path=body_path))
-            scripts[name] = (lua, len(body))
+            for target, sent in target_headers.items():
+                lua = tmp / f"post-{len(body)}-{len(scripts)}.lua"
+                lua_headers = "{" + ", ".join(f'["{k}"] = "{v}"' for k, v in sent.items()) + "}"
+                lua.write_text(WRK_LUA.format(headers=lua_headers, body_path=body_path))
+                scripts[name, target] = (lua, len(body))
 
-        for url in targets.values():
-            check(url, headers)
-            wrk(url, scripts["small"][0], 64, args.warmup, load_cpus)
+        for target, url in targets.items():
+            check(url, target_headers[target])
+            wrk(url, scripts["small", target][0], 64, args.warmup, load_cpus)
         # Short runs, interleaved round by round: a noisy neighbour then slows all
         # three targets alike instead of whichever ran at the wrong moment.
         runs: dict[tuple, list[dict]] = {}
         cpu: dict[tuple, float] = {}
         for round_ in range(args.rounds):
-            for body_name, (lua, _size) in scripts.items():
+            for body_name in bodies:
                 for conns in connections:
                     print(f"  round {round_ + 1}/{args.rounds}: {body_name} body, {conns} connection(s)",
                           file=sys.stderr, flush=True)
                     for target, url in targets.items():
+                        lua = scripts[body_name, target][0]
                         key = target, body_name, conns
                         before = benchlib.cpu_seconds_tree(pids[target]) if pids[target] else 0.0
                         runs.setdefault(key, []).append(wrk(url, lua, conns, args.duration / args.rounds, load_cpus))
@@ -186,7 +222,8 @@ def main() -> int:
         results = {key: merge(r) for key, r in runs.items()}
         rows = []
         for target in targets:
-            for body_name, (_, size) in scripts.items():
+            for body_name in bodies:
+                size = scripts[body_name, target][1]
                 for conns in connections:
                     key = target, body_name, conns
                     r = results[key]
@@ -202,8 +239,50 @@ def main() -> int:
     print(benchlib.table(["target", "body", "conns", "req/s", "p50 ms", "p90 ms", "p99 ms", "CPU us/req", "errors"], rows))
     print()
     cpu_per_request = {key: cpu[key] / results[key]["requests"] for key in cpu if results[key]["requests"]}
-    print(summary(results, connections, list(scripts), [t for t in targets if t.startswith("gateway")], cpu_per_request))
+    print(summary(results, connections, list(bodies), [t for t in targets if t.startswith("gateway (")], cpu_per_request))
+    plain = gateway_name(args.metrics.split(",")[0])
+    if KEYS_TARGET in targets:
+        print(keys_summary(results, cpu, connections, list(bodies), plain))
+    if LIMITS_TARGET in targets:
+        for body in bodies:
+            most = max(connections)
+            ratio = results[LIMITS_TARGET, body, most]["rps"] / results[KEYS_TARGET, body, most]["rps"]
+            print(f"{body} body: with a rate limit counted in Redis, throughput at {most} connections = {ratio:.0%} "
+                  "of the same gateway without limits")
     return 0
+
+
+KEYS_TARGET = "gateway, API key + virtual key"
+LIMITS_TARGET = "gateway, keys + rate limit (Redis)"
+
+
+def keys_store(tmp: Path, upstream_port: int, key_fields: dict | None = None) -> tuple[dict[str, str], dict[str, str]]:
+    """A SQLite store with one virtual key (to the upstream) and one API key, made with
+    the command line; the gateway's environment, and the headers a client then sends."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    (tmp / "master.key").write_text("bench master key, thirty-two bytes or more\n")
+    env = {**os.environ, "GATEWAY_STATE_DIR": str(tmp / "state"), "GATEWAY_MASTER_KEY_FILE": str(tmp / "master.key")}
+    vk = {"name": "bench", "slug": "bench", "provider": "openai", "key": "sk-bench",
+          "custom_host": f"http://{HOST}:{upstream_port}/v1"}
+    cli = [sys.executable, "-m", "gateway"]
+    subprocess.run([*cli, "virtual-keys", "create", "--json", "-"], input=json.dumps(vk), text=True, env=env,
+                   check=True, capture_output=True)
+    created = subprocess.run([*cli, "keys", "create", "--json", "-"], input=json.dumps({"name": "bench", **(key_fields or {})}),
+                             text=True, env=env, check=True, capture_output=True)
+    api_key = json.loads(created.stdout)["key"]
+    return env, {"Content-Type": "application/json", "x-portkey-api-key": api_key, "x-portkey-virtual-key": "bench"}
+
+
+def keys_summary(results: dict, cpu: dict, connections: list[int], bodies: list[str], plain_name: str) -> str:
+    """What resolving the API key and the virtual key adds per request: CPU time."""
+    lines = []
+    for body in bodies:
+        for conns in connections:
+            plain, keyed = (plain_name, body, conns), (KEYS_TARGET, body, conns)
+            per_request = [cpu[key] / results[key]["requests"] * 1e6 for key in (plain, keyed)]
+            lines.append(f"{body} body, {conns} connection(s): API key + virtual key add "
+                         f"{per_request[1] - per_request[0]:.1f} us CPU per request")
+    return "\n".join(lines)
 
 
 def merge(runs: list[dict]) -> dict:

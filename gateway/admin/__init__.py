@@ -12,7 +12,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..store.runtime import store_context
-from . import api_keys, configs, virtual_keys
+from . import api_keys, configs, usage, virtual_keys
 from .common import not_allowed, unknown_admin_route
 from .paths import RESOURCES, is_admin_path
 
@@ -24,7 +24,9 @@ def add_admin_routes(app: web.Application) -> None:
     routes = (
         ("/v1/virtual-keys", {"POST": virtual_keys.create, "GET": virtual_keys.list_all}),
         ("/v1/virtual-keys/{slug}", {"GET": virtual_keys.retrieve, "PUT": virtual_keys.update, "DELETE": virtual_keys.delete}),
+        ("/v1/virtual-keys/{slug}/usage", {"GET": usage.virtual_key_usage}),
         ("/v1/api-keys", {"GET": api_keys.list_all}),
+        ("/v1/api-keys/{id}/usage", {"GET": usage.api_key_usage}),  # before {type}/{sub_type}
         ("/v1/api-keys/{type}/{sub_type}", {"POST": api_keys.create}),
         ("/v1/api-keys/{id}", {"GET": api_keys.retrieve, "PUT": api_keys.update, "DELETE": api_keys.delete}),
         ("/v1/configs", {"POST": configs.create, "GET": configs.list_all}),

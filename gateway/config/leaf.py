@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 # Keys that only make sense on a target (a node that names a provider), besides the
 # options providers declare (``options.option_keys``).
-TARGET_KEYS = ("provider", "api_key")
+TARGET_KEYS = ("provider", "api_key", "virtual_key")
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,8 @@ class Target:
     options: Mapping[str, str] = field(default_factory=dict, repr=False)
     # Longest silence (ms) allowed between two chunks of an answer; None = the setting.
     idle_timeout_ms: int | None = None
+    # The stored virtual key the provider and credentials came from (config.stored).
+    virtual_key: str | None = None
 
 
 def parse_target(
@@ -62,15 +64,31 @@ def parse_target(
     provider = target_provider(node, path, headers, providers, problems)
     if provider is None:
         return None
+    virtual_key = node.get("virtual_key") if isinstance(node.get("virtual_key"), str) else None
+    custom_host = headers.custom_host or inherited.custom_host
+    if virtual_key is not None:
+        # A stored credential goes only to its provider, or to the host its virtual key
+        # names (the node's custom_host, config.stored put it there); the client's own
+        # key and option headers never mix with it.
+        if headers.custom_host is not None or (custom_host is not None and node.get("custom_host") is None):
+            problems.add(
+                f"{path}.virtual_key",
+                "a virtual key's credentials go only to its own host: no custom_host or x-portkey-custom-host with it",
+                code="custom_host_with_virtual_key",
+            )
+        key_provider = None
     return Target(
         provider=provider,
         api_key=target_api_key(node, path, provider, headers, problems, key_provider=key_provider),
-        custom_host=headers.custom_host or inherited.custom_host,
+        custom_host=custom_host,
         override_params=inherited.override_params,
         forward_headers=headers.forward_headers if headers.forward_headers is not None else inherited.forward_headers,
         request_timeout_ms=headers.request_timeout_ms or inherited.request_timeout_ms,
-        options=provider_options(node, path, providers[provider].config_options, headers, problems),
+        options=provider_options(
+            node, path, providers[provider].config_options, headers, problems, from_headers=virtual_key is None
+        ),
         idle_timeout_ms=inherited.idle_timeout_ms,
+        virtual_key=virtual_key,
     )
 
 
@@ -108,7 +126,7 @@ def _missing_provider(node: Mapping[str, Any], path: str, problems: Problems) ->
     elif "virtual_key" in node:
         problems.add(
             f"{path}.virtual_key",
-            "virtual keys live in Portkey's hosted service; give provider and api_key instead",
+            "virtual keys need the gateway's store (--store, --admin-key-file); give provider and api_key instead",
         )
     else:
         problems.add(f"{path}.provider", "required: name a provider here or send x-portkey-provider")
@@ -142,6 +160,8 @@ def provider_options(
     declared: tuple[ProviderOption, ...],
     headers: HeaderSettings,
     problems: Problems,
+    *,
+    from_headers: bool = True,
 ) -> Mapping[str, str]:
     """The provider's declared options: from the node, else from their headers."""
     options = {}
@@ -152,6 +172,8 @@ def provider_options(
         if isinstance(value, dict) and option.json_object:
             value = orjson.dumps(value).decode()
         if value is None:
+            if not from_headers:
+                continue
             value, where = headers.received.get(option.header), option.header
         elif not isinstance(value, str):
             problems.add(where, "must be a string")

@@ -18,11 +18,12 @@ from ..custom_host import HostValidator
 from ..header_values import checked_client_value
 from .headers import CONFIG_HEADER, HeaderSettings, parse_config_header, read_headers
 from .inherit import Inherited, inherit
-from .leaf import TARGET_KEYS, Target, parse_target
+from .leaf import TARGET_KEYS, Target, normalise_keys, parse_target
 from .options import ProviderCatalog, option_keys
 from .policy import NO_RETRY, RetryPolicy
 from .problems import Problems, status_codes
 from .query import MAX_REGEXES, Query, compile_query, regex_count
+from .stored import VIRTUAL_KEY_HEADER, StoredLookup, expand_virtual_keys, stored_config
 
 MODES = ("single", "fallback", "loadbalance", "conditional")
 # Bounds on one config, so that a request cannot make the gateway walk a huge tree.
@@ -72,6 +73,8 @@ class RouteSpec:
     from the request when routing needs it."""
 
     root: Node
+    # The stored config (its slug) the route was built from; None: the request's own.
+    stored_config: str | None = None
 
     @property
     def leaves(self) -> tuple[Leaf, ...]:
@@ -103,6 +106,7 @@ def build_route(
     *,
     providers: ProviderCatalog,
     api_key: str | None = None,
+    stored: StoredLookup | None = None,
 ) -> RouteSpec:
     """Headers of one request → RouteSpec, or a 400 naming every bad field.
 
@@ -110,18 +114,28 @@ def build_route(
     (the registry; passed in, so that this package never imports a provider).
     ``api_key``: the client's own provider key, for the targets it was meant for.
     ``hosts`` checks custom hosts (the app's CustomHosts, or a bare HostAllowList).
+    ``stored``: the store's view, for ``x-portkey-config: pc-...`` and virtual keys
+    (:mod:`.stored`); None: this gateway has no store.
     """
     for name, value in headers.items():
         # Received headers: aiohttp's parser refused control characters; bytes that are
         # not UTF-8 remain, and would be a 500 once sent upstream. A 400 naming the header.
         checked_client_value(value, name)
-    config = parse_config_header(headers.get(CONFIG_HEADER))
+    config_text = headers.get(CONFIG_HEADER)
+    stored_slug = None
     problems = Problems()
+    if stored is not None and config_text is not None and config_text.strip()[:1] not in ("{", ""):
+        raw, stored_slug = stored_config(config_text.strip(), stored, CONFIG_HEADER)
+        config = normalise_keys(raw)
+    else:
+        config = parse_config_header(config_text)
+    if stored is not None:
+        config = expand_virtual_keys(config, headers.get(VIRTUAL_KEY_HEADER), stored, problems)
     header_settings = read_headers(headers, hosts, api_key, problems)
     builder = _Builder(header_settings, hosts, providers, problems, key_provider(config, header_settings))
     root = builder.node(config, "config", Inherited(retry=header_settings.retry or NO_RETRY), depth=0)
     problems.raise_any()
-    return RouteSpec(root=root)
+    return RouteSpec(root=root, stored_config=stored_slug)
 
 
 @dataclass

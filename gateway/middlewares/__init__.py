@@ -5,6 +5,8 @@
              context, so a request the drain's deadline ends still gets its access line).
 2. auth    — the gateway's own client keys (when set), then provider credentials.
 3. config  — x-portkey-* headers and x-portkey-config → a validated RouteSpec.
+4. limits  — the key's rate limits and budgets: admitted before the call (429/412),
+             charged after the answer.
 
 Auth comes before config so that a client without a gateway key learns nothing
 about config validation. Only API routes (``/v1/...``) pass auth and config.
@@ -14,7 +16,8 @@ from .auth import auth_middleware
 from .config import config_middleware
 from .context import context_middleware
 from .drain import drain_middleware
+from .limits import limits_middleware
 
-MIDDLEWARES = (context_middleware, drain_middleware, auth_middleware, config_middleware)
+MIDDLEWARES = (context_middleware, drain_middleware, auth_middleware, config_middleware, limits_middleware)
 
 __all__ = ["MIDDLEWARES"]

@@ -1,7 +1,8 @@
 """Second middleware: the gateway's own client keys, then provider credentials.
 
-Gateway auth is off unless the operator gives keys (``--api-keys-file``); then every
-API request must carry one in ``x-portkey-api-key``. The provider key comes from
+Gateway auth is off unless the operator gives keys (``--api-keys-file``) or the store
+holds API keys (:mod:`.keys`); then every API request must carry one in
+``x-portkey-api-key``. The provider key comes from
 ``Authorization: Bearer <key>`` (or ``x-api-key``, as the Anthropic SDK sends it) and
 is kept on the request state, never logged.
 """
@@ -15,9 +16,8 @@ from aiohttp import web
 from ..errors import Unauthorized
 from ..header_values import checked_client_value
 from ..settings import SETTINGS
+from .keys import CLIENT_KEY, GATEWAY_KEY_HEADER, store_runtime, stored_key
 from .state import is_api_request, state_of
-
-GATEWAY_KEY_HEADER = "x-portkey-api-key"
 
 
 @web.middleware
@@ -25,13 +25,21 @@ async def auth_middleware(request: web.Request, handler):
     if not is_api_request(request):
         return await handler(request)
     keys = request.app[SETTINGS].api_keys
-    if keys:
-        _check_gateway_key(request.headers.get(GATEWAY_KEY_HEADER, ""), keys)
+    runtime = store_runtime(request)
+    if keys or (runtime is not None and runtime.view.current.api_keys):
+        presented = request.headers.get(GATEWAY_KEY_HEADER, "")
+        if not (keys and _in_keys_file(presented, keys)):
+            if runtime is None or not runtime.view.current.api_keys:
+                raise Unauthorized(
+                    f"this gateway requires a valid gateway key in the {GATEWAY_KEY_HEADER} header",
+                    code="invalid_gateway_key",
+                )
+            request[CLIENT_KEY] = stored_key(presented, runtime)
     state_of(request).header_api_key = provider_key(request)
     return await handler(request)
 
 
-def _check_gateway_key(presented: str, keys: frozenset[str]) -> None:
+def _in_keys_file(presented: str, keys: frozenset[str]) -> bool:
     # aiohttp hands over header bytes that are not UTF-8 as lone surrogates; encoded
     # back with surrogateescape they are the bytes sent (matching no key), never a 500.
     presented_bytes = presented.encode("utf-8", "surrogateescape")
@@ -39,11 +47,7 @@ def _check_gateway_key(presented: str, keys: frozenset[str]) -> None:
     matched = False
     for key in keys:
         matched |= hmac.compare_digest(presented_bytes, key.encode())
-    if not matched:
-        raise Unauthorized(
-            f"this gateway requires a valid gateway key in the {GATEWAY_KEY_HEADER} header",
-            code="invalid_gateway_key",
-        )
+    return matched
 
 
 def provider_key(request: web.Request) -> str | None:

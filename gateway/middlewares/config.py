@@ -7,15 +7,18 @@ or calls any upstream; provider names are checked against the registry.
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from ..config import METADATA_HEADER, ProviderCatalog, RouteSpec, build_route, parse_metadata
+from ..config.stored import StoredLookup
 from ..custom_host import CUSTOM_HOSTS, HostValidator
 from ..providers.registry import PROVIDERS
+from .keys import CLIENT_KEY, default_metadata, store_runtime, store_view
 from .state import is_api_request, state_of
+from .stored_routes import check_scopes, merge_default_metadata, stored_routing_headers
 
 # x-portkey-* headers that say nothing about where a request goes; they differ from
 # call to call, and leaving them out of the cache key keeps one route for all of a
@@ -33,7 +36,15 @@ async def config_middleware(request: web.Request, handler):
         for name, value in request.headers.items()
         if name[:10].lower() == "x-portkey-" and name.lower() not in _NOT_ROUTING
     )
-    route = request.app[ROUTES].get(routing_headers, state.header_api_key)
+    runtime = store_runtime(request)
+    client = request.get(CLIENT_KEY)
+    version = -1
+    if runtime is not None:
+        version = runtime.view.current.version  # a changed store makes new routes (revoked keys)
+        routing_headers = await stored_routing_headers(request, routing_headers, client)
+    route = request.app[ROUTES].get(routing_headers, state.header_api_key, version)
+    if client is not None:
+        await check_scopes(request, route, client)
     metadata = request.headers.get(METADATA_HEADER)
     if metadata is not None:
         # Checked here so that a bad one is a 400 before the body is read; conditional
@@ -41,6 +52,9 @@ async def config_middleware(request: web.Request, handler):
         parse_metadata(metadata)
     state.route = route
     state.provider = route.target.provider
+    defaults = default_metadata(client)
+    if defaults is not None:
+        merge_default_metadata(request, defaults)
     return await handler(request)
 
 
@@ -54,17 +68,24 @@ class RouteCache:
     to build a route; a bad config raises, and is never cached.
     """
 
-    def __init__(self, size: int, hosts: HostValidator, providers: ProviderCatalog) -> None:
+    def __init__(
+        self, size: int, hosts: HostValidator, providers: ProviderCatalog, stored: Callable[[], StoredLookup | None]
+    ) -> None:
         self._hosts = hosts
         self._providers = providers
+        self._stored = stored
         self.get = functools.lru_cache(maxsize=size)(self._build)
 
     def clear(self) -> None:
         self.get.cache_clear()
 
-    def _build(self, routing_headers: tuple[tuple[str, str], ...], api_key: str | None) -> RouteSpec:
+    def _build(
+        self, routing_headers: tuple[tuple[str, str], ...], api_key: str | None, store_version: int = -1
+    ) -> RouteSpec:
+        # ``store_version`` is only part of the cache key: a route built from a virtual
+        # key or a stored config is never served after the store changed.
         headers = CIMultiDictProxy(CIMultiDict(routing_headers))
-        return build_route(headers, self._hosts, providers=self._providers, api_key=api_key)
+        return build_route(headers, self._hosts, providers=self._providers, api_key=api_key, stored=self._stored())
 
 
 ROUTES = web.AppKey("routes", RouteCache)
@@ -75,7 +96,7 @@ def route_cache_context(size: int):
     with); emptied on shutdown, which drops the credentials routes hold."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:
-        app[ROUTES] = routes = RouteCache(size, app[CUSTOM_HOSTS], PROVIDERS)
+        app[ROUTES] = routes = RouteCache(size, app[CUSTOM_HOSTS], PROVIDERS, lambda: store_view(app))
         yield
         routes.clear()
 

@@ -120,14 +120,10 @@ def _absorb(state: RequestState, routed: Routed) -> None:
         state.option_path = routed.option_path
     if routed.attempts:
         state.attempts = [record.fields() for record in routed.attempts]
-        model = routed.model
-        if model is not None:
-            state.model = model
+    state.model = routed.answered_model
     relayed = routed.relay
     if relayed is None:
         return
-    if state.model is None:
-        state.model = relayed.model
     state.usage = relayed.usage
     state.upstream_request_id = relayed.upstream_request_id
     state.body_bytes_out = relayed.bytes_out

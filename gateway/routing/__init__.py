@@ -22,8 +22,9 @@ from ..observability import TRACING
 from ..providers.base import Call
 from ..settings import SETTINGS
 from ..streaming.relay import relay
+from ..streaming.usage_filter import USAGE_FILTER
 from ..upstream import TRANSPORT
-from .attempt import Outcome, RouteContext, idle_timeout
+from .attempt import MetadataOf, Outcome, RouteContext, header_metadata, idle_timeout
 from .records import ROUTED, AttemptRecord, RelayResult, Routed
 from .strategies import run
 from .tools import ROUTING_TOOLS, RoutingTools, tools_of
@@ -32,15 +33,25 @@ __all__ = ["ROUTED", "ROUTING_TOOLS", "AttemptRecord", "RelayResult", "Routed", 
 
 
 async def answer(
-    request: web.Request, call: Call, route: RouteSpec, trace_id: str, in_flight: Any = None, *, span: Any = None
+    request: web.Request,
+    call: Call,
+    route: RouteSpec,
+    trace_id: str,
+    in_flight: Any = None,
+    *,
+    span: Any = None,
+    metadata_of: MetadataOf = header_metadata,
 ) -> web.StreamResponse:
     """Route ``call`` and relay the answer; ``in_flight`` (the worker's InFlight) can
     cut the relay at a shutdown's deadline; ``span`` is the request's trace span
-    (None without tracing), parent of each attempt's."""
+    (None without tracing), parent of each attempt's; ``metadata_of`` reads what
+    ``metadata.*`` means for conditions (the request's, with its key's defaults)."""
     routed = Routed()
     request[ROUTED] = routed  # before any attempt: a client that leaves mid-way is reported too
     app = request.app
-    ctx = RouteContext(request, call, route, tools_of(app), app[TRANSPORT], routed, trace_id, app[TRACING], span)
+    ctx = RouteContext(
+        request, call, route, tools_of(app), app[TRANSPORT], routed, trace_id, app[TRACING], span, metadata_of
+    )
     outcome = await run(ctx, route.root)
     routed.option_path = outcome.leaf.path
     routed.provider = outcome.leaf.target.provider
@@ -64,6 +75,7 @@ async def answer(
             anthropic=speaks_anthropic(request.path),
             in_flight=in_flight,
             watch_finish=span is not None,
+            usage_filter=request.get(USAGE_FILTER),
         )
 
 

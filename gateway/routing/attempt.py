@@ -13,7 +13,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -36,6 +36,13 @@ from .tools import RoutingTools
 
 log = logging.getLogger("gateway.attempt")
 
+MetadataOf = Callable[[web.Request], Mapping[str, Any]]
+
+
+def header_metadata(request: web.Request) -> Mapping[str, Any]:
+    """The request's own ``x-portkey-metadata``."""
+    return parse_metadata(request.headers.get(METADATA_HEADER))
+
 
 @dataclass
 class RouteContext:
@@ -52,6 +59,9 @@ class RouteContext:
     # Tracing (the app's) and the request's span, parent of each attempt's.
     tracing: Tracing | NoTracing = NO_TRACING
     span: Any = None
+    # What ``metadata.*`` means for this request (the handler gives the one that adds
+    # its API key's default metadata).
+    metadata_of: MetadataOf = header_metadata
 
     def facts(self) -> dict[str, Any]:
         """What conditional routing reads: metadata.*, params.*, url.pathname."""
@@ -66,7 +76,7 @@ class RouteContext:
     def metadata(self) -> Mapping[str, Any]:
         # The request's own, not the (shared, cached) route's; the config middleware
         # has already refused a bad one.
-        return parse_metadata(self.request.headers.get(METADATA_HEADER))
+        return self.metadata_of(self.request)
 
 
 @dataclass

@@ -65,5 +65,13 @@ class Routed:
                 return record.model
         return None
 
+    @property
+    def answered_model(self) -> str | None:
+        """The model sent upstream, else the one the answer names (a streamed body)."""
+        model = self.model
+        if model is None and self.relay is not None:
+            return self.relay.model
+        return model
+
 
 ROUTED = web.RequestKey("gateway_routed", Routed)

@@ -33,6 +33,7 @@ from ..response_headers import HeaderAllowList
 from ..settings import SETTINGS
 from .idle import IdleDeadline
 from .result import RelayResult
+from .usage_filter import UsageChunkFilter
 from .usage_sniffer import UsageSniffer, model_in, usage_in
 
 log = logging.getLogger("gateway.relay")
@@ -77,6 +78,7 @@ async def relay(
     anthropic: bool = False,
     in_flight: Any = None,
     watch_finish: bool = False,
+    usage_filter: UsageChunkFilter | None = None,
 ) -> web.StreamResponse:
     """Answer ``request`` with ``answer``; returns the (finished) response, and fills
     ``result`` as it goes (so that it holds what happened if the client hangs up).
@@ -88,6 +90,8 @@ async def relay(
     ``in_flight``: the worker's InFlight, told which answer is being relayed so that
     a shutdown's deadline can end it in band. ``watch_finish`` (tracing): note the
     finish reasons in the bytes out, in ``result.finish_reasons``.
+    ``usage_filter``: drops the usage event a passthrough stream was asked for by
+    the limits (``usage_filter.py``), after the usage is read.
     """
     status = answer.status
     headers = client_headers(answer.headers, extra_headers, request.app[SETTINGS].pass_response_headers)
@@ -117,7 +121,9 @@ async def relay(
         # (an event stream keeps its stream headers, however short).
         result.usage = usage_in(answer.first_chunk)
         return web.Response(status=status, headers=headers, body=answer.first_chunk)
-    return await _relay_bytes(request, answer, result, headers, idle_timeout, anthropic, in_flight, watch_finish)
+    return await _relay_bytes(
+        request, answer, result, headers, idle_timeout, anthropic, in_flight, watch_finish, usage_filter
+    )
 
 
 async def _relay_bytes(
@@ -129,16 +135,20 @@ async def _relay_bytes(
     anthropic: bool,
     in_flight,
     watch_finish: bool,
+    usage_filter: UsageChunkFilter | None,
 ) -> web.StreamResponse:
     is_sse = answer.content_type == EVENT_STREAM
     response = _stream_response(answer.status, headers, is_sse)
     await response.prepare(request)
     # Usage is read on the side: the sniffer hands every chunk back untouched.
     sniffer = UsageSniffer()
+    feed, close = sniffer.feed, _nothing
+    if usage_filter is not None:  # drops the usage event the limits asked for (usage_filter.py)
+        feed, close = (lambda chunk: usage_filter.feed(sniffer.feed(chunk))), usage_filter.close
     try:
         return await _pump(
-            request, response, answer, result, sniffer.feed(answer.first_chunk), idle_timeout,
-            anthropic, is_sse, sniffer.feed, _nothing, in_flight, watch_finish,
+            request, response, answer, result, feed(answer.first_chunk), idle_timeout,
+            anthropic, is_sse, feed, close, in_flight, watch_finish,
         )
     finally:
         result.usage = sniffer.usage()

@@ -55,7 +55,7 @@ CASES = [
     (fb({**OK, "custom_host": "ftp://x"}), "config.targets[0].custom_host: must be an http:// or https:// URL with a host", "config.targets[0].custom_host"),
     (
         fb({"virtual_key": "openai-prod-1a2b"}),
-        "config.targets[0].virtual_key: virtual keys live in Portkey's hosted service; give provider and api_key instead",
+        "config.targets[0].virtual_key: virtual keys need the gateway's store (--store, --admin-key-file); give provider and api_key instead",
         "config.targets[0].virtual_key",
     ),
     (fb({**OK, "cache": True}), "config.targets[0].cache: must be an object", "config.targets[0].cache"),

@@ -1,0 +1,225 @@
+"""Limits on the request path (``gateway.limits``): admit before the call, charge after.
+
+The fourth middleware (after config: it needs the route and the client's key). A
+request whose API key or virtual keys carry ``rate_limits`` / ``usage_limits`` is
+admitted with one ``admit`` round trip (request limits charged atomically, token
+windows and budgets checked), refused with a 429 / 412 / 400 / 503 from
+:func:`.responses.limit_error`, and answered with the remaining-headers (added when
+the response is prepared, so streamed answers carry them too). When the answer has
+ended (a cancelled stream included) its usage is charged in a task the request's
+cancellation does not reach, and a crossed ``alert_threshold`` is logged and, if
+``--alert-webhook-url`` is set, POSTed there (with a timeout, never on the request's
+time). A request without limits costs two dict lookups.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import aiohttp
+from aiohttp import web
+
+from ..limits.counters import AlertCrossed, LimitCounters, Subject
+from ..limits.factory import open_counters
+from ..limits.model import NO_LIMITS, Limits, LimitsError, parse_limits
+from ..limits.pricing import PriceTable, load_price_table
+from ..limits.responses import limit_error, limit_headers
+from ..routing.records import ROUTED
+from ..settings import SETTINGS
+from ..store.runtime import STORE_RUNTIME
+from ..streaming.usage_filter import NEEDS_USAGE
+from ..usage import Usage
+from .keys import CLIENT_KEY
+from .state import is_api_request, state_of
+from .stored_routes import BODY_READ, body_model
+
+log = logging.getLogger("gateway.limits")
+
+WEBHOOK_TIMEOUT_S = 5.0
+
+
+@dataclass
+class LimitsRuntime:
+    counters: LimitCounters
+    prices: PriceTable
+    webhook_url: str | None = None
+    session: aiohttp.ClientSession | None = None
+    pending: set[asyncio.Task] = field(default_factory=set)
+    # Parsed limits per stored record (the view replaces records when they change).
+    _parsed: dict[int, tuple[object, Limits]] = field(default_factory=dict)
+
+    def limits_of(self, record) -> Limits:
+        entry = self._parsed.get(id(record))
+        if entry is not None and entry[0] is record:
+            return entry[1]
+        if len(self._parsed) > 4096:
+            self._parsed.clear()
+        try:
+            limits = parse_limits(
+                list(record.rate_limits) if record.rate_limits is not None else None, record.usage_limits
+            )
+        except LimitsError as exc:  # checked when stored; a hand-edited row must not pass unlimited
+            log.error("unreadable limits; refusing its requests", extra={"fields": {"id": record.id, "error": str(exc)}})
+            raise
+        self._parsed[id(record)] = (record, limits)
+        return limits
+
+
+LIMITS = web.AppKey("limits", LimitsRuntime)
+
+
+@dataclass(frozen=True)
+class Admission:
+    subjects: tuple[Subject, ...]
+    headers: dict[str, str]
+    model: str | None
+
+
+ADMISSION = web.RequestKey("limits_admission", Admission)
+
+
+async def limits_context(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx (after the store's): the counters and prices, when there is a store."""
+    import os
+
+    settings = app[SETTINGS]
+    if app.get(STORE_RUNTIME) is None:  # limits live on stored keys
+        yield
+        return
+    runtime = LimitsRuntime(open_counters(settings, os.environ), load_price_table(settings.pricing_file))
+    runtime.webhook_url = settings.alert_webhook_url
+    if runtime.webhook_url:
+        runtime.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WEBHOOK_TIMEOUT_S))
+    app[LIMITS] = runtime
+    try:
+        yield
+    finally:
+        if runtime.pending:
+            await asyncio.wait(set(runtime.pending))
+        await runtime.counters.close()
+        if runtime.session is not None:
+            await runtime.session.close()
+
+
+@web.middleware
+async def limits_middleware(request: web.Request, handler):
+    runtime = request.app.get(LIMITS)
+    if runtime is None or not is_api_request(request):
+        return await handler(request)
+    subjects = subjects_of(request, runtime)
+    if not subjects:
+        return await handler(request)
+    state = state_of(request)
+    model = None
+    priced = True
+    if any(s.limits.usage_limits is not None and s.limits.usage_limits.credit_limit is not None for s in subjects):
+        model = await _asked_model(request)
+        priced = model is not None and runtime.prices.price(state.provider or "", model) is not None
+    decision = await runtime.counters.admit(subjects, priced=priced)
+    if not decision.allowed:
+        raise limit_error(decision, model=model)
+    request[ADMISSION] = Admission(subjects, limit_headers(decision), model)
+    if any(_counts_tokens(s.limits) for s in subjects):
+        request[NEEDS_USAGE] = True  # a stream is asked for its usage (streaming/usage_filter.py)
+        request[BODY_READ] = True  # which needs the body whole
+    try:
+        return await handler(request)
+    finally:
+        charge(request, runtime)
+
+
+def _counts_tokens(limits: Limits) -> bool:
+    budget = limits.usage_limits
+    return bool(limits.token_limits) or (budget is not None and (budget.token_limit or budget.credit_limit
+                                                                  or budget.alert_threshold))
+
+
+def subjects_of(request: web.Request, runtime: LimitsRuntime) -> tuple[Subject, ...]:
+    """The API key's and the route's virtual keys' limits (those that have any)."""
+    subjects = []
+    client = request.get(CLIENT_KEY)
+    if client is not None:
+        limits = _limits(runtime, client.key)
+        if not limits.is_empty:
+            subjects.append(Subject(f"api-key:{client.key.id}", limits))
+    route = state_of(request).route
+    slugs = {leaf.target.virtual_key for leaf in route.leaves if leaf.target.virtual_key} if route else ()
+    if slugs:
+        view = request.app[STORE_RUNTIME].view.current
+        for slug in sorted(slugs):
+            record = view.virtual_key(slug)
+            limits = _limits(runtime, record) if record is not None else NO_LIMITS
+            if not limits.is_empty:
+                subjects.append(Subject(f"virtual-key:{slug}", limits))
+    return tuple(subjects)
+
+
+def _limits(runtime: LimitsRuntime, record) -> Limits:
+    if record.rate_limits is None and record.usage_limits is None:
+        return NO_LIMITS
+    return runtime.limits_of(record)
+
+
+async def _asked_model(request: web.Request) -> str | None:
+    route = state_of(request).route
+    override = route.target.override_params.get("model") if route is not None else None
+    model = override if isinstance(override, str) else await body_model(request)
+    return model if isinstance(model, str) else None
+
+
+def charge(request: web.Request, runtime: LimitsRuntime) -> None:
+    """Charge the answer's usage (what streamed, for a stream cut short) after the request."""
+    admission = request.get(ADMISSION)
+    if admission is None:
+        return
+    # What routing and the relay report: the context middleware, outside this one,
+    # writes it into the request's state only after this runs.
+    routed = request.get(ROUTED)
+    relayed = routed.relay if routed is not None else None
+    usage = (relayed.usage if relayed is not None else None) or Usage()
+    provider = (routed.provider if routed is not None else None) or state_of(request).provider or ""
+    model = routed.answered_model if routed is not None else None
+    cost = runtime.prices.cost(provider, model, usage) if model else None
+    if cost is None and admission.model:
+        cost = runtime.prices.cost(provider, admission.model, usage)
+    if cost is None and not usage.total:
+        cost = Decimal(0)  # nothing answered (an error): nothing to price
+    task = asyncio.get_running_loop().create_task(_charge(runtime, admission.subjects, usage, cost))
+    runtime.pending.add(task)
+    task.add_done_callback(runtime.pending.discard)
+
+
+async def _charge(runtime: LimitsRuntime, subjects: Sequence[Subject], usage: Usage, cost: Decimal | None) -> None:
+    crossed = await runtime.counters.charge_usage(subjects, usage, cost)
+    if crossed and runtime.session is not None and runtime.webhook_url:
+        for alert in crossed:
+            await _post_alert(runtime, alert)
+
+
+async def _post_alert(runtime: LimitsRuntime, alert: AlertCrossed) -> None:
+    payload = {
+        "event": "usage.alert_threshold_crossed",
+        "scope": alert.scope,
+        "threshold_usd": str(alert.threshold),
+        "spent_usd": str(alert.spent),
+        "period": alert.period,
+    }
+    try:
+        async with runtime.session.post(runtime.webhook_url, json=payload) as response:
+            if response.status >= 300:
+                log.warning("alert webhook refused", extra={"fields": {"status": response.status, "scope": alert.scope}})
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        log.warning("alert webhook failed", extra={"fields": {"scope": alert.scope, "error": type(exc).__name__}})
+
+
+async def add_limit_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: the remaining-headers of an admitted request (errors included)."""
+    admission = request.get(ADMISSION)
+    if admission is not None:
+        for name, value in admission.headers.items():
+            response.headers[name] = value  # the key's own limits, over the upstream's
+

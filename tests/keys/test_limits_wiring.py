@@ -1,0 +1,193 @@
+"""Limits on stored keys, on the request path: 429 / 412, remaining-headers, usage
+charged after the answer (streams too) and read back through the admin API and CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+import openai
+import orjson
+import portkey_ai
+import pytest
+from aiohttp import web
+
+from gateway.middlewares.limits import LIMITS
+from gateway.settings import Settings
+from gateway.store.runtime import STORE_RUNTIME
+from tests.keys.test_wiring import ADMIN, ADMIN_KEY, CHAT, PROVIDER_KEY, post_chat, settled
+
+# "hello there" → 2 prompt tokens; "You said: hello there" → 4 completion tokens.
+TOKENS_PER_CALL = 6
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    (tmp_path / "admin.key").write_text(ADMIN_KEY + "\n")
+    (tmp_path / "master.key").write_text("a master key of more than thirty-two bytes, for tests\n")
+    return Settings(
+        store=str(tmp_path / "state" / "gateway.db"),
+        admin_key_file=str(tmp_path / "admin.key"),
+        master_key_file=str(tmp_path / "master.key"),
+        limits_db=str(tmp_path / "limits.sqlite3"),
+        alert_webhook_url=None,
+    )
+
+
+@pytest.fixture
+async def admin(gateway):
+    client = portkey_ai.AsyncPortkey(api_key=ADMIN_KEY, base_url=str(gateway.make_url("/v1")), max_retries=0)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+def view(gateway):
+    return gateway.app[STORE_RUNTIME].view
+
+
+async def charged(gateway) -> None:
+    """Wait for the charges of answers already given (they run after the answer)."""
+    pending = set(gateway.app[LIMITS].pending)
+    if pending:
+        await asyncio.wait(pending)
+
+
+async def setup(admin, view, fake_openai, *, key_limits=None, vk_limits=None) -> tuple[str, str, str]:
+    vk = await admin.virtual_keys.create(
+        name="team", provider="openai", key=PROVIDER_KEY, custom_host=fake_openai.url, slug="team", **(vk_limits or {})
+    )
+    created = await admin.api_keys.create(type="workspace", sub_type="service", name="svc", **(key_limits or {}))
+    await settled(view)
+    return created.key, created.id, vk.slug
+
+
+async def test_a_request_limit_answers_429_with_headers_the_sdk_reads(admin, gateway, client, view, fake_openai):
+    key, _, slug = await setup(admin, view, fake_openai, key_limits={"rate_limits": [{"type": "requests", "unit": "rpm", "value": 2}]})
+    headers = {"x-portkey-api-key": key, "x-portkey-virtual-key": slug}
+    remaining = []
+    for _ in range(2):
+        response = await client.post("/v1/chat/completions", json=CHAT, headers=headers)
+        assert response.status == 200
+        assert response.headers["x-ratelimit-limit-requests"] == "2"
+        remaining.append(response.headers["x-ratelimit-remaining-requests"])
+    assert remaining == ["1", "0"]
+    sdk = openai.AsyncOpenAI(api_key="unused", base_url=str(gateway.make_url("/v1")), default_headers=headers, max_retries=0)
+    with pytest.raises(openai.RateLimitError) as refused:
+        await sdk.chat.completions.create(**CHAT)
+    await sdk.close()
+    response = refused.value.response
+    assert response.status_code == 429 and int(response.headers["retry-after"]) <= 60
+    assert response.headers["x-ratelimit-remaining-requests"] == "0"
+    assert refused.value.code == "rate_limit_exceeded"
+    assert len(fake_openai.requests) == 2
+
+
+async def test_a_token_budget_answers_412_once_spent_streams_included(admin, gateway, client, view, fake_openai):
+    limits = {"usage_limits": {"token_limit": TOKENS_PER_CALL + 1}}
+    key, key_id, slug = await setup(admin, view, fake_openai, vk_limits=limits)
+    headers = {"x-portkey-api-key": key, "x-portkey-virtual-key": slug}
+    response = await client.post("/v1/chat/completions", json={**CHAT, "stream": True,
+                                 "stream_options": {"include_usage": True}}, headers=headers)
+    assert response.status == 200 and b"[DONE]" in await response.read()
+    await charged(gateway)
+    assert (await post_chat(client, headers))[0] == 200  # 6 of 7 used: something is left
+    await charged(gateway)
+    status, body = await post_chat(client, headers)
+    assert status == 412 and body["error"]["code"] == "budget_exhausted"
+    assert len(fake_openai.requests) == 2
+    usage = await (await client.get(f"/v1/virtual-keys/{slug}/usage", headers=ADMIN)).json()
+    assert "data" in usage, usage
+    [today] = usage["data"]
+    assert today["requests"] == 2 and today["input_tokens"] == 4 and today["output_tokens"] == 8
+    by_key = await (await client.get(f"/v1/api-keys/{key_id}/usage", headers=ADMIN)).json()
+    assert by_key["data"][0]["requests"] == 0  # the API key itself has no limits: nothing counted for it
+
+
+async def test_a_credit_limit_counts_cost_and_alerts_once(admin, gateway, client, view, fake_openai, caplog):
+    caplog.set_level(logging.WARNING, logger="gateway.limits")
+    limits = {"usage_limits": {"credit_limit": 1, "alert_threshold": 0.000001}}
+    key, key_id, slug = await setup(admin, view, fake_openai, key_limits=limits)
+    headers = {"x-portkey-api-key": key, "x-portkey-virtual-key": slug}
+    for _ in range(2):
+        assert (await post_chat(client, headers))[0] == 200
+        await charged(gateway)
+    usage = await (await client.get(f"/v1/api-keys/{key_id}/usage", headers=ADMIN)).json()
+    assert float(usage["data"][0]["cost_usd"]) > 0
+    alerts = [r for r in caplog.records if r.getMessage() == "usage alert threshold crossed"]
+    assert len(alerts) == 1 and alerts[0].fields["scope"] == f"api-key:{key_id}"
+    status, body = await post_chat(client, headers, {**CHAT, "model": "no-such-model-priced"})
+    assert status == 400 and body["error"]["code"] == "model_price_unknown"
+
+
+async def test_alert_webhook_is_posted_off_the_request(admin, gateway, client, view, fake_openai, aiohttp_server):
+    received = asyncio.Queue()
+
+    async def hook(request: web.Request) -> web.Response:
+        await received.put(await request.json())
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    server = await aiohttp_server(app)
+    gateway.app[LIMITS].webhook_url = str(server.make_url("/hook"))
+    import aiohttp
+
+    gateway.app[LIMITS].session = aiohttp.ClientSession()
+    try:
+        key, key_id, slug = await setup(
+            admin, view, fake_openai, key_limits={"usage_limits": {"alert_threshold": 0.000001, "credit_limit": 5}}
+        )
+        assert (await post_chat(client, {"x-portkey-api-key": key, "x-portkey-virtual-key": slug}))[0] == 200
+        event = await asyncio.wait_for(received.get(), 10)
+        assert event["event"] == "usage.alert_threshold_crossed" and event["scope"] == f"api-key:{key_id}"
+    finally:
+        await charged(gateway)
+        await gateway.app[LIMITS].session.close()
+        gateway.app[LIMITS].session = None
+
+
+async def test_gateway_usage_command_reads_the_same_counters(admin, gateway, client, view, fake_openai, settings):
+    key, key_id, slug = await setup(admin, view, fake_openai, key_limits={"rate_limits": [{"type": "requests", "unit": "rpd", "value": 100}]})
+    assert (await post_chat(client, {"x-portkey-api-key": key, "x-portkey-virtual-key": slug}))[0] == 200
+    await charged(gateway)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", "usage", "--api-key", key_id, "--limits-db", settings.limits_db,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0, err.decode()
+    report = orjson.loads(out)
+    assert report["scope"] == f"api-key:{key_id}" and report["data"][0]["requests"] == 1
+    assert report["data"][0]["input_tokens"] == 2 and report["data"][0]["output_tokens"] == 4
+
+
+async def test_a_stream_is_asked_for_usage_which_the_client_never_sees(admin, gateway, client, view, fake_openai):
+    key, _, slug = await setup(admin, view, fake_openai, vk_limits={"rate_limits": [{"type": "tokens", "unit": "rpd", "value": 1000}]})
+    headers = {"x-portkey-api-key": key, "x-portkey-virtual-key": slug}
+    response = await client.post("/v1/chat/completions", json={**CHAT, "stream": True}, headers=headers)
+    body = await response.read()
+    assert response.status == 200 and body.endswith(b"data: [DONE]\n\n")
+    assert orjson.loads(fake_openai.last.body)["stream_options"] == {"include_usage": True}
+    events = [orjson.loads(e[6:]) for e in body.split(b"\n\n") if e.startswith(b"data: {")]
+    assert events and all(event["choices"] for event in events)  # no usage-only event
+    assert "".join(e["choices"][0]["delta"].get("content", "") for e in events) == "You said: hello there"
+    await charged(gateway)
+    usage = await (await client.get(f"/v1/virtual-keys/{slug}/usage", headers=ADMIN)).json()
+    assert usage["data"][0]["output_tokens"] == 4  # charged from the usage the client did not see
+
+
+def test_the_usage_filter_drops_only_the_usage_event_however_the_bytes_are_split():
+    from gateway.streaming.usage_filter import UsageChunkFilter
+
+    events = [
+        b'data: {"choices":[{"delta":{"content":"hi"}}],"usage":null}\n\n',
+        b'data: {"choices":[],"usage":{"prompt_tokens":2,"completion_tokens":1}}\n\n',
+        b"data: [DONE]\n\n",
+    ]
+    stream = b"".join(events)
+    for cut in range(1, len(stream)):
+        kept = UsageChunkFilter()
+        out = kept.feed(stream[:cut]) + kept.feed(stream[cut:]) + kept.close()
+        assert out == events[0] + events[2], cut

@@ -1,0 +1,271 @@
+"""Stored keys on the request path: API keys, virtual keys, stored configs, scopes.
+
+Through the portkey-ai SDK (admin calls and traffic, as a user would) and raw HTTP,
+on SQLite and on PostgreSQL, against the fake upstreams.
+"""
+
+from __future__ import annotations
+
+import orjson
+import portkey_ai
+import pytest
+
+from gateway.settings import Settings
+from gateway.store.runtime import STORE_RUNTIME
+from tests.fakes.anthropic import FakeAnthropic
+from tests.fakes.bedrock import ACCESS_KEY, SECRET_KEY, FakeBedrock
+from tests.fakes.openai import FakeOpenAI
+
+ADMIN_KEY = "admin-key-0123456789abcdef"
+PROVIDER_KEY = "sk-test-provider-secret-0123456789abcdef"
+ANTHROPIC_KEY = "sk-ant-test-stored-0123456789"
+OTHER_PROVIDER_KEY = "sk-test-rotated-secret-9876543210fedcba"
+ADMIN = {"x-portkey-api-key": ADMIN_KEY}
+CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hello there"}]}
+
+
+@pytest.fixture
+def settings(tmp_path, store_url) -> Settings:
+    (tmp_path / "admin.key").write_text(ADMIN_KEY + "\n")
+    (tmp_path / "master.key").write_text("a master key of more than thirty-two bytes, for tests\n")
+    return Settings(
+        store=store_url,
+        admin_key_file=str(tmp_path / "admin.key"),
+        master_key_file=str(tmp_path / "master.key"),
+    )
+
+
+@pytest.fixture
+async def admin(gateway):
+    client = portkey_ai.AsyncPortkey(api_key=ADMIN_KEY, base_url=str(gateway.make_url("/v1")), max_retries=0)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+def view(gateway):
+    return gateway.app[STORE_RUNTIME].view
+
+
+async def settled(view) -> None:
+    """Wait until this worker's view has the store's latest version (the admin write woke it)."""
+    version = await view.store.version()
+    await view.wait_until(lambda v: v.current.version == version, timeout=5)
+
+
+async def new_key(admin, view, **fields) -> str:
+    created = await admin.api_keys.create(type="workspace", sub_type="service", name="svc", **fields)
+    await settled(view)
+    return created.key
+
+
+async def openai_vk(admin, view, fake: FakeOpenAI, slug: str = "team-openai", key: str = PROVIDER_KEY) -> str:
+    created = await admin.virtual_keys.create(name=slug, provider="openai", key=key, slug=slug, custom_host=fake.url)
+    await settled(view)
+    return created.slug
+
+
+async def post_chat(client, headers: dict, body: dict = CHAT):
+    response = await client.post("/v1/chat/completions", json=body, headers=headers)
+    return response.status, await response.json()
+
+
+async def test_portkey_sdk_traffic_through_a_virtual_key(admin, gateway, view, fake_openai):
+    slug = await openai_vk(admin, view, fake_openai)
+    client_key = await new_key(admin, view)
+    portkey = portkey_ai.AsyncPortkey(
+        api_key=client_key, virtual_key=slug, base_url=str(gateway.make_url("/v1")), max_retries=0
+    )
+    try:
+        answer = await portkey.chat.completions.create(**CHAT)
+        assert answer.choices[0].message.content == "You said: hello there"
+        chunks = [c async for c in await portkey.chat.completions.create(**CHAT, stream=True)]
+        assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "You said: hello there"
+    finally:
+        await portkey.close()
+    sent = fake_openai.last.headers
+    assert sent["Authorization"] == f"Bearer {PROVIDER_KEY}"
+    assert "x-portkey-api-key" not in sent and client_key not in str(dict(sent))
+
+
+async def test_gateway_auth_turns_on_with_the_first_stored_key(admin, client, view, fake_openai):
+    slug = await openai_vk(admin, view, fake_openai)
+    headers = {"x-portkey-virtual-key": slug}
+    assert (await post_chat(client, headers))[0] == 200  # no API key stored yet: auth is off
+    client_key = await new_key(admin, view)
+    status, body = await post_chat(client, headers)
+    assert status == 401 and body["error"]["code"] == "invalid_api_key"
+    status, body = await post_chat(client, {**headers, "x-portkey-api-key": "pk-not-a-key"})
+    assert status == 401 and body["error"]["code"] == "invalid_api_key"
+    assert (await post_chat(client, {**headers, "x-portkey-api-key": client_key}))[0] == 200
+
+
+async def test_revoked_and_expired_keys_are_refused_with_their_own_codes(admin, client, view, fake_openai):
+    slug = await openai_vk(admin, view, fake_openai)
+    client_key = await new_key(admin, view)
+    expired = await new_key(admin, view, expires_at="2020-01-01T00:00:00Z")
+    headers = {"x-portkey-virtual-key": slug, "x-portkey-api-key": client_key}
+    assert (await post_chat(client, headers))[0] == 200
+    status, body = await post_chat(client, {**headers, "x-portkey-api-key": expired})
+    assert status == 401 and body["error"]["code"] == "api_key_expired"
+    [stored] = [k for k in (await admin.api_keys.list()).data if k["key"].endswith(client_key[-4:])]
+    await admin.api_keys.update(id=stored["id"], status="revoked")
+    await settled(view)
+    status, body = await post_chat(client, headers)
+    assert status == 401 and body["error"]["code"] == "api_key_revoked"
+    assert client_key not in orjson.dumps(body).decode()
+
+
+async def test_virtual_key_in_a_config_a_target_and_the_model_string(admin, client, view, fake_openai, make_fake):
+    other = await make_fake()
+    first = await openai_vk(admin, view, fake_openai, "first")
+    second = await openai_vk(admin, view, other, "second", OTHER_PROVIDER_KEY)
+    top = {"x-portkey-config": orjson.dumps({"virtual_key": first}).decode()}
+    assert (await post_chat(client, top))[0] == 200
+    assert fake_openai.last.headers["Authorization"] == f"Bearer {PROVIDER_KEY}"
+    fallback = {
+        "strategy": {"mode": "fallback"},
+        "targets": [{"virtual_key": second, "override_params": {"model": "gpt-4o-mini"}}, {"virtual_key": first}],
+    }
+    status, _ = await post_chat(client, {"x-portkey-config": orjson.dumps(fallback).decode()})
+    assert status == 200 and other.last.headers["Authorization"] == f"Bearer {OTHER_PROVIDER_KEY}"
+    assert orjson.loads(other.last.body)["model"] == "gpt-4o-mini"
+    status, _ = await post_chat(client, {}, {**CHAT, "model": f"@{second}/gpt-4.1"})
+    assert status == 200 and orjson.loads(other.last.body)["model"] == "gpt-4.1"
+    assert other.last.headers["Authorization"] == f"Bearer {OTHER_PROVIDER_KEY}"
+
+
+async def test_stored_config_by_slug_and_as_the_keys_default(admin, client, view, fake_openai, make_fake):
+    other = await make_fake()
+    first = await openai_vk(admin, view, fake_openai, "first")
+    second = await openai_vk(admin, view, other, "second", OTHER_PROVIDER_KEY)
+    config = await admin.configs.create(name="by-team", config={
+        "strategy": {"mode": "conditional", "conditions": [{"query": {"metadata.team": {"$eq": "ml"}}, "then": "ml"}],
+                     "default": "rest"},
+        "targets": [{"name": "ml", "virtual_key": second}, {"name": "rest", "virtual_key": first}],
+    })
+    await settled(view)
+    status, _ = await post_chat(client, {"x-portkey-config": config.slug, "x-portkey-metadata": '{"team": "ml"}'})
+    assert status == 200 and len(other.requests) == 1
+    client_key = await new_key(admin, view, defaults={"config_id": config.slug, "metadata": {"team": "ml"}})
+    status, _ = await post_chat(client, {"x-portkey-api-key": client_key})
+    assert status == 200 and len(other.requests) == 2  # the default config, routed on the default metadata
+    status, _ = await post_chat(client, {"x-portkey-api-key": client_key, "x-portkey-metadata": '{"team": "web"}'})
+    assert status == 200 and len(other.requests) == 2 and len(fake_openai.requests) == 1  # the request's own wins
+
+
+async def test_unknown_references_are_named(admin, client, view, fake_openai):
+    status, body = await post_chat(client, {"x-portkey-virtual-key": "nope"})
+    assert status == 400 and body["error"]["code"] == "unknown_virtual_key" and "'nope'" in body["error"]["message"]
+    status, body = await post_chat(client, {"x-portkey-config": "pc-missing"})
+    assert status == 400 and body["error"]["code"] == "unknown_config" and "pc-missing" in body["error"]["message"]
+    bad = {"targets": [{"virtual_key": "gone"}], "strategy": {"mode": "fallback"}}
+    status, body = await post_chat(client, {"x-portkey-config": orjson.dumps(bad).decode()})
+    assert status == 400 and body["error"]["param"] == "config.targets[0].virtual_key"
+
+
+async def test_a_stored_credential_never_goes_to_a_host_the_client_names(admin, view, client, fake_openai, make_fake):
+    elsewhere = await make_fake()
+    slug = await openai_vk(admin, view, fake_openai)
+    for headers in (
+        {"x-portkey-virtual-key": slug, "x-portkey-custom-host": elsewhere.url},
+        {"x-portkey-config": orjson.dumps({"virtual_key": slug, "custom_host": elsewhere.url}).decode()},
+        {"x-portkey-config": orjson.dumps({"virtual_key": slug, "provider": "groq"}).decode(),
+         "x-portkey-custom-host": elsewhere.url},
+    ):
+        status, body = await post_chat(client, headers)
+        assert status == 400 and body["error"]["code"] == "custom_host_with_virtual_key", headers
+    assert elsewhere.requests == []
+
+
+async def test_scopes_refuse_what_the_key_may_not_use(admin, client, view, fake_openai, make_fake):
+    other = await make_fake()
+    allowed = await openai_vk(admin, view, fake_openai, "allowed")
+    refused = await openai_vk(admin, view, other, "refused")
+    key = await new_key(admin, view, scopes=["virtual_keys:allowed", "models:gpt-4o*"])
+    headers = {"x-portkey-api-key": key}
+    assert (await post_chat(client, {**headers, "x-portkey-virtual-key": allowed}))[0] == 200
+    status, body = await post_chat(client, {**headers, "x-portkey-virtual-key": refused})
+    assert status == 403 and "'refused'" in body["error"]["message"]
+    status, body = await post_chat(client, {**headers, "x-portkey-virtual-key": allowed}, {**CHAT, "model": "o3"})
+    assert status == 403 and body["error"]["code"] == "model_refused" and "'o3'" in body["error"]["message"]
+    raw = {**headers, "x-portkey-provider": "openai", "x-portkey-custom-host": fake_openai.url,
+           "Authorization": "Bearer sk-test-own"}
+    status, body = await post_chat(client, raw)
+    assert status == 403 and body["error"]["code"] == "raw_keys_refused"
+    assert other.requests == [] and len(fake_openai.requests) == 1
+    trusted = await new_key(admin, view, scopes=["providers:openai", "raw_keys", "custom_hosts"])
+    assert (await post_chat(client, {**raw, "x-portkey-api-key": trusted}))[0] == 200
+
+
+async def test_a_changed_or_deleted_virtual_key_is_never_served_from_the_route_cache(admin, client, view, fake_openai):
+    slug = await openai_vk(admin, view, fake_openai)
+    headers = {"x-portkey-virtual-key": slug}
+    assert (await post_chat(client, headers))[0] == 200
+    await admin.virtual_keys.update(slug=slug, key=OTHER_PROVIDER_KEY)
+    await settled(view)
+    assert (await post_chat(client, headers))[0] == 200
+    assert fake_openai.last.headers["Authorization"] == f"Bearer {OTHER_PROVIDER_KEY}"
+    await admin.virtual_keys.delete(slug=slug)
+    await settled(view)
+    status, body = await post_chat(client, headers)
+    assert status == 400 and body["error"]["code"] == "unknown_virtual_key"
+
+
+async def test_azure_anthropic_and_bedrock_virtual_keys(admin, view, client, aiohttp_server, fake_openai, monkeypatch, tmp_path):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    anthropic = FakeAnthropic()
+    anthropic.url = str((await aiohttp_server(anthropic.app())).make_url("/v1"))
+    bedrock = FakeBedrock(region="us-east-1")
+    bedrock.url = str((await aiohttp_server(bedrock.app())).make_url("")).rstrip("/")
+    await admin.virtual_keys.create(
+        name="azure", provider="azure-openai", key=PROVIDER_KEY, slug="azure", custom_host=fake_openai.url.removesuffix("/v1"),
+        resourceName="res", deploymentName="gpt4o-deploy", apiVersion="2024-10-21",
+    )
+    await admin.virtual_keys.create(name="claude", provider="anthropic", key=ANTHROPIC_KEY, slug="claude", custom_host=anthropic.url)
+    await admin.virtual_keys.create(
+        name="bedrock", provider="bedrock", slug="bedrock", awsAccessKeyId=ACCESS_KEY, awsSecretAccessKey=SECRET_KEY,
+        awsRegion="us-east-1", custom_host=bedrock.url,
+    )
+    await settled(view)
+    status, _ = await post_chat(client, {"x-portkey-virtual-key": "azure"})
+    assert status == 200
+    assert fake_openai.last.headers["api-key"] == PROVIDER_KEY
+    assert fake_openai.last.raw_path == "/deployments/gpt4o-deploy/chat/completions?api-version=2024-10-21"
+    status, body = await post_chat(client, {"x-portkey-virtual-key": "claude"}, {**CHAT, "model": "claude-sonnet-4-5"})
+    assert status == 200 and anthropic.last.headers["x-api-key"] == ANTHROPIC_KEY
+    status, body = await post_chat(client, {"x-portkey-virtual-key": "bedrock"}, {**CHAT, "model": "anthropic.claude-3-5-sonnet-20241022-v2:0"})
+    assert status == 200, body  # the fake checks the SigV4 signature made with the stored keys
+    assert f"Credential={ACCESS_KEY}/" in bedrock.last.headers["Authorization"]
+    assert SECRET_KEY not in orjson.dumps(body).decode()
+
+
+async def test_the_store_down_keeps_known_keys_and_refuses_others(admin, client, view, fake_openai, monkeypatch):
+    slug = await openai_vk(admin, view, fake_openai)
+    known = await new_key(admin, view)
+    assert (await (await client.get("/ready")).json())["store"] == "reachable"
+
+    async def down():
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(view.store, "version", down)
+    polls = view.polls  # a poll in flight may still succeed; the next two cannot
+    view.wake()
+    await view.wait_until(lambda v: v.polls >= polls + 2, timeout=10)
+    assert not view.reachable
+    ready = await client.get("/ready")
+    assert ready.status == 200 and (await ready.json())["store"] == "unreachable"
+    assert (await post_chat(client, {"x-portkey-virtual-key": slug, "x-portkey-api-key": known}))[0] == 200
+    status, body = await post_chat(client, {"x-portkey-virtual-key": slug, "x-portkey-api-key": "pk-new"})
+    assert status == 503 and body["error"]["code"] == "store_unavailable"
+
+
+async def test_non_utf8_api_key_is_a_401(admin, client, view, fake_openai):
+    await new_key(admin, view)
+    response = await client.post(
+        "/v1/chat/completions", json=CHAT, headers={"x-portkey-api-key": "pk-caf\udce9".encode("utf-8", "surrogateescape").decode("latin-1")}
+    )
+    assert response.status == 401

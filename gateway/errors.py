@@ -5,12 +5,42 @@ top-level ``status``/``message`` (so Portkey clients keep working)::
 
     {"error": {"message": "...", "type": "...", "param": null, "code": "..."},
      "status": "failure", "message": "..."}
+
+A client of Anthropic's protocol (``/v1/messages``) gets the same error the way
+Anthropic's API tells it, so its SDK raises the right exception::
+
+    {"type": "error", "error": {"type": "rate_limit_error", "message": "..."}}
+
+The hierarchy is shallow: the class fixes status, type and code; where the error is
+rendered (the context middleware, or the relay for a stream already started) picks
+the shape with ``anthropic=``.
 """
 
 from __future__ import annotations
 
 import orjson
 from aiohttp import web
+
+# HTTP status → the Anthropic error type that Anthropic's API answers it with.
+ANTHROPIC_TYPES: dict[int, str] = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    408: "timeout_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    503: "overloaded_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+
+
+def speaks_anthropic(path: str) -> bool:
+    """Whether the client at ``path`` speaks Anthropic's Messages protocol."""
+    return path.startswith("/v1/messages")
 
 
 class GatewayError(Exception):
@@ -49,6 +79,10 @@ class GatewayError(Exception):
             {"error": self.error_object(), "status": "failure", "message": self.message}
         )
 
+    def anthropic_object(self) -> dict:
+        kind = ANTHROPIC_TYPES.get(self.status, "api_error")
+        return {"type": "error", "error": {"type": kind, "message": self.message}}
+
     def sse_event(self) -> bytes:
         """The error as one server-sent event, for failures after a stream started.
 
@@ -59,10 +93,16 @@ class GatewayError(Exception):
         """
         return b"event: error\ndata: " + orjson.dumps({"error": self.error_object()}) + b"\n\n"
 
-    def response(self) -> web.Response:
+    def event_for(self, *, anthropic: bool) -> bytes:
+        """``sse_event()``, or Anthropic's ``error`` event for a Messages client."""
+        if anthropic:
+            return b"event: error\ndata: " + orjson.dumps(self.anthropic_object()) + b"\n\n"
+        return self.sse_event()
+
+    def response(self, *, anthropic: bool = False) -> web.Response:
         return web.Response(
             status=self.status,
-            body=self.body(),
+            body=orjson.dumps(self.anthropic_object()) if anthropic else self.body(),
             content_type="application/json",
             headers=self.headers,
         )
@@ -105,6 +145,12 @@ class BodyTooLarge(GatewayError):
     code = "request_too_large"
 
 
+class MethodNotAllowed(GatewayError):
+    status = 405
+    type = "invalid_request_error"
+    code = "method_not_allowed"
+
+
 class UpstreamUnreachable(GatewayError):
     status = 502
     type = "api_error"
@@ -125,6 +171,25 @@ class UpstreamBroken(GatewayError):
     status = 502
     type = "api_error"
     code = "upstream_error"
+
+
+class UpstreamTooLarge(GatewayError):
+    """An upstream answer the gateway must read whole (to translate it) is too large."""
+
+    status = 502
+    type = "api_error"
+    code = "upstream_too_large"
+
+
+class IdleTimeout(UpstreamTimeout):
+    """A started upstream answer went silent for longer than its idle limit."""
+
+    status = 504
+    code = "stream_idle_timeout"
+
+    def __init__(self, seconds: float, *, before_first_event: bool = False) -> None:
+        where = "before its first event" if before_first_event else "in the middle of its answer"
+        super().__init__(f"upstream sent nothing for {seconds:g} s {where}")
 
 
 class GatewayShutdown(GatewayError):

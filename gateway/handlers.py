@@ -12,7 +12,7 @@ from .body import read_body, stream_body
 from .errors import GatewayShutdown
 from .middlewares.drain import IN_FLIGHT
 from .middlewares.state import state_of
-from .middlewares.stored_routes import BODY_READ, store_readiness
+from .middlewares.stored_routes import BODY_READ, request_metadata, store_readiness
 from .providers.base import Call
 from .providers.registry import get_provider
 from .request_path import API_PREFIX, split_target
@@ -45,7 +45,8 @@ async def ready(request: web.Request) -> web.Response:
 async def proxy(request: web.Request) -> web.StreamResponse:
     """Any ``/v1/...`` call: routed by its RouteSpec, body streamed unless needed whole."""
     settings = request.app[SETTINGS]
-    route = state_of(request).route
+    state = state_of(request)
+    route = state.route
     endpoint, query_string = split_target(request.raw_path)
     call = Call(method=request.method, endpoint=endpoint, query_string=query_string, headers=request.headers)
     # The body is read whole (once) when a provider must read it, when it may be sent
@@ -64,7 +65,9 @@ async def proxy(request: web.Request) -> web.StreamResponse:
         ask_for_stream_usage(request, call, route)  # limits need a stream's usage
     else:
         stream_body(request, call, settings.max_body_size)
-    return await answer(request, call, route)
+    return await answer(
+        request, call, route, state.trace_id, request.app.get(IN_FLIGHT), span=state.span, metadata_of=request_metadata
+    )
 
 
 def add_routes(app: web.Application) -> None:

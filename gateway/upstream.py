@@ -12,10 +12,12 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import aiohttp
 from aiohttp import web
 
+from .answer import UpstreamAnswer
 from .errors import BodyTooLarge, BrokenBody, GatewayError, UpstreamTimeout, UpstreamUnreachable
 from .providers.base import UpstreamRequest
 from .settings import Settings
@@ -45,25 +47,67 @@ def session_context(settings: Settings):
             read_bufsize=2**16,
         )
         app[HTTP_SESSION] = session
+        app[TRANSPORT] = SessionTransport(session)
         yield
         await session.close()
 
     return context
 
 
-@dataclass
-class Opened:
-    """An upstream answer whose status and first body chunk have arrived."""
+class ClientAnswer(UpstreamAnswer):
+    """An answer arriving over an aiohttp connection.
 
-    response: aiohttp.ClientResponse
-    first_chunk: bytes
+    ``read`` is the body stream's own ``readany`` (no wrapper on the relay's path).
+    ``ended`` (the stream's ``at_eof()``) says whether the body was read to its end.
+    aiohttp gives a connection back to the pool by itself once its body has been
+    read to the end, so ``close()`` never needs to choose: it cuts a connection
+    with bytes left, and is a no-op for the connection of an answer read whole.
+    """
+
+    __slots__ = ("_content", "_response", "read")
+
+    def __init__(self, response: aiohttp.ClientResponse, first_chunk: bytes) -> None:
+        self.status = response.status
+        self.headers = response.headers
+        self.first_chunk = first_chunk
+        self._response = response
+        self._content = response.content
+        self.read = response.content.readany
 
     @property
-    def status(self) -> int:
-        return self.response.status
+    def ended(self) -> bool:
+        return self._content.at_eof()
+
+    @property
+    def content_type(self) -> str:
+        return self._response.content_type
+
+    def abort(self, error: BaseException) -> None:
+        self._content.set_exception(error)
 
     def close(self) -> None:
-        self.response.close()
+        self._response.close()
+
+
+class Transport(Protocol):
+    """Sends an upstream request; what routing calls (a test gives its own)."""
+
+    async def open(self, request: UpstreamRequest, *, timeout_s: float, timeout_error: GatewayError) -> UpstreamAnswer:
+        """The answer once its status and first chunk are in (see ``open_upstream``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionTransport:
+    """The real transport: the process's pooled ClientSession."""
+
+    session: aiohttp.ClientSession
+
+    async def open(self, request: UpstreamRequest, *, timeout_s: float, timeout_error: GatewayError) -> UpstreamAnswer:
+        return await open_upstream(self.session, request, timeout_s=timeout_s, timeout_error=timeout_error)
+
+
+# How routing reaches upstreams: set beside the session by ``session_context``.
+TRANSPORT = web.AppKey("upstream_transport", Transport)
 
 
 class BodyCounter:
@@ -95,7 +139,7 @@ async def open_upstream(
     *,
     timeout_s: float,
     timeout_error: GatewayError,
-) -> Opened:
+) -> ClientAnswer:
     """Send ``request``; return once the status and the first body chunk are in.
 
     ``timeout_error`` is raised when ``timeout_s`` runs out first. Connection failures
@@ -128,7 +172,7 @@ async def open_upstream(
     except BaseException:
         _close(response)
         raise
-    return Opened(response, first)
+    return ClientAnswer(response, first)
 
 
 def _close(response: aiohttp.ClientResponse | None) -> None:

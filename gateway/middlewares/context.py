@@ -1,4 +1,5 @@
-"""First middleware: trace id, timing, the access-log line, errors → OpenAI JSON."""
+"""First middleware: trace id, timing, the access-log line, errors → JSON in the
+client's protocol (OpenAI's, or Anthropic's for ``/v1/messages``)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import time
 
 from aiohttp import web
 
-from ..errors import BodyTooLarge, GatewayError
+from ..errors import BodyTooLarge, GatewayError, MethodNotAllowed, NotFound, speaks_anthropic
 from ..observability import METRICS, TRACING, set_overhead
 from ..observability.labels import route_label
+from ..routing.records import ROUTED, Routed
 from ..settings import SETTINGS
 from .state import STATE_KEY, RequestState
 
@@ -37,6 +39,7 @@ async def context_middleware(request: web.Request, handler):
     state.span = tracing.start_request(request)
     response = None
     status = 500
+    anthropic = speaks_anthropic(request.path)
     try:
         if trace_id is not None and not _TRACE_ID.fullmatch(trace_id):
             state.trace_id = new_trace_id()
@@ -48,22 +51,27 @@ async def context_middleware(request: web.Request, handler):
                 param=TRACE_HEADER,
             )
         response = await handler(request)
-        status = CLIENT_CLOSED if state.client_gone else response.status
+        status = response.status
     except GatewayError as exc:
-        response, status = exc.response(), exc.status
+        response, status = exc.response(anthropic=anthropic), exc.status
         state.error_code = exc.code
     except web.HTTPRequestEntityTooLarge as exc:
-        response, status = BodyTooLarge(exc.text or "request body too large").response(), 413
+        response, status = BodyTooLarge(exc.text or "request body too large").response(anthropic=anthropic), 413
     except web.HTTPException as exc:
-        response, status = _http_exception(request, exc), exc.status
+        response, status = _http_exception(request, exc, anthropic), exc.status
     except asyncio.CancelledError:
         status = CLIENT_CLOSED
         raise
     except Exception:
         log.exception("unhandled error", extra={"fields": {"trace_id": state.trace_id}})
         error = GatewayError("internal gateway error; see the gateway log for this trace id")
-        response, status = error.response(), 500
+        response, status = error.response(anthropic=anthropic), 500
     finally:
+        routed = request.get(ROUTED)
+        if routed is not None:
+            _absorb(state, routed)
+            if state.client_gone:
+                status = CLIENT_CLOSED  # the answer was cut short by the client leaving
         now = time.perf_counter()
         if response is not None and not response.prepared:
             set_overhead(state, response.headers)  # a whole answer: its headers go out next
@@ -81,6 +89,51 @@ async def context_middleware(request: web.Request, handler):
     return response
 
 
+async def on_response_prepare(request: web.Request, response: web.StreamResponse) -> None:
+    """The app's on_response_prepare signal: a response written from inside the
+    handler (a stream) gets its overhead header, and counts as a stream in flight
+    until the context middleware ends it. Whole answers got both in the middleware."""
+    state = request.get(STATE_KEY)
+    if state is None or state.overhead is not None:
+        return
+    routed = request.get(ROUTED)
+    if routed is not None:
+        state.waited = _waited(routed)  # the upstreams' time so far is not overhead
+    set_overhead(state, response.headers)
+    if not isinstance(response, web.Response):
+        state.streaming = True
+        request.app[METRICS].stream_started()
+
+
+def _waited(routed: Routed) -> float:
+    """Seconds spent awaiting upstreams and backoffs, routing's and the relay's."""
+    relayed = routed.relay
+    return routed.waited + relayed.waited if relayed is not None else routed.waited
+
+
+def _absorb(state: RequestState, routed: Routed) -> None:
+    """What routing and the relay reported → the request's state (its one writer)."""
+    state.waited = _waited(routed)
+    state.answer_span = routed.answer_span  # tracing: ended with the request's span
+    if routed.provider is not None:
+        state.provider = routed.provider
+        state.option_path = routed.option_path
+    if routed.attempts:
+        state.attempts = [record.fields() for record in routed.attempts]
+    state.model = routed.answered_model
+    relayed = routed.relay
+    if relayed is None:
+        return
+    state.usage = relayed.usage
+    state.upstream_request_id = relayed.upstream_request_id
+    state.body_bytes_out = relayed.bytes_out
+    state.first_byte_at = relayed.first_byte_at
+    state.stream_error = relayed.stream_error
+    state.client_gone = relayed.client_gone
+    state.chunks_out = relayed.chunks_out
+    state.finish_reasons = relayed.finish_reasons
+
+
 def new_trace_id() -> str:
     """``uuid.uuid4().hex`` without building a UUID object (0.7 instead of 2.1 us)."""
     raw = bytearray(os.urandom(16))
@@ -89,26 +142,16 @@ def new_trace_id() -> str:
     return raw.hex()
 
 
-def _http_exception(request: web.Request, exc: web.HTTPException) -> web.Response:
+def _http_exception(request: web.Request, exc: web.HTTPException, anthropic: bool) -> web.Response:
     if exc.status == 404:
-        error = GatewayError(
-            "unknown route: this gateway serves the OpenAI API under /v1/",
-            status=404,
-            type="invalid_request_error",
-            code="not_found",
-        )
+        error = NotFound("unknown route: this gateway serves the OpenAI API under /v1/")
     elif exc.status == 405:
         # Neither the path (it may hold an id or a key) nor the method is echoed.
         allowed = ", ".join(sorted(exc.headers.get("Allow", "").split(",")))
-        error = GatewayError(
-            f"method not allowed here; allowed: {allowed}",
-            status=405,
-            type="invalid_request_error",
-            code="method_not_allowed",
-        )
+        error = MethodNotAllowed(f"method not allowed here; allowed: {allowed}")
     else:
         error = GatewayError(exc.reason, status=exc.status, type="invalid_request_error", code="http_error")
-    response = error.response()
+    response = error.response(anthropic=anthropic)
     for name in ("Allow",):
         if name in exc.headers:
             response.headers[name] = exc.headers[name]

@@ -15,7 +15,7 @@ import asyncio
 
 from aiohttp import web
 
-from ..errors import GatewayShutdown
+from ..errors import GatewayShutdown, speaks_anthropic
 from .state import STATE_KEY
 
 # Why an answer ended, as the access line's ``ended`` field says.
@@ -35,9 +35,9 @@ class InFlight:
     def __len__(self) -> int:
         return len(self._tasks)
 
-    def relaying(self, request: web.Request, content) -> None:
-        """``content`` (an upstream body) is being relayed to ``request``'s client."""
-        self._streams[id(request)] = content
+    def relaying(self, request: web.Request, answer) -> None:
+        """``answer`` (an UpstreamAnswer) is being relayed to ``request``'s client."""
+        self._streams[id(request)] = answer
 
     def relayed(self, request: web.Request) -> None:
         self._streams.pop(id(request), None)
@@ -49,10 +49,10 @@ class InFlight:
             state = request.get(STATE_KEY)
             if state is not None:
                 state.ended = ENDED_BY_SHUTDOWN
-            content = self._streams.get(key)
-            if content is not None:
+            answer = self._streams.get(key)
+            if answer is not None:
                 # The relay wakes up with this error and ends the stream in band.
-                content.set_exception(GatewayShutdown())
+                answer.abort(GatewayShutdown())
             else:
                 task.cancel()
         return len(self._tasks)
@@ -91,7 +91,7 @@ async def drain_middleware(request: web.Request, handler):
         # Cancelled by the drain's deadline before its answer began: say so.
         if not (in_flight._leave(request) and task.uncancel() == 0 and request.writer.output_size == 0):
             raise
-        response = GatewayShutdown().response()
+        response = GatewayShutdown().response(anthropic=speaks_anthropic(request.path))
     except BaseException:
         in_flight._leave(request)
         raise

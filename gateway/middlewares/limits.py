@@ -28,6 +28,7 @@ from ..limits.factory import open_counters
 from ..limits.model import NO_LIMITS, Limits, LimitsError, parse_limits
 from ..limits.pricing import PriceTable, load_price_table
 from ..limits.responses import limit_error, limit_headers
+from ..routing.records import ROUTED
 from ..settings import SETTINGS
 from ..store.runtime import STORE_RUNTIME
 from ..streaming.usage_filter import NEEDS_USAGE
@@ -175,10 +176,14 @@ def charge(request: web.Request, runtime: LimitsRuntime) -> None:
     admission = request.get(ADMISSION)
     if admission is None:
         return
-    state = state_of(request)
-    usage = state.usage or Usage()
-    provider = state.provider or ""
-    cost = runtime.prices.cost(provider, state.model, usage) if state.model else None
+    # What routing and the relay report: the context middleware, outside this one,
+    # writes it into the request's state only after this runs.
+    routed = request.get(ROUTED)
+    relayed = routed.relay if routed is not None else None
+    usage = (relayed.usage if relayed is not None else None) or Usage()
+    provider = (routed.provider if routed is not None else None) or state_of(request).provider or ""
+    model = routed.answered_model if routed is not None else None
+    cost = runtime.prices.cost(provider, model, usage) if model else None
     if cost is None and admission.model:
         cost = runtime.prices.cost(provider, admission.model, usage)
     if cost is None and not usage.total:

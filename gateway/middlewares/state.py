@@ -22,7 +22,6 @@ class RequestState:
     # Filled in as the call proceeds, for the response headers and the access line.
     provider: str | None = None
     option_path: str | None = None
-    retry_attempts: int = 0
     attempts: list[dict[str, Any]] = field(default_factory=list)
     # Set when an answer failed after its first byte (it ended with an error event).
     stream_error: Any = None

@@ -69,7 +69,9 @@ def overhead(state, now: float) -> float:
 
     The request's time since its headers were read, minus the time spent awaiting an
     upstream (sending the request, its status line and first chunk, the rest of an
-    answer read whole) and a retry's backoff (``state.waited``).
+    answer read whole) and a retry's backoff (``state.waited``: routing and the relay
+    report it, the context middleware writes it, and calls this, for a stream from its
+    ``on_response_prepare`` signal handler).
     """
     return max(0.0, now - state.started - state.waited)
 
@@ -79,24 +81,6 @@ def set_overhead(state, headers) -> None:
     if state.overhead is None:
         state.overhead = overhead(state, time.perf_counter())
         headers[OVERHEAD_HEADER] = f"{state.overhead * 1000:.2f}"
-
-
-def on_response_prepare(state_key: web.RequestKey):
-    """The app's on_response_prepare signal handler, reading each request's state
-    under ``state_key`` (given by the app: the middlewares import this package)."""
-
-    async def prepared(request: web.Request, response: web.StreamResponse) -> None:
-        # A response written from inside the handler (a stream): its overhead header,
-        # and it counts as a stream in flight until the context middleware ends it.
-        state = request.get(state_key)
-        if state is None or state.overhead is not None:
-            return  # whole answers got both in the context middleware
-        set_overhead(state, response.headers)
-        if not isinstance(response, web.Response):
-            state.streaming = True
-            request.app[METRICS].stream_started()
-
-    return prepared
 
 
 async def metrics_handler(request: web.Request) -> web.Response:
@@ -122,5 +106,4 @@ __all__ = [
     "metrics_app",
     "metrics_handler",
     "observability_context",
-    "on_response_prepare",
 ]

@@ -19,20 +19,21 @@ def finish_reasons(data: bytes) -> list[str]:
     return [match.decode() for match in _REASON.findall(data)]
 
 
-def watching(state, produce):
+def watching(holder, produce):
     """``produce`` (a translator's ``feed(chunk)`` or ``close()``, both returning the
-    bytes out), noting each finish reason in ``state.finish_reasons``."""
+    bytes out), noting each finish reason in ``holder.finish_reasons`` (the relay's
+    result, or the request's state for a whole answer)."""
 
     def watched(*args: bytes) -> bytes:
         out = produce(*args)
         if out:
-            note(state, out)
+            note(holder, out)
         return out
 
     return watched
 
 
-def note(state, data: bytes) -> None:
+def note(holder, data: bytes) -> None:
     for reason in finish_reasons(data):
-        if reason not in state.finish_reasons:
-            state.finish_reasons.append(reason)
+        if reason not in holder.finish_reasons:
+            holder.finish_reasons.append(reason)

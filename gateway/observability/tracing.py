@@ -177,7 +177,7 @@ class Tracing:
             span.set_attribute("server.address", url.host or "")
             if url.port is not None:
                 span.set_attribute("server.port", url.port)
-        status = outcome.status if (outcome.error is not None or outcome.opened is not None) else None
+        status = outcome.status if (outcome.error is not None or outcome.answer is not None) else None
         if status is not None:
             span.set_attribute("http.response.status_code", status)
         if outcome.error is not None or (status is not None and status >= 400):
@@ -186,7 +186,7 @@ class Tracing:
         if answered:
             from ..streaming.usage_sniffer import model_in
 
-            model = model_in(outcome.opened.first_chunk)  # the answer names the model that answered
+            model = model_in(outcome.answer.first_chunk)  # the answer names the model that answered
             if model:
                 span.set_attribute("gen_ai.response.model", model)
             return False

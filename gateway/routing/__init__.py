@@ -4,53 +4,87 @@ Retries and fallbacks all happen before the client sees a byte (``strategies.run
 returns one Outcome, every other attempt already discarded); then the answer is
 relayed, and its status is fixed. A failure after that point ends the stream with an
 error event (``streaming.relay``), and the access line says so.
+
+What happened is reported, not written into the request's state: ``answer`` publishes
+a :class:`Routed` record on the request (``ROUTED``), filled as routing and the relay
+go, which the context middleware reads.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from ..config import RouteSpec
-from ..middlewares.state import state_of
+from ..errors import speaks_anthropic
+from ..observability import TRACING
 from ..providers.base import Call
 from ..settings import SETTINGS
 from ..streaming.relay import relay
-from .attempt import Outcome, RouteContext, idle_timeout
+from ..streaming.usage_filter import USAGE_FILTER
+from ..upstream import TRANSPORT
+from .attempt import MetadataOf, Outcome, RouteContext, header_metadata, idle_timeout
+from .records import ROUTED, AttemptRecord, RelayResult, Routed
 from .strategies import run
 from .tools import ROUTING_TOOLS, RoutingTools, tools_of
 
-__all__ = ["ROUTING_TOOLS", "RoutingTools", "answer"]
+__all__ = ["ROUTED", "ROUTING_TOOLS", "AttemptRecord", "RelayResult", "Routed", "RoutingTools", "answer"]
 
 
-async def answer(request: web.Request, call: Call, route: RouteSpec) -> web.StreamResponse:
-    ctx = RouteContext(request, call, route, tools_of(request.app))
+async def answer(
+    request: web.Request,
+    call: Call,
+    route: RouteSpec,
+    trace_id: str,
+    in_flight: Any = None,
+    *,
+    span: Any = None,
+    metadata_of: MetadataOf = header_metadata,
+) -> web.StreamResponse:
+    """Route ``call`` and relay the answer; ``in_flight`` (the worker's InFlight) can
+    cut the relay at a shutdown's deadline; ``span`` is the request's trace span
+    (None without tracing), parent of each attempt's; ``metadata_of`` reads what
+    ``metadata.*`` means for conditions (the request's, with its key's defaults)."""
+    routed = Routed()
+    request[ROUTED] = routed  # before any attempt: a client that leaves mid-way is reported too
+    app = request.app
+    ctx = RouteContext(
+        request, call, route, tools_of(app), app[TRANSPORT], routed, trace_id, app[TRACING], span, metadata_of
+    )
     outcome = await run(ctx, route.root)
-    state = state_of(request)
-    state.option_path = outcome.leaf.path
-    state.provider = outcome.leaf.target.provider
-    state.retry_attempts = outcome.retries
-    headers = response_headers(request, outcome)
+    routed.option_path = outcome.leaf.path
+    routed.provider = outcome.leaf.target.provider
+    headers = response_headers(outcome, trace_id)
     if outcome.error is not None:
         outcome.error.headers.update(headers)
         raise outcome.error
-    return await relay(
-        request,
-        outcome.opened,
-        extra_headers=headers,
-        idle_timeout=idle_timeout(outcome.leaf.target, request.app[SETTINGS]),
-        translator=outcome.translator,
-        wants_stream=outcome.call.wants_stream,
-        stream_translator=outcome.stream_translator,
-        first_out=outcome.first_out,
-    )
+    routed.relay = result = RelayResult()
+    async with outcome.answer as upstream:  # the one owner: released or cut once relayed
+        return await relay(
+            request,
+            upstream,
+            result,
+            extra_headers=headers,
+            idle_timeout=idle_timeout(outcome.leaf.target, request.app[SETTINGS]),
+            translator=outcome.translator,
+            wants_stream=outcome.call.wants_stream,
+            stream_translator=outcome.stream_translator,
+            first_out=outcome.first_out,
+            sniff_model=routed.model is None,
+            anthropic=speaks_anthropic(request.path),
+            in_flight=in_flight,
+            watch_finish=span is not None,
+            usage_filter=request.get(USAGE_FILTER),
+        )
 
 
-def response_headers(request: web.Request, outcome: Outcome) -> dict[str, str]:
-    state = state_of(request)
+def response_headers(outcome: Outcome, trace_id: str) -> dict[str, str]:
     return {
         "x-portkey-provider": outcome.leaf.target.provider,
-        "x-portkey-trace-id": state.trace_id,
+        "x-portkey-trace-id": trace_id,
         "x-portkey-last-used-option-index": outcome.leaf.path,
-        "x-portkey-retry-attempt-count": str(outcome.retries),
+        # Portkey's header says -1 when every retry was used and the target still failed.
+        "x-portkey-retry-attempt-count": "-1" if outcome.retries_exhausted else str(outcome.retries),
         "x-portkey-cache-status": "DISABLED",
     }

@@ -1,9 +1,10 @@
 """One call to one target, up to the first byte the client would see.
 
 Nothing is sent to the client here: an attempt ends with an Outcome holding either an
-opened upstream answer (status and first chunk in; for a translated stream, the
-first translated bytes too) or the gateway's own error. The strategies decide whether
-the Outcome is answered or discarded in favour of another attempt.
+upstream answer (status and first chunk in; for a translated stream, the first
+translated bytes too) or the gateway's own error. The strategies decide whether the
+Outcome is answered or discarded in favour of another attempt. The upstream is
+reached through ``ctx.transport`` (the pooled session, or a test's double).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -21,19 +22,26 @@ import orjson
 from aiohttp import web
 from yarl import URL
 
-from ..config import Leaf, RouteSpec, Target
-from ..errors import GatewayError, UpstreamBroken, UpstreamTimeout, UpstreamUnreachable
+from ..answer import UpstreamAnswer
+from ..config import METADATA_HEADER, Leaf, RouteSpec, Target, parse_metadata
+from ..errors import GatewayError, IdleTimeout, UpstreamBroken, UpstreamUnreachable
 from ..loggable import loggable_url, upstream_request_id
-from ..middlewares.state import state_of
-from ..middlewares.stored_routes import request_metadata
-from ..observability import TRACING
+from ..observability.tracing import NO_TRACING, NoTracing, Tracing
 from ..providers.base import Call, Provider, ResponseTranslator, StreamTranslator
 from ..providers.registry import get_provider
 from ..settings import SETTINGS
-from ..upstream import HTTP_SESSION, Opened, open_upstream, request_deadline
+from ..upstream import Transport, request_deadline
+from .records import AttemptRecord, Routed
 from .tools import RoutingTools
 
 log = logging.getLogger("gateway.attempt")
+
+MetadataOf = Callable[[web.Request], Mapping[str, Any]]
+
+
+def header_metadata(request: web.Request) -> Mapping[str, Any]:
+    """The request's own ``x-portkey-metadata``."""
+    return parse_metadata(request.headers.get(METADATA_HEADER))
 
 
 @dataclass
@@ -44,6 +52,16 @@ class RouteContext:
     call: Call
     route: RouteSpec
     tools: RoutingTools
+    transport: Transport
+    # What routing reports (published on the request); the trace id for debug lines.
+    routed: Routed = field(default_factory=Routed)
+    trace_id: str = ""
+    # Tracing (the app's) and the request's span, parent of each attempt's.
+    tracing: Tracing | NoTracing = NO_TRACING
+    span: Any = None
+    # What ``metadata.*`` means for this request (the handler gives the one that adds
+    # its API key's default metadata).
+    metadata_of: MetadataOf = header_metadata
 
     def facts(self) -> dict[str, Any]:
         """What conditional routing reads: metadata.*, params.*, url.pathname."""
@@ -58,7 +76,7 @@ class RouteContext:
     def metadata(self) -> Mapping[str, Any]:
         # The request's own, not the (shared, cached) route's; the config middleware
         # has already refused a bad one.
-        return request_metadata(self.request)  # with its API key's defaults.metadata
+        return self.metadata_of(self.request)
 
 
 @dataclass
@@ -66,25 +84,27 @@ class Outcome:
     leaf: Leaf
     provider: Provider
     call: Call
-    opened: Opened | None = None
+    answer: UpstreamAnswer | None = None
     error: GatewayError | None = None
     translator: ResponseTranslator | None = None
     # A streamed 2xx answer of a translating provider: its translator, already fed.
     stream_translator: StreamTranslator | None = None
     first_out: bytes = b""
-    # Retries made at this target; -1 when every retry was used and it still failed.
+    # Retries made at this target, and whether that was every retry its policy allows
+    # (and it still failed).
     retries: int = 0
-    record: dict[str, Any] = field(default_factory=dict)
+    retries_exhausted: bool = False
+    record: AttemptRecord | None = None
     # The upstream URL this attempt called (for the debug line), once prepared.
     url: URL | None = None
 
     @property
     def status(self) -> int:
-        return self.error.status if self.error is not None else self.opened.status
+        return self.error.status if self.error is not None else self.answer.status
 
     @property
     def ok(self) -> bool:
-        return self.error is None and 200 <= self.opened.status < 300
+        return self.error is None and 200 <= self.answer.status < 300
 
     @property
     def network_error(self) -> bool:
@@ -92,14 +112,10 @@ class Outcome:
         return isinstance(self.error, UpstreamUnreachable)
 
     def discard(self) -> None:
-        """Let go of an answer that will not be relayed."""
-        if self.opened is not None:
-            length = self.opened.response.content_length
-            if length is not None and length == len(self.opened.first_chunk):
-                self.opened.response.release()  # all read: the connection goes back to the pool
-            else:
-                self.opened.close()
-            self.opened = None
+        """Let go of an answer that will not be relayed (the answer knows how)."""
+        if self.answer is not None:
+            self.answer.close()
+            self.answer = None
 
 
 def call_for(call: Call, target: Target) -> Call:
@@ -118,9 +134,9 @@ async def attempt(ctx: RouteContext, leaf: Leaf) -> Outcome:
     call = call_for(ctx.call, target)
     outcome = Outcome(leaf, provider, call)
     started = time.perf_counter()
-    state = state_of(request)
-    tracing = request.app[TRACING]
-    span = tracing.start_attempt(state.span, target.provider, call.endpoint, call.json, leaf.path) if tracing.enabled else None
+    routed = ctx.routed
+    tracing = ctx.tracing
+    span = tracing.start_attempt(ctx.span, target.provider, call.endpoint, call.json, leaf.path) if tracing.enabled else None
     sent = None  # from sending until the first output: time awaiting the upstream
     try:
         upstream_request = provider.prepare(call, target)
@@ -133,14 +149,12 @@ async def attempt(ctx: RouteContext, leaf: Leaf) -> Outcome:
         timeout_s, timeout_error = request_deadline(target.request_timeout_ms, settings)
         deadline = asyncio.get_running_loop().time() + timeout_s
         sent = time.perf_counter()
-        outcome.opened = await open_upstream(
-            request.app[HTTP_SESSION], upstream_request, timeout_s=timeout_s, timeout_error=timeout_error
-        )
+        outcome.answer = await ctx.transport.open(upstream_request, timeout_s=timeout_s, timeout_error=timeout_error)
         outcome.translator = provider.translator(call)
         if outcome.translator is not None and call.wants_stream and outcome.ok:
             outcome.stream_translator = outcome.translator.stream()
             outcome.first_out, ended = await _first_output(
-                outcome.opened, outcome.stream_translator, idle_timeout(target, settings), (deadline, timeout_error)
+                outcome.answer, outcome.stream_translator, idle_timeout(target, settings), (deadline, timeout_error)
             )
             if ended:
                 outcome.stream_translator = _EndedStream()
@@ -154,15 +168,15 @@ async def attempt(ctx: RouteContext, leaf: Leaf) -> Outcome:
         raise
     finally:
         if sent is not None:
-            state.waited += time.perf_counter() - sent
+            routed.waited += time.perf_counter() - sent
     outcome.record = _record(ctx, outcome, started)
     if span is not None and not tracing.end_attempt(span, outcome, outcome.url, answered=outcome.ok):
-        state.answer_span = span  # ended once the answer is relayed, with its usage
+        routed.answer_span = span  # ended once the answer is relayed, with its usage
     return outcome
 
 
 async def _first_output(
-    opened: Opened,
+    answer: UpstreamAnswer,
     stream: StreamTranslator,
     idle_s: float,
     deadline: tuple[float, GatewayError] | None = None,
@@ -178,23 +192,21 @@ async def _first_output(
     ``deadline`` (loop time, counted from sending the request, and the error its
     expiry answers).
     """
-    out = stream.feed(opened.first_chunk) if opened.first_chunk else b""
-    content = opened.response.content
+    out = stream.feed(answer.first_chunk) if answer.first_chunk else b""
+    read = answer.read
     silent_until = asyncio.get_running_loop().time() + idle_s
     deadline_at, timeout_error = deadline if deadline is not None else (silent_until, None)
     try:
         async with asyncio.timeout_at(min(deadline_at, silent_until)):
             while not out:
-                chunk = await content.readany()
+                chunk = await read()
                 if not chunk:
                     return stream.close(), True
                 out = stream.feed(chunk)
     except TimeoutError:
         if timeout_error is not None and deadline_at <= silent_until:
             raise timeout_error from None
-        raise UpstreamTimeout(
-            f"upstream sent nothing for {idle_s:g} s before its first event", status=504, code="stream_idle_timeout"
-        ) from None
+        raise IdleTimeout(idle_s, before_first_event=True) from None
     except (aiohttp.ClientError, OSError) as exc:
         raise UpstreamBroken(f"upstream connection failed before its first event: {type(exc).__name__}") from None
     return out, False
@@ -224,25 +236,22 @@ def idle_timeout(target: Target, settings) -> float:
     return settings.idle_timeout
 
 
-def _record(ctx: RouteContext, outcome: Outcome, started: float) -> dict[str, Any]:
-    """One entry of the access line's ``attempts``: target path, status, time to answer."""
-    record: dict[str, Any] = {
-        "target": outcome.leaf.path,
-        "provider": outcome.leaf.target.provider,
-        "status": outcome.status,
-        "ms": round((time.perf_counter() - started) * 1000, 2),
-    }
-    if outcome.error is not None:
-        record["error"] = outcome.error.code
-    state = state_of(ctx.request)
-    state.attempts.append(record)
+def _record(ctx: RouteContext, outcome: Outcome, started: float) -> AttemptRecord:
+    """The attempt's record (target path, status, time to answer), added to ``ctx.routed``."""
     model = (outcome.call.json or {}).get("model")
-    if isinstance(model, str):
-        state.model = model  # after this target's override_params
+    record = AttemptRecord(
+        outcome.leaf.path,
+        outcome.leaf.target.provider,
+        outcome.status,
+        round((time.perf_counter() - started) * 1000, 2),
+        outcome.error.code if outcome.error is not None else None,
+        model if isinstance(model, str) else None,  # after this target's override_params
+    )
+    ctx.routed.attempts.append(record)
     if log.isEnabledFor(logging.DEBUG):
         # Never headers, never query values: either can hold a key.
-        fields = {"trace_id": state.trace_id, **record, "url": loggable_url(outcome.url), "model": model}
-        if outcome.opened is not None:
-            fields["upstream_request_id"] = upstream_request_id(outcome.opened.response.headers)
+        fields = {"trace_id": ctx.trace_id, **record.fields(), "url": loggable_url(outcome.url), "model": model}
+        if outcome.answer is not None:
+            fields["upstream_request_id"] = upstream_request_id(outcome.answer.headers)
         log.debug("attempt", extra={"fields": fields})
     return record

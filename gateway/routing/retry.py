@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 
 from ..config import Leaf, RetryPolicy
-from ..middlewares.state import state_of
 from .attempt import Outcome, RouteContext, attempt
 
 BACKOFF_BASE_S = 0.5
@@ -36,17 +35,16 @@ async def call_with_retry(ctx: RouteContext, leaf: Leaf) -> Outcome:
         if outcome.ok or not is_retryable(outcome, policy):
             return outcome
         if retries >= policy.attempts:
-            if policy.attempts:
-                outcome.retries = -1  # every retry was used and it still failed
+            outcome.retries_exhausted = policy.attempts > 0
             return outcome
         delay = retry_delay(outcome, policy, retries, ctx)
         if waited + delay > RETRY_WAIT_BUDGET_S:
-            outcome.record["retry"] = "over_wait_budget"
+            outcome.record.retry = "over_wait_budget"
             return outcome
-        outcome.record["then"] = "retry"
+        outcome.record.then = "retry"
         outcome.discard()
         await ctx.tools.sleep(delay)
-        state_of(ctx.request).waited += delay  # a backoff is not the gateway's overhead
+        ctx.routed.waited += delay  # a backoff is not the gateway's overhead
         waited += delay
         retries += 1
 
@@ -56,8 +54,8 @@ def is_retryable(outcome: Outcome, policy: RetryPolicy) -> bool:
 
 
 def retry_delay(outcome: Outcome, policy: RetryPolicy, retries: int, ctx: RouteContext) -> float:
-    if policy.use_retry_after_header and outcome.opened is not None:
-        asked = retry_after(outcome.opened.response.headers, ctx.tools.now())
+    if policy.use_retry_after_header and outcome.answer is not None:
+        asked = retry_after(outcome.answer.headers, ctx.tools.now())
         if asked is not None:
             return asked
     return backoff(retries, ctx.tools.random())

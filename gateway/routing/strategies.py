@@ -33,7 +33,7 @@ async def _fallback(ctx: RouteContext, group: Group) -> Outcome:
         outcome = await run(ctx, child)
         if outcome.ok or index == last or not moves_on(group, outcome):
             return outcome
-        outcome.record["then"] = "fallback"
+        outcome.record.then = "fallback"
         outcome.discard()
     raise AssertionError("unreachable: a group has targets")
 

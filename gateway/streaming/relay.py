@@ -1,4 +1,4 @@
-"""Relay an opened upstream answer to the client, chunk by chunk.
+"""Relay an upstream answer to the client, chunk by chunk.
 
 Bytes go out as they arrive: each upstream chunk is one write to the client, with
 nothing held back. For translating providers each chunk passes through a sans-IO
@@ -6,6 +6,10 @@ translator first. Until the client response is prepared a failure can still be a
 clean JSON error with its own status; after that the status is fixed, so a failure
 ends an event stream with an OpenAI error event (never ``[DONE]``), and any other
 body by cutting the connection, so the client can tell it is incomplete.
+
+The relay reads the answer and never ends it: its holder does (``async with``). It
+reports how the answer went in a :class:`RelayResult` (bytes out, first byte, usage,
+how it ended), never in the request's state.
 """
 
 from __future__ import annotations
@@ -13,23 +17,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from ..errors import BodyTooLarge, GatewayError, UpstreamBroken, UpstreamTimeout
+from ..answer import UpstreamAnswer
+from ..errors import GatewayError, IdleTimeout, UpstreamBroken, UpstreamTooLarge
 from ..hop_by_hop import connection_options
 from ..loggable import upstream_request_id
-from ..middlewares.drain import IN_FLIGHT
-from ..middlewares.state import state_of
 from ..observability.finish import note, watching
 from ..providers.base import ResponseTranslator, StreamTranslator
 from ..response_headers import HeaderAllowList
 from ..settings import SETTINGS
-from ..upstream import Opened
 from .idle import IdleDeadline
-from .usage_filter import USAGE_FILTER
+from .result import RelayResult
+from .usage_filter import UsageChunkFilter
 from .usage_sniffer import UsageSniffer, model_in, usage_in
 
 log = logging.getLogger("gateway.relay")
@@ -61,7 +65,8 @@ def client_headers(
 
 async def relay(
     request: web.Request,
-    opened: Opened,
+    answer: UpstreamAnswer,
+    result: RelayResult,
     *,
     extra_headers: dict[str, str],
     idle_timeout: float,
@@ -69,100 +74,140 @@ async def relay(
     wants_stream: bool = False,
     stream_translator: StreamTranslator | None = None,
     first_out: bytes = b"",
+    sniff_model: bool = False,
+    anthropic: bool = False,
+    in_flight: Any = None,
+    watch_finish: bool = False,
+    usage_filter: UsageChunkFilter | None = None,
 ) -> web.StreamResponse:
-    """Answer ``request`` with ``opened``; returns the (finished) response.
+    """Answer ``request`` with ``answer``; returns the (finished) response, and fills
+    ``result`` as it goes (so that it holds what happened if the client hangs up).
 
     ``stream_translator`` is a translated stream already fed up to its first output
     (``first_out``), by routing, which judged the answer before committing to it.
+    ``sniff_model``: read the model from the answer (the request's body was not
+    parsed). ``anthropic``: a failure mid-stream is told in Anthropic's protocol.
+    ``in_flight``: the worker's InFlight, told which answer is being relayed so that
+    a shutdown's deadline can end it in band. ``watch_finish`` (tracing): note the
+    finish reasons in the bytes out, in ``result.finish_reasons``.
+    ``usage_filter``: drops the usage event a passthrough stream was asked for by
+    the limits (``usage_filter.py``), after the usage is read.
     """
-    upstream = opened.response
-    headers = client_headers(upstream.headers, extra_headers, request.app[SETTINGS].pass_response_headers)
-    state = state_of(request)
-    state.upstream_request_id = upstream_request_id(upstream.headers)
-    try:
-        if translator is not None:
-            if upstream.status >= 400:
-                body = await _read_rest(opened, idle_timeout, state)
-                return _whole(upstream.status, headers, translator.error(upstream.status, upstream.headers, body))
-            if not wants_stream:
-                body = await _read_rest(opened, idle_timeout, state)
-                state.usage = usage_in(body)  # Anthropic's or Converse's own counts
-                return _whole(upstream.status, headers, translator.body(body))
-            if stream_translator is None:
-                stream_translator = translator.stream()
-                first_out = stream_translator.feed(opened.first_chunk) if opened.first_chunk else b""
-            try:
-                return await _relay_translated(request, opened, headers, idle_timeout, stream_translator, first_out)
-            finally:
-                state.usage = getattr(stream_translator, "usage", None)
-        if state.model is None:
-            state.model = model_in(opened.first_chunk)  # the body was streamed, never parsed
-        if _is_complete(opened):
-            # The whole (small) body came with the first read: one write, with a length.
-            opened.response.release()
-            state.usage = usage_in(opened.first_chunk)
-            return web.Response(status=upstream.status, headers=headers, body=opened.first_chunk)
-        return await _relay_bytes(request, opened, headers, idle_timeout)
-    finally:
-        opened.close()
-
-
-def _is_complete(opened: Opened) -> bool:
-    length = opened.response.content_length
-    return (
-        length is not None
-        and len(opened.first_chunk) == length
-        and "content-encoding" not in opened.response.headers
+    status = answer.status
+    headers = client_headers(answer.headers, extra_headers, request.app[SETTINGS].pass_response_headers)
+    result.upstream_request_id = upstream_request_id(answer.headers)
+    if translator is not None:
+        if status >= 400:
+            body = await _read_rest(answer, idle_timeout, result)
+            return _whole(status, headers, translator.error(status, answer.headers, body))
+        if not wants_stream:
+            body = await _read_rest(answer, idle_timeout, result)
+            result.usage = usage_in(body)  # Anthropic's or Converse's own counts
+            return _whole(status, headers, translator.body(body))
+        if stream_translator is None:
+            stream_translator = translator.stream()
+            first_out = stream_translator.feed(answer.first_chunk) if answer.first_chunk else b""
+        try:
+            return await _relay_translated(
+                request, answer, result, headers, idle_timeout, stream_translator, first_out, anthropic, in_flight,
+                watch_finish,
+            )
+        finally:
+            result.usage = getattr(stream_translator, "usage", None)
+    if sniff_model:
+        result.model = model_in(answer.first_chunk)  # the body was streamed, never parsed
+    if answer.ended and answer.content_type != EVENT_STREAM:
+        # The whole (small) body came with the first read: one write, with a length
+        # (an event stream keeps its stream headers, however short).
+        result.usage = usage_in(answer.first_chunk)
+        return web.Response(status=status, headers=headers, body=answer.first_chunk)
+    return await _relay_bytes(
+        request, answer, result, headers, idle_timeout, anthropic, in_flight, watch_finish, usage_filter
     )
 
 
-async def _relay_bytes(request, opened: Opened, headers, idle_timeout: float) -> web.StreamResponse:
-    is_sse = opened.response.content_type == EVENT_STREAM
-    response = _stream_response(opened.response.status, headers, is_sse)
+async def _relay_bytes(
+    request,
+    answer: UpstreamAnswer,
+    result: RelayResult,
+    headers,
+    idle_timeout: float,
+    anthropic: bool,
+    in_flight,
+    watch_finish: bool,
+    usage_filter: UsageChunkFilter | None,
+) -> web.StreamResponse:
+    is_sse = answer.content_type == EVENT_STREAM
+    response = _stream_response(answer.status, headers, is_sse)
     await response.prepare(request)
     # Usage is read on the side: the sniffer hands every chunk back untouched.
     sniffer = UsageSniffer()
     feed, close = sniffer.feed, _nothing
-    usage_filter = request.get(USAGE_FILTER)
     if usage_filter is not None:  # drops the usage event the limits asked for (usage_filter.py)
         feed, close = (lambda chunk: usage_filter.feed(sniffer.feed(chunk))), usage_filter.close
     try:
-        return await _pump(request, response, opened, feed(opened.first_chunk), idle_timeout, is_sse, feed, close)
+        return await _pump(
+            request, response, answer, result, feed(answer.first_chunk), idle_timeout,
+            anthropic, is_sse, feed, close, in_flight, watch_finish,
+        )
     finally:
-        state_of(request).usage = sniffer.usage()
+        result.usage = sniffer.usage()
 
 
 async def _relay_translated(
-    request, opened: Opened, headers, idle_timeout: float, stream: StreamTranslator, first_out: bytes
+    request,
+    answer: UpstreamAnswer,
+    result: RelayResult,
+    headers,
+    idle_timeout: float,
+    stream: StreamTranslator,
+    first_out: bytes,
+    anthropic: bool,
+    in_flight,
+    watch_finish: bool,
 ) -> web.StreamResponse:
     # The first chunk was translated before the client saw anything: an error the
     # upstream reports at once (a Bedrock exception frame) kept its own status.
     headers["Content-Type"] = EVENT_STREAM
-    response = _stream_response(opened.response.status, headers, True)
+    response = _stream_response(answer.status, headers, True)
     await response.prepare(request)
-    return await _pump(request, response, opened, first_out, idle_timeout, True, stream.feed, stream.close)
+    return await _pump(
+        request, response, answer, result, first_out, idle_timeout, anthropic, True, stream.feed, stream.close, in_flight,
+        watch_finish,
+    )
 
 
 class _ClientGone(Exception):
     """The client closed its connection while we were writing to it."""
 
 
-async def _pump(request, response, opened: Opened, out: bytes, idle_timeout: float, is_sse: bool, feed, close):
+async def _pump(
+    request,
+    response,
+    answer: UpstreamAnswer,
+    result: RelayResult,
+    out: bytes,
+    idle_timeout: float,
+    anthropic: bool,
+    is_sse: bool,
+    feed,
+    close,
+    in_flight,
+    watch_finish: bool,
+):
     """Write ``out``, then each upstream chunk through ``feed``, then ``close()``.
 
     The idle deadline runs from one output to the next, paused while writing, so a
     slow client never counts as a silent upstream; for a translated stream, bytes
     that ``feed`` turns into nothing (pings, junk) do not count as talking.
     """
-    content = opened.response.content
-    state = state_of(request)
-    if state.span is not None:  # tracing: the answer's finish reasons, read on the side
-        feed, close = watching(state, feed), watching(state, close)
+    read = answer.read
+    if watch_finish:  # tracing: the answer's finish reasons, read on the side
+        feed, close = watching(result, feed), watching(result, close)
         if out:
-            note(state, out)
-    in_flight = request.app.get(IN_FLIGHT)
+            note(result, out)
     if in_flight is not None:  # a shutdown's deadline can end this stream in band
-        in_flight.relaying(request, content)
+        in_flight.relaying(request, answer)
     try:
         with IdleDeadline(idle_timeout) as idle:
             idle.waiting()
@@ -170,35 +215,34 @@ async def _pump(request, response, opened: Opened, out: bytes, idle_timeout: flo
                 if out:
                     idle.done()
                     await _write(response, out)
-                    if not state.body_bytes_out:
-                        state.first_byte_at = time.perf_counter()
-                    state.body_bytes_out += len(out)
-                    state.chunks_out += 1
+                    if not result.bytes_out:
+                        result.first_byte_at = time.perf_counter()
+                    result.bytes_out += len(out)
+                    result.chunks_out += 1
                     idle.waiting()
-                chunk = await content.readany()
+                chunk = await read()
                 if not chunk:
                     break
                 out = feed(chunk)
         out = close()
         if out:
             await _write(response, out)
-            state.body_bytes_out += len(out)
+            result.bytes_out += len(out)
     except _ClientGone:
-        state.client_gone = True
+        result.client_gone = True
         return response
     except (TimeoutError, aiohttp.ClientError, OSError, GatewayError) as exc:
-        await _fail_started(request, response, is_sse, _mid_stream_error(exc, idle_timeout))
+        await _fail_started(request, response, result, is_sse, anthropic, _mid_stream_error(exc, idle_timeout))
         return response
     finally:
         if in_flight is not None:
             in_flight.relayed(request)
-    opened.response.release()
     try:
         await response.write_eof()
     except ConnectionResetError:
         # The client left just before the end; aiohttp, which writes the end again
         # after us, takes a closed connection quietly.
-        state.client_gone = True
+        result.client_gone = True
     return response
 
 
@@ -226,23 +270,21 @@ def _mid_stream_error(exc: BaseException, idle_timeout: float) -> GatewayError:
     if isinstance(exc, GatewayError):
         return exc
     if isinstance(exc, TimeoutError):
-        return UpstreamTimeout(
-            f"upstream sent nothing for {idle_timeout:g} s in the middle of its answer",
-            status=504,
-            code="stream_idle_timeout",
-        )
+        return IdleTimeout(idle_timeout)
     return UpstreamBroken(f"upstream connection failed in the middle of its answer: {type(exc).__name__}")
 
 
-async def _fail_started(request, response: web.StreamResponse, is_sse: bool, error: GatewayError) -> None:
+async def _fail_started(
+    request, response: web.StreamResponse, result: RelayResult, is_sse: bool, anthropic: bool, error: GatewayError
+) -> None:
     """End a response whose status is already sent, so the client knows it failed."""
-    state_of(request).stream_error = error
+    result.stream_error = error
     log.warning("stream failed after the first byte: %s", error.message)
     if is_sse:
         try:
-            event = error.sse_event()
+            event = error.event_for(anthropic=anthropic)
             await response.write(event)
-            state_of(request).body_bytes_out += len(event)
+            result.bytes_out += len(event)
             await response.write_eof()
         except (ConnectionError, RuntimeError):
             pass  # the client is gone too; nothing left to tell it
@@ -252,39 +294,31 @@ async def _fail_started(request, response: web.StreamResponse, is_sse: bool, err
             request.transport.abort()
 
 
-async def _read_rest(opened: Opened, idle_timeout: float, state=None) -> bytes:
-    """The rest of an answer read whole; the time waited for it counts in ``state.waited``."""
+async def _read_rest(answer: UpstreamAnswer, idle_timeout: float, result: RelayResult) -> bytes:
+    """The rest of an answer read whole; the time waited for it goes in ``result.waited``."""
     started = time.perf_counter()
     try:
-        return await _read_all(opened, idle_timeout)
+        return await _read_all(answer, idle_timeout)
     finally:
-        if state is not None:
-            state.waited += time.perf_counter() - started
+        result.waited += time.perf_counter() - started
 
 
-async def _read_all(opened: Opened, idle_timeout: float) -> bytes:
-    parts = [opened.first_chunk]
-    size = len(opened.first_chunk)
-    content = opened.response.content
+async def _read_all(answer: UpstreamAnswer, idle_timeout: float) -> bytes:
+    parts = [answer.first_chunk]
+    size = len(answer.first_chunk)
     try:
-        while True:
+        while size <= MAX_TRANSLATED_BODY:  # the first chunk counts too
             async with asyncio.timeout(idle_timeout):
-                chunk = await content.readany()
+                chunk = await answer.read()
             if not chunk:
-                break
+                return b"".join(parts)
             size += len(chunk)
-            if size > MAX_TRANSLATED_BODY:
-                raise BodyTooLarge("upstream answer too large to translate", status=502, code="upstream_too_large")
             parts.append(chunk)
     except TimeoutError:
-        raise UpstreamTimeout(
-            f"upstream sent nothing for {idle_timeout:g} s in the middle of its answer",
-            status=504,
-            code="stream_idle_timeout",
-        ) from None
+        raise IdleTimeout(idle_timeout) from None
     except (aiohttp.ClientError, OSError) as exc:
         raise UpstreamBroken(f"upstream connection failed in the middle of its answer: {type(exc).__name__}") from None
-    return b"".join(parts)
+    raise UpstreamTooLarge(f"upstream answer larger than {MAX_TRANSLATED_BODY} bytes: too large to translate")
 
 
 def _whole(status: int, headers: CIMultiDict[str], body: bytes) -> web.Response:

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from gateway.errors import GatewayError
 from gateway.routing.attempt import _first_output
-from gateway.upstream import Opened
+from gateway.upstream import ClientAnswer
 
 
 class Translator:
@@ -38,7 +38,7 @@ async def opened(aiohttp_server):
     sessions = []
     fed_one = asyncio.Event()
 
-    async def make(parts: list[bytes]) -> Opened:
+    async def make(parts: list[bytes]) -> ClientAnswer:
         async def handler(request):
             response = web.StreamResponse()
             await response.prepare(request)
@@ -55,7 +55,7 @@ async def opened(aiohttp_server):
         session = aiohttp.ClientSession()
         sessions.append(session)
         response = await session.get(server.make_url("/"))
-        return Opened(response, await response.content.readany()), fed_one
+        return ClientAnswer(response, await response.content.readany()), fed_one
 
     yield make
     for session in sessions:

@@ -21,7 +21,7 @@ import orjson
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from ...config import ProviderOption, Target
-from ...errors import GatewayError, NotFound
+from ...errors import MethodNotAllowed, NotFound
 from ...header_values import checked_client_value
 from ...translate.response_format import answer_tool_for
 from ..base import Call, UpstreamRequest, bearer_key, forwarded_headers, join_url, refuse_responses
@@ -56,12 +56,7 @@ class Anthropic:
         headers.update(_version_headers(call.headers, target))
         if call.endpoint == CHAT:
             if call.method != "POST":
-                raise GatewayError(
-                    f"{call.method} /v1/{CHAT} is not allowed: use POST",
-                    status=405,
-                    type="invalid_request_error",
-                    code="method_not_allowed",
-                )
+                raise MethodNotAllowed(f"{call.method} /v1/{CHAT} is not allowed: use POST")
             require_model(call.json or {})
             body = orjson.dumps(to_messages_request(call.chat_request()))
             headers["content-type"] = "application/json"

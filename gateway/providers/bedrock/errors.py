@@ -88,19 +88,6 @@ def frame_error(frame: Frame) -> GatewayError:
     return GatewayError(f"bedrock: {message}", status=status, type=openai_type(status), code=name)
 
 
-_ANTHROPIC_TYPES: Mapping[int, str] = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    408: "timeout_error",
-    413: "request_too_large",
-    429: "rate_limit_error",
-    503: "overloaded_error",
-    529: "overloaded_error",
-}
-
-
 class AnthropicShapedError(GatewayError):
     """The same error, told the way Anthropic's API tells it (for ``/v1/messages``):
     ``{"type": "error", "error": {"type", "message"}}``, in a stream as ``event: error``."""
@@ -108,12 +95,9 @@ class AnthropicShapedError(GatewayError):
     def __init__(self, error: GatewayError) -> None:
         super().__init__(error.message, status=error.status, type=error.type, code=error.code, param=error.param)
 
-    def anthropic_object(self) -> dict:
-        kind = _ANTHROPIC_TYPES.get(self.status, "api_error")
-        return {"type": "error", "error": {"type": kind, "message": self.message}}
-
+    # The type for each status is errors.ANTHROPIC_TYPES, the same for every error.
     def body(self) -> bytes:
         return orjson.dumps(self.anthropic_object())
 
     def sse_event(self) -> bytes:
-        return b"event: error\ndata: " + orjson.dumps(self.anthropic_object()) + b"\n\n"
+        return self.event_for(anthropic=True)

@@ -30,7 +30,7 @@ import orjson
 from multidict import CIMultiDict
 
 from ...config import ProviderOption, Target
-from ...errors import BadRequest, NotFound
+from ...errors import BadRequest, MethodNotAllowed, NotFound
 from ...request_path import path_problem
 from ...translate.response_format import answer_tool_for
 from ..base import Call, UpstreamRequest, forwarded_headers, join_url, refuse_responses
@@ -102,7 +102,7 @@ class Bedrock:
                 code="unsupported_endpoint",
             )
         if call.method != "POST":
-            raise BadRequest(f"/v1/{call.endpoint} takes POST", code="method_not_allowed")
+            raise MethodNotAllowed(f"{call.method} /v1/{call.endpoint} is not allowed: use POST")
         body = call.json or {}
         model = _model(call)
         if call.endpoint == "embeddings":

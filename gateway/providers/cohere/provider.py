@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from ...config import Target
-from ...errors import BadRequest, GatewayError, NotFound
+from ...errors import BadRequest, MethodNotAllowed, NotFound
 from ..base import Call, UpstreamRequest, bearer_key, forwarded_headers, join_url, refuse_responses
 from .embeddings import embed_request, embed_response
 from .errors import translate_error
@@ -45,12 +45,7 @@ class Cohere:
                 code="unsupported_endpoint",
             )
         if call.method != "POST":
-            raise GatewayError(
-                f"{call.method} /v1/{call.endpoint} is not allowed: use POST",
-                status=405,
-                type="invalid_request_error",
-                code="method_not_allowed",
-            )
+            raise MethodNotAllowed(f"{call.method} /v1/{call.endpoint} is not allowed: use POST")
         body = call.json or {}
         if call.endpoint == EMBEDDINGS:
             if call.wants_stream:

@@ -25,7 +25,7 @@ from urllib.parse import quote
 import orjson
 
 from ...config import Target
-from ...errors import BadRequest, GatewayError, NotFound
+from ...errors import BadRequest, MethodNotAllowed, NotFound
 from ...request_path import path_problem
 from ..base import Call, UpstreamRequest, bearer_key, forwarded_headers, join_url, refuse_responses
 from .embeddings import embed_operation, embeddings_request, embeddings_response
@@ -71,12 +71,7 @@ class Google:
                 code="unsupported_endpoint",
             )
         if call.method != "POST":
-            raise GatewayError(
-                f"{call.method} /v1/{call.endpoint} is not allowed: use POST",
-                status=405,
-                type="invalid_request_error",
-                code="method_not_allowed",
-            )
+            raise MethodNotAllowed(f"{call.method} /v1/{call.endpoint} is not allowed: use POST")
         body = call.json or {}
         model = model_of(body)
         if call.endpoint == EMBEDDINGS:

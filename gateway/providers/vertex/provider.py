@@ -33,7 +33,7 @@ from urllib.parse import quote
 import orjson
 
 from ...config import ProviderOption, Target
-from ...errors import BadRequest, GatewayError, NotFound
+from ...errors import BadRequest, MethodNotAllowed, NotFound
 from ...translate.response_format import answer_tool_for
 from ..anthropic.provider import ChatTranslator as AnthropicChatTranslator
 from ..anthropic.request import to_messages_request
@@ -121,12 +121,7 @@ class VertexAI:
                 code="unsupported_endpoint",
             )
         if call.method != "POST":
-            raise GatewayError(
-                f"{call.method} /v1/{call.endpoint} is not allowed: use POST",
-                status=405,
-                type="invalid_request_error",
-                code="method_not_allowed",
-            )
+            raise MethodNotAllowed(f"{call.method} /v1/{call.endpoint} is not allowed: use POST")
         body = call.json or {}
         model = model_of(body)
         publisher = publisher_of(model)

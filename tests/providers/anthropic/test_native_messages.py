@@ -106,7 +106,10 @@ async def test_bad_key_is_anthropics_own_401(gateway, anthropic_headers):
 async def test_missing_key_is_refused_by_the_gateway(client, anthropic_headers, fake_anthropic):
     response = await client.post("/v1/messages", json={"model": MODEL}, headers=anthropic_headers)
     assert response.status == 401
-    assert (await response.json())["error"]["code"] == "missing_api_key"
+    # The gateway's own error, told the way Anthropic's API tells it (issue 9, item 7).
+    body = await response.json()
+    assert body["type"] == "error" and body["error"]["type"] == "authentication_error"
+    assert "no API key for provider 'anthropic'" in body["error"]["message"]
     assert fake_anthropic.requests == []
 
 
@@ -136,7 +139,8 @@ async def test_connection_lost_mid_stream_raises_in_the_sdk(claude_native, fake_
     fake_anthropic.gate = asyncio.Event()
     seen, raised = await stream_until_error(claude_native, fake_anthropic)
     assert "message_stop" not in seen
-    assert raised.body["error"]["code"] == "upstream_error"
+    assert raised.body["type"] == "error" and raised.body["error"]["type"] == "api_error"
+    assert "upstream connection failed in the middle of its answer" in raised.body["error"]["message"]
 
 
 async def stream_until_error(claude_native, fake_anthropic):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
-from .errors import BadRequest, BodyTooLarge, BrokenBody
+from .errors import BadRequest, BodyTooLarge, BrokenBody, ClientClosed
 from .providers.base import Call
 from .upstream import BodyCounter
 
@@ -31,7 +31,10 @@ def stream_body(request: web.Request, call: Call, limit: int) -> None:
         # small requests do: hand it on as bytes, which go upstream in one write with
         # the request's headers instead of through an async iterator and a second
         # write. A body sent without a length still goes upstream chunked.
-        call.body = content.read_nowait()
+        try:
+            call.body = content.read_nowait()
+        except ConnectionError:  # the client left once its body was in, before we read it
+            raise ClientClosed("the client closed its connection before its request was read") from None
         return
     call.body_stream = BodyCounter(content, limit)
 
@@ -44,6 +47,8 @@ async def read_body(request: web.Request, call: Call, limit: int, *, require_jso
     content_length(request, limit)
     try:
         body = await request.read()  # bounded by the application's client_max_size
+    except ConnectionError:
+        raise ClientClosed("the client closed its connection before its request was read") from None
     except web.RequestPayloadError:  # its text may quote the client's bytes: not echoed
         raise BrokenBody() from None
     is_json = request.content_type in JSON_TYPES or (require_json and not request.content_type.startswith("multipart/"))

@@ -151,6 +151,14 @@ class MethodNotAllowed(GatewayError):
     code = "method_not_allowed"
 
 
+class ClientClosed(GatewayError):
+    """The client hung up before its request was read: nobody to answer (nginx's 499)."""
+
+    status = 499
+    type = "invalid_request_error"
+    code = "client_closed"
+
+
 class UpstreamUnreachable(GatewayError):
     status = 502
     type = "api_error"

@@ -64,3 +64,31 @@ async def test_chunked_body_over_the_limit_is_refused(client, fake_openai, opena
     assert response.status == 413
     assert (await response.json())["error"]["code"] == "request_too_large"
     assert all(recorded.body != b"x" * 300 for recorded in fake_openai.requests)
+
+
+@pytest.mark.parametrize("whole", [False, True])
+async def test_a_client_gone_before_its_body_is_read_is_a_499_not_a_500(whole):
+    """The body arrived with the headers, then the connection was lost (wrk closing at
+    the end of a run did this): the request ends as the client's hang-up, not a bug."""
+    from aiohttp import streams
+    from aiohttp.test_utils import make_mocked_request
+
+    from gateway.body import read_body, stream_body
+    from gateway.errors import ClientClosed
+    from gateway.providers.base import Call
+
+    protocol = type("Protocol", (), {"_reading_paused": False, "resume_reading": lambda self, **_: None, "pause_reading": lambda self, **_: None})()
+    payload = streams.StreamReader(protocol, 2**16, loop=asyncio.get_running_loop())
+    payload.feed_data(b'{"model": "m"}')
+    payload.feed_eof()
+    payload.set_exception(ConnectionResetError("Connection lost"))
+    request = make_mocked_request(
+        "POST", "/v1/chat/completions", headers={"Content-Length": "14", "Content-Type": "application/json"}, payload=payload
+    )
+    call = Call(method="POST", endpoint="chat/completions", query_string="", headers=request.headers)
+    with pytest.raises(ClientClosed) as caught:
+        if whole:
+            await read_body(request, call, 1024, require_json=True)
+        else:
+            stream_body(request, call, 1024)
+    assert caught.value.status == 499

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 
 from ...config import Target
 from ...errors import BadRequest, MethodNotAllowed, NotFound
 from ..base import Call, UpstreamRequest, bearer_key, forwarded_headers, join_url, refuse_responses
+from ..embeddings_translator import EmbeddingsTranslator
 from .embeddings import embed_request, embed_response
 from .errors import translate_error
 from .request import to_chat_request
@@ -67,7 +67,7 @@ class Cohere:
         body = call.json or {}
         model = str(body.get("model", ""))
         if call.endpoint == EMBEDDINGS:
-            return EmbeddingsTranslator(model, body.get("encoding_format"))
+            return EmbeddingsTranslator(embed_response, translate_error, model, body.get("encoding_format"))
         if call.endpoint != CHAT:
             return None
         stream_options = body.get("stream_options")
@@ -88,18 +88,3 @@ class ChatTranslator:
 
     def stream(self) -> ChatStreamTranslator:
         return ChatStreamTranslator(model=self.model, include_usage=self.include_usage)
-
-
-@dataclass(frozen=True)
-class EmbeddingsTranslator:
-    model: str
-    encoding_format: Any
-
-    def error(self, status: int, headers: Mapping[str, str], body: bytes) -> bytes:
-        return translate_error(status, body)
-
-    def body(self, body: bytes) -> bytes:
-        return embed_response(body, self.model, self.encoding_format)
-
-    def stream(self):
-        raise BadRequest("embeddings are not streamed", code="invalid_value", param="stream")

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote
 
 import orjson
@@ -28,6 +27,7 @@ from ...config import Target
 from ...errors import BadRequest, MethodNotAllowed, NotFound
 from ...request_path import path_problem
 from ..base import Call, UpstreamRequest, bearer_key, forwarded_headers, join_url, refuse_responses
+from ..embeddings_translator import EmbeddingsTranslator
 from .embeddings import embed_operation, embeddings_request, embeddings_response
 from .errors import translate_error
 from .request import model_of, to_generate_content
@@ -99,7 +99,7 @@ class Google:
             # The request was translated (and so parsed and checked) before this is called.
             return ChatTranslator(model=model, include_usage=call.chat_request().include_usage)
         if call.endpoint == EMBEDDINGS:
-            return EmbeddingsTranslator(model=model, encoding_format=body.get("encoding_format"))
+            return EmbeddingsTranslator(embeddings_response, translate_error, model, body.get("encoding_format"))
         return None
 
 
@@ -118,18 +118,3 @@ class ChatTranslator:
 
     def stream(self) -> ChatStreamTranslator:
         return ChatStreamTranslator(model=self.model, include_usage=self.include_usage)
-
-
-@dataclass(frozen=True)
-class EmbeddingsTranslator:
-    model: str
-    encoding_format: Any
-
-    def error(self, status: int, headers: Mapping[str, str], body: bytes) -> bytes:
-        return translate_error(status, body)
-
-    def body(self, body: bytes) -> bytes:
-        return embeddings_response(body, self.model, self.encoding_format)
-
-    def stream(self):
-        raise BadRequest("embeddings are not streamed", code="invalid_value", param="stream")

@@ -27,7 +27,6 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote
 
 import orjson
@@ -38,6 +37,7 @@ from ...translate.response_format import answer_tool_for
 from ..anthropic.provider import ChatTranslator as AnthropicChatTranslator
 from ..anthropic.request import to_messages_request
 from ..base import Call, UpstreamRequest, forwarded_headers, join_url, refuse_responses
+from ..embeddings_translator import EmbeddingsTranslator
 from ..google.provider import ChatTranslator as GeminiChatTranslator
 from ..google.request import model_of, to_generate_content
 from .credentials import HEADER, service_account
@@ -164,7 +164,7 @@ class VertexAI:
         body = call.json or {}
         model = str(body.get("model", "")).removeprefix("models/")
         if call.endpoint == EMBEDDINGS:
-            return EmbeddingsTranslator(model=model, encoding_format=body.get("encoding_format"))
+            return EmbeddingsTranslator(predict_response, translate_error, model, body.get("encoding_format"))
         if call.endpoint != CHAT:
             return None
         request = call.chat_request()  # parsed and checked when the request was translated
@@ -185,18 +185,3 @@ class GeminiTranslator(GeminiChatTranslator):
 class ClaudeTranslator(AnthropicChatTranslator):
     def error(self, status: int, headers: Mapping[str, str], body: bytes) -> bytes:
         return translate_error(status, body)
-
-
-@dataclass(frozen=True)
-class EmbeddingsTranslator:
-    model: str
-    encoding_format: Any
-
-    def error(self, status: int, headers: Mapping[str, str], body: bytes) -> bytes:
-        return translate_error(status, body)
-
-    def body(self, body: bytes) -> bytes:
-        return predict_response(body, self.model, self.encoding_format)
-
-    def stream(self):
-        raise BadRequest("embeddings are not streamed", code="invalid_value", param="stream")

@@ -11,6 +11,10 @@ Providers count tokens in three dialects:
   ``cache_creation_input_tokens``, which are counted beside it.
 * Bedrock Converse: ``inputTokens`` leaves out ``cacheReadInputTokens`` and
   ``cacheWriteInputTokens``.
+* Gemini (``usageMetadata``): ``promptTokenCount`` includes ``cachedContentTokenCount``;
+  ``thoughtsTokenCount`` is counted beside ``candidatesTokenCount``.
+* Cohere v2: ``billed_units`` (what Cohere charges) and ``tokens`` (raw counts), each
+  with ``input_tokens`` / ``output_tokens``.
 
 :class:`Usage` always means what OpenAI means: ``input`` is every input token,
 ``cache_read`` and ``cache_write`` are the parts of it read from or written to a
@@ -97,9 +101,17 @@ class Usage:
         )
 
     @classmethod
+    def from_cohere(cls, usage: Mapping[str, Any]) -> Usage:
+        """Cohere v2: the billed units (what Cohere charges), else the raw token counts."""
+        counts = _details(usage, "billed_units")
+        if not any(isinstance(counts.get(k), int | float) for k in ("input_tokens", "output_tokens")):
+            counts = _details(usage, "tokens")
+        return cls(input=_whole(counts, "input_tokens"), output=_whole(counts, "output_tokens"))
+
+    @classmethod
     def from_any(cls, usage: Mapping[str, Any]) -> Usage | None:
-        """A ``usage`` object of unknown dialect (one read from relayed bytes); None if
-        it is none of the three."""
+        """A usage object of unknown dialect (one read from relayed bytes); None if it
+        is none of the five."""
         if "prompt_tokens" in usage or "completion_tokens" in usage:
             return cls.from_openai(usage)
         if "inputTokens" in usage or "outputTokens" in usage:
@@ -109,6 +121,10 @@ class Usage:
             if "total_tokens" in usage or "input_tokens_details" in usage:
                 return cls.from_openai(usage)
             return cls.from_anthropic(usage)
+        if "promptTokenCount" in usage or "candidatesTokenCount" in usage or "totalTokenCount" in usage:
+            return cls.from_gemini(usage)
+        if "billed_units" in usage or "tokens" in usage:
+            return cls.from_cohere(usage)
         return None
 
 
@@ -116,6 +132,14 @@ def _count(usage: Mapping[str, Any], name: str) -> int:
     value = usage.get(name)
     # bool is an int, and a provider's bug is no reason to log True tokens.
     return value if type(value) is int and value > 0 else 0
+
+
+def _whole(counts: Mapping[str, Any], name: str) -> int:
+    """A count Cohere may write as a float (``5.0``)."""
+    value = counts.get(name)
+    if type(value) is float and value > 0:
+        return int(value)
+    return _count(counts, name)
 
 
 def _details(usage: Mapping[str, Any], name: str) -> Mapping[str, Any]:

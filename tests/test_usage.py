@@ -1,6 +1,8 @@
-"""Usage in its three dialects, and read on the side from relayed bytes split anywhere."""
+"""Usage in its five dialects, and read on the side from relayed bytes split anywhere."""
 
 from __future__ import annotations
+
+import json
 
 import orjson
 from hypothesis import given, settings
@@ -127,3 +129,62 @@ def test_long_stream_keeps_bounded_windows_and_finds_usage_at_both_ends(cuts, wo
         # Memory stays bounded: each window holds at most one chunk beyond its size.
         assert sniffer._head_size < HEAD + largest and sniffer._tail_size < TAIL + largest
     assert sniffer.usage() == Usage(input=30, output=words, cache_read=5)
+
+
+GEMINI_METADATA = {
+    "promptTokenCount": 40,
+    "candidatesTokenCount": 12,
+    "totalTokenCount": 73,
+    "cachedContentTokenCount": 16,
+    "thoughtsTokenCount": 21,
+    "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 40}],
+}
+GEMINI_EXPECTED = Usage(input=40, output=33, cache_read=16, reasoning=21)
+
+
+def test_gemini_dialect_counts_thoughts_as_output():
+    assert Usage.from_any(GEMINI_METADATA) == GEMINI_EXPECTED
+
+
+def test_cohere_dialect_prefers_billed_units():
+    usage = {"billed_units": {"input_tokens": 5, "output_tokens": 7.0}, "tokens": {"input_tokens": 205, "output_tokens": 9}}
+    assert Usage.from_any(usage) == Usage(input=5, output=7)
+    assert Usage.from_any({"tokens": {"input_tokens": 205, "output_tokens": 9}}) == Usage(input=205, output=9)
+
+
+def test_gemini_whole_answer_as_google_pretty_prints_it():
+    answer = {
+        "candidates": [{"content": {"parts": [{"text": "hi"}], "role": "model"}, "finishReason": "STOP"}],
+        "usageMetadata": GEMINI_METADATA,
+        "modelVersion": "gemini-2.5-flash",
+    }
+    body = json.dumps(answer, indent=2).encode()
+    assert usage_in(body) == GEMINI_EXPECTED
+    assert model_in(body) == "gemini-2.5-flash"
+
+
+def gemini_event(text: str, usage: dict) -> bytes:
+    event = {
+        "candidates": [{"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}],
+        "usageMetadata": usage,
+        "modelVersion": "gemini-2.5-flash",
+    }
+    return b"data: " + json.dumps(event, separators=(",", ": ")).encode() + b"\r\n\r\n"
+
+
+# streamGenerateContent?alt=sse: every event carries usageMetadata, the last one complete.
+GEMINI_SSE = b"".join(gemini_event(f"word{n} " * 8, {"promptTokenCount": 40}) for n in range(120)) + gemini_event(
+    "", GEMINI_METADATA
+)
+
+
+@given(st.lists(st.integers(min_value=1, max_value=len(GEMINI_SSE) - 1), max_size=30))
+@settings(max_examples=60, deadline=None)
+def test_gemini_stream_usage_found_however_the_stream_is_split(cuts):
+    sniffer = UsageSniffer()
+    bounds = [0, *sorted(set(cuts)), len(GEMINI_SSE)]
+    for start, end in zip(bounds, bounds[1:], strict=False):
+        chunk = GEMINI_SSE[start:end]
+        assert sniffer.feed(chunk) is chunk
+    assert len(GEMINI_SSE) > HEAD + TAIL  # both windows, with a gap between them
+    assert sniffer.usage() == GEMINI_EXPECTED

@@ -102,8 +102,11 @@ async def relay(
             return _whole(status, headers, translator.error(status, answer.headers, body))
         if not wants_stream:
             body = await _read_rest(answer, idle_timeout, result)
-            result.usage = usage_in(body)  # Anthropic's or Converse's own counts
-            return _whole(status, headers, translator.body(body))
+            translated = translator.body(body)
+            # The upstream's own counts; else those the translation computed (embeddings
+            # whose counts are not under a usage key: Cohere's meta, Titan's, Vertex's sum).
+            result.usage = usage_in(body) or usage_in(translated)
+            return _whole(status, headers, translated)
         if stream_translator is None:
             stream_translator = translator.stream()
             first_out = stream_translator.feed(answer.first_chunk) if answer.first_chunk else b""

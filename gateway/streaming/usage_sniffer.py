@@ -11,6 +11,10 @@ answer, Anthropic's ``message_delta``) and sometimes at the start too (Anthropic
 upstream split its chunks, and memory stays bounded (each window holds at most one
 chunk more than its size).
 
+Gemini names its counts ``"usageMetadata"`` (in every event of a stream, and in a
+whole answer Google pretty-prints), Cohere's v2 ``"usage"`` holds ``billed_units`` and
+``tokens``: :meth:`Usage.from_any` tells the dialects apart.
+
 The search reads raw JSON: inside a JSON string a quote is escaped, so
 ``"usage":{`` can only be a key. The first object and the last are merged, the last
 one's counts winning (Anthropic's are cumulative); ``"usage": null`` (every chunk of
@@ -33,10 +37,13 @@ HEAD = 4096
 TAIL = 8192
 
 _USAGE_KEY = b'"usage":'
+_GEMINI_KEY = b'"usageMetadata":'
+_KEYS = (_USAGE_KEY, _GEMINI_KEY)
 # A JSON object with up to three levels of braces (OpenAI's *_details and Anthropic's
 # cache_creation are two); possessive, so runs without braces are taken in one step.
 _OBJECT = re.compile(rb"\{(?:[^{}]++|\{(?:[^{}]++|\{[^{}]*+\})*+\})*+\}")
-_MODEL = re.compile(rb'"model"\s*:\s*"([^"\\]{1,200})"')
+# Gemini names the model that answered ``modelVersion``.
+_MODEL = re.compile(rb'"model(?:Version)?"\s*:\s*"([^"\\]{1,200})"')
 # The model is named in the first event or near the start of a JSON answer.
 _MODEL_SEARCH_LIMIT = 4096
 
@@ -69,10 +76,7 @@ class UsageSniffer:
         """The answer's usage, once it has ended; None when it carried none."""
         if not self._gap:
             return usage_in(b"".join(self._head) + b"".join(self._tail))
-        head = b"".join(self._head)
-        first_at = _first_usage_at(head)
-        first = _object_at(head, first_at + len(_USAGE_KEY)) if first_at >= 0 else None
-        return _merged(first, _last_usage(b"".join(self._tail))[1])
+        return _merged(_first_usage(b"".join(self._head)), _last_usage(b"".join(self._tail))[1])
 
 
 def usage_in(data: bytes) -> Usage | None:
@@ -82,10 +86,10 @@ def usage_in(data: bytes) -> Usage | None:
     last_at, last = _last_usage(data)
     if last is None:
         return None
-    first_at = _first_usage_at(data)
+    first_at, length = _first_usage_at(data)
     if first_at < 0 or first_at == last_at:
         return Usage.from_any(last)
-    return _merged(_object_at(data, first_at + len(_USAGE_KEY)), last)
+    return _merged(_object_at(data, first_at + length), last)
 
 
 def model_in(first_chunk: bytes) -> str | None:
@@ -95,25 +99,42 @@ def model_in(first_chunk: bytes) -> str | None:
     return match.group(1).decode("utf-8", "replace") if match else None
 
 
-def _first_usage_at(data: bytes) -> int:
-    """Where the first usage object among the first HEAD bytes is (-1: none). Two
-    searches in C skip the ``"usage": null`` of OpenAI's chunks without a Python step."""
-    starts = [at for at in (data.find(b'"usage":{', 0, HEAD), data.find(b'"usage": {', 0, HEAD)) if at >= 0]
-    return min(starts) if starts else -1
+def _first_usage_at(data: bytes) -> tuple[int, int]:
+    """Where the first usage key among the first HEAD bytes is (-1: none), and its
+    length. Two searches in C skip the ``"usage": null`` of OpenAI's chunks without a
+    Python step; Gemini's ``usageMetadata`` is never null."""
+    at, length = -1, 0
+    for found, key in (
+        (data.find(b'"usage":{', 0, HEAD), _USAGE_KEY),
+        (data.find(b'"usage": {', 0, HEAD), _USAGE_KEY),
+        (data.find(_GEMINI_KEY, 0, HEAD), _GEMINI_KEY),
+    ):
+        if found >= 0 and (at < 0 or found < at):
+            at, length = found, len(key)
+    return at, length
+
+
+def _first_usage(data: bytes) -> dict[str, Any] | None:
+    at, length = _first_usage_at(data)
+    return _object_at(data, at + length) if at >= 0 else None
 
 
 def _last_usage(data: bytes) -> tuple[int, dict[str, Any] | None]:
-    at = data.rfind(_USAGE_KEY)
-    while at >= 0:
-        found = _object_at(data, at + len(_USAGE_KEY))
-        if found is not None:
-            return at, found
-        at = data.rfind(_USAGE_KEY, 0, at)
-    return -1, None
+    """The last usage object in ``data`` under either key, and where its key is."""
+    found: tuple[int, dict[str, Any] | None] = (-1, None)
+    for key in _KEYS:
+        at = data.rfind(key)
+        while at > found[0]:
+            value = _object_at(data, at + len(key))
+            if value is not None:
+                found = (at, value)
+                break
+            at = data.rfind(key, 0, at)
+    return found
 
 
 def _object_at(data: bytes, start: int) -> dict[str, Any] | None:
-    if data[start : start + 1] == b" ":  # json.dumps' default separator
+    if data[start : start + 1] == b" ":  # json.dumps' default separator, Google's too
         start += 1
     if data[start : start + 1] != b"{":
         return None

@@ -46,12 +46,7 @@ USAGE_SHAPE = UsageShape(cached_detail=False)
 
 def cohere_usage(usage: Any) -> Usage:
     """Cohere's usage: the billed units (what Cohere charges), else the raw token counts."""
-    usage = usage if isinstance(usage, Mapping) else {}
-    counts = usage.get("billed_units") if isinstance(usage.get("billed_units"), Mapping) else None
-    if not counts or not any(isinstance(counts.get(k), int | float) for k in ("input_tokens", "output_tokens")):
-        counts = usage.get("tokens") if isinstance(usage.get("tokens"), Mapping) else {}
-    prompt, completion = (int(counts.get(k) or 0) for k in ("input_tokens", "output_tokens"))
-    return Usage(input=prompt, output=completion)
+    return Usage.from_cohere(usage if isinstance(usage, Mapping) else {})
 
 
 def answer_events(answer: Mapping[str, Any]) -> list[Any]:

@@ -154,14 +154,15 @@ SAME_FOR_EVERY_PROVIDER = [
 @pytest.mark.parametrize("body", SAME_FOR_EVERY_PROVIDER)
 def test_every_translating_provider_refuses_the_same_request_the_same_way(body):
     from gateway.providers.bedrock.converse_request import chat_to_converse
+    from gateway.providers.cohere.request import to_chat_request as to_cohere_chat
     from gateway.providers.google.request import to_generate_content
 
     refusals = []
-    for translate in (to_messages_request, chat_to_converse, to_generate_content):
+    for translate in (to_messages_request, chat_to_converse, to_generate_content, to_cohere_chat):
         with pytest.raises(BadRequest) as raised:
             translate({"model": "m", **body})
         refusals.append((raised.value.param, raised.value.code, raised.value.message))
-    assert refusals[0] == refusals[1] == refusals[2]
+    assert refusals[0] == refusals[1] == refusals[2] == refusals[3]
 
 
 def test_every_translating_provider_takes_a_data_url_with_parameters():
@@ -173,6 +174,9 @@ def test_every_translating_provider_takes_a_data_url_with_parameters():
     assert to_messages_request(body)["messages"][0]["content"][0]["source"]["media_type"] == "image/png"
     assert chat_to_converse(body)["messages"][0]["content"][0]["image"]["format"] == "png"
     assert to_generate_content(body)["contents"][0]["parts"][0]["inlineData"]["mimeType"] == "image/png"
+    from gateway.providers.cohere.request import to_chat_request as to_cohere_chat
+
+    assert to_cohere_chat(body)["messages"][0]["content"][0]["image_url"]["url"] == f"data:image/png;base64,{PNG}"
 
 
 def test_a_call_parses_its_body_once():

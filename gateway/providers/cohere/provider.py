@@ -52,7 +52,7 @@ class Cohere:
                 raise BadRequest("stream: embeddings are not streamed", code="invalid_value", param="stream")
             path, payload = "v2/embed", embed_request(body)
         else:
-            path, payload = "v2/chat", to_chat_request(body)
+            path, payload = "v2/chat", to_chat_request(call.chat_request())
         headers = forwarded_headers(call, target)
         headers.popall("openai-beta", None)
         headers["content-type"] = "application/json"
@@ -70,9 +70,8 @@ class Cohere:
             return EmbeddingsTranslator(embed_response, translate_error, model, body.get("encoding_format"))
         if call.endpoint != CHAT:
             return None
-        stream_options = body.get("stream_options")
-        include_usage = isinstance(stream_options, dict) and stream_options.get("include_usage") is True
-        return ChatTranslator(model, include_usage)
+        # The request was translated (and so parsed and checked) before this is called.
+        return ChatTranslator(model, call.chat_request().include_usage)
 
 
 @dataclass(frozen=True)

@@ -1,109 +1,109 @@
-"""OpenAI chat request → Cohere v2 ``POST /v2/chat`` request (pure).
+"""OpenAI chat request (the typed :class:`ChatRequest`) → Cohere v2 ``POST /v2/chat``
+request (pure).
 
 * ``system`` / ``developer`` → role ``system``; ``user`` → ``user`` (a string, or
   ``text`` and ``image_url`` parts); ``assistant`` → ``assistant`` with ``tool_calls``
-  (arguments kept as the JSON string Cohere also takes) and, beside calls, its text as
+  (arguments as the JSON string Cohere also takes) and, beside calls, its text as
   ``tool_plan``; ``tool`` → ``tool`` with ``tool_call_id``.
-* ``tools`` pass as they are (Cohere v2 takes OpenAI's function shape); any
-  ``strict: true`` turns on ``strict_tools``. ``tool_choice``: ``required`` →
-  ``REQUIRED``, ``none`` → ``NONE``, ``auto`` → Cohere's default; a named function (which
-  Cohere cannot name) → only that tool, ``REQUIRED``.
+* ``tools`` in OpenAI's function shape (Cohere v2 takes it); any ``strict: true`` turns
+  on ``strict_tools``. ``tool_choice``: ``required`` → ``REQUIRED``, ``none`` → ``NONE``,
+  ``auto`` → Cohere's default; a named function (which Cohere cannot name) → only that
+  tool, ``REQUIRED``.
 * ``max_tokens`` / ``max_completion_tokens``, ``temperature``, ``top_p`` → ``p``,
   ``top_k`` → ``k``, ``stop`` → ``stop_sequences``, ``seed``, penalties, ``stream``;
   ``response_format`` ``json_object`` / ``json_schema`` → ``{"type": "json_object",
   "json_schema"?}``. ``n`` > 1 is a 400 (one answer per call).
+
+What is valid OpenAI is decided once, by :func:`parse_chat_request`, as for every
+translating provider; this module refuses only what Cohere cannot take.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from ...errors import BadRequest
+from ...translate.chat_request import ChatRequest, ImagePart, Message, TextPart, ToolCall, parse_chat_request
 
-_PASSED = (
-    ("temperature", "temperature"),
-    ("top_p", "p"),
-    ("top_k", "k"),
-    ("seed", "seed"),
-    ("frequency_penalty", "frequency_penalty"),
-    ("presence_penalty", "presence_penalty"),
-)
+# Sampling fields Cohere takes that the typed request keeps in ``extra``, by Cohere's name.
+_EXTRA_PASSED = (("frequency_penalty", "frequency_penalty"), ("presence_penalty", "presence_penalty"))
 
 
-def to_chat_request(body: dict[str, Any]) -> dict[str, Any]:
-    model = body.get("model")
-    if not isinstance(model, str) or not model.strip():
-        raise BadRequest(
-            "model: required, the Cohere model to call (e.g. command-a-03-2025)", code="missing_model", param="model"
-        )
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise BadRequest("messages: must be a non-empty list", code="invalid_messages", param="messages")
-    if body.get("n", 1) not in (1, None):
+def _missing_model() -> BadRequest:
+    return BadRequest(
+        "model: required, the Cohere model to call (e.g. command-a-03-2025)", code="missing_model", param="model"
+    )
+
+
+def to_chat_request(body: Mapping[str, Any] | ChatRequest) -> dict[str, Any]:
+    if not isinstance(body, ChatRequest):
+        model = body.get("model")
+        if not isinstance(model, str) or not model.strip():
+            raise _missing_model()
+        body = parse_chat_request(body)
+    request = body
+    if request.model is None or not request.model.strip():
+        raise _missing_model()
+    if request.n not in (1, None):
         raise BadRequest("n: Cohere returns one answer per request; use n=1", code="unsupported_parameter", param="n")
-    out: dict[str, Any] = {
-        "model": model.strip(),
-        "messages": [_message(m, f"messages[{i}]") for i, m in enumerate(messages)],
-    }
-    for name, cohere_name in _PASSED:
-        if body.get(name) is not None:
-            out[cohere_name] = body[name]
-    max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
-    if max_tokens is not None:
-        out["max_tokens"] = max_tokens
-    stop = body.get("stop")
-    if stop is not None:
-        out["stop_sequences"] = [stop] if isinstance(stop, str) else stop
-    if body.get("stream") is True:
+    out: dict[str, Any] = {"model": request.model.strip(), "messages": [_message(m) for m in request.messages]}
+    if request.temperature is not None:
+        out["temperature"] = request.temperature
+    if request.top_p is not None:
+        out["p"] = request.top_p
+    if request.top_k is not None:
+        out["k"] = request.top_k
+    if request.seed is not None:
+        out["seed"] = request.seed
+    for name, cohere_name in _EXTRA_PASSED:
+        if request.extra.get(name) is not None:
+            out[cohere_name] = request.extra[name]
+    if request.max_tokens is not None:
+        out["max_tokens"] = request.max_tokens
+    if request.stop:
+        out["stop_sequences"] = list(request.stop)
+    if request.stream:
         out["stream"] = True
-    tools = body.get("tools")
-    if tools:
-        if not isinstance(tools, list) or not all(_is_function_tool(t) for t in tools):
-            raise BadRequest(
-                "tools: each must be {type: function, function: {name, ...}}", code="invalid_tools", param="tools"
-            )
-        out["tools"] = [
-            {"type": "function", "function": {k: v for k, v in t["function"].items() if k != "strict"}} for t in tools
-        ]
-        if any(t["function"].get("strict") for t in tools):
+    if request.tools:
+        out["tools"] = [_tool(tool) for tool in request.tools]
+        if any(tool.strict for tool in request.tools):
             out["strict_tools"] = True
-    _tool_choice(body.get("tool_choice"), out)
-    response_format = _response_format(body.get("response_format"))
+    _tool_choice(request, out)
+    response_format = _response_format(request.response_format)
     if response_format is not None:
         out["response_format"] = response_format
     return out
 
 
-def _is_function_tool(tool: Any) -> bool:
-    return (
-        isinstance(tool, dict)
-        and tool.get("type", "function") == "function"
-        and isinstance(tool.get("function"), dict)
-        and isinstance(tool["function"].get("name"), str)
-    )
+def _tool(tool) -> dict[str, Any]:
+    function: dict[str, Any] = {"name": tool.name}
+    if tool.description is not None:
+        function["description"] = tool.description
+    if tool.parameters is not None:
+        function["parameters"] = tool.parameters
+    return {"type": "function", "function": function}
 
 
-def _tool_choice(choice: Any, out: dict[str, Any]) -> None:
-    if choice is None or choice == "auto":
+def _tool_choice(request: ChatRequest, out: dict[str, Any]) -> None:
+    choice = request.tool_choice
+    if choice is None or choice.mode == "auto":
         return
-    if choice == "required":
+    if choice.mode == "required":
         out["tool_choice"] = "REQUIRED"
-    elif choice == "none":
+    elif choice.mode == "none":
         out["tool_choice"] = "NONE"
-    elif isinstance(choice, dict) and isinstance((choice.get("function") or {}).get("name"), str):
-        name = choice["function"]["name"]
-        chosen = [t for t in out.get("tools", ()) if t["function"]["name"] == name]
+    else:  # a named function: Cohere cannot name one, so it gets only that tool
+        chosen = [tool for tool in out.get("tools", ()) if tool["function"]["name"] == choice.name]
         if not chosen:
             raise BadRequest(
-                f"tool_choice: names {name!r}, which is not in tools", code="invalid_tool_choice", param="tool_choice"
+                f"tool_choice: names {choice.name!r}, which is not in tools",
+                code="invalid_tool_choice",
+                param="tool_choice",
             )
         out["tools"], out["tool_choice"] = chosen, "REQUIRED"
-    else:
-        raise BadRequest(
-            "tool_choice: must be auto, required, none or a named function",
-            code="invalid_tool_choice",
-            param="tool_choice",
-        )
 
 
 def _response_format(value: Any) -> dict[str, Any] | None:
@@ -124,21 +124,17 @@ def _response_format(value: Any) -> dict[str, Any] | None:
     )
 
 
-def _message(message: Any, path: str) -> dict[str, Any]:
-    if not isinstance(message, dict):
-        raise BadRequest(f"{path}: must be an object", code="invalid_messages", param=path)
-    role = message.get("role")
+def _message(message: Message) -> dict[str, Any]:
+    role, path = message.role, message.path
     if role in ("system", "developer"):
-        return {"role": "system", "content": _text(message.get("content"), f"{path}.content")}
+        return {"role": "system", "content": _text(message, f"{path}.content")}
     if role == "user":
-        return {"role": "user", "content": _user_content(message.get("content"), f"{path}.content")}
+        return {"role": "user", "content": _user_content(message, f"{path}.content")}
     if role == "assistant":
         out: dict[str, Any] = {"role": "assistant"}
-        content = message.get("content")
-        text = _text(content, f"{path}.content") if content not in (None, "", []) else ""
-        calls = message.get("tool_calls")
-        if calls:
-            out["tool_calls"] = [_tool_call(call, f"{path}.tool_calls[{i}]") for i, call in enumerate(calls)]
+        text = _text(message, f"{path}.content") if message.content not in (None, "", ()) else ""
+        if message.tool_calls:
+            out["tool_calls"] = [_tool_call(call) for call in message.tool_calls]
             if text:
                 out["tool_plan"] = text
         elif text:
@@ -148,40 +144,33 @@ def _message(message: Any, path: str) -> dict[str, Any]:
                 f"{path}: an assistant message needs content or tool_calls", code="invalid_messages", param=path
             )
         return out
-    if role == "tool":
-        call_id = message.get("tool_call_id")
-        if not isinstance(call_id, str) or not call_id:
-            raise BadRequest(f"{path}.tool_call_id: required", code="invalid_messages", param=f"{path}.tool_call_id")
-        return {"role": "tool", "tool_call_id": call_id, "content": _text(message.get("content"), f"{path}.content")}
-    raise BadRequest(
-        f"{path}.role: {role!r} is not system, developer, user, assistant or tool",
-        code="invalid_messages",
-        param=f"{path}.role",
-    )
+    # role "tool" (the parser let no other role through, and checked tool_call_id)
+    return {"role": "tool", "tool_call_id": message.tool_call_id, "content": _text(message, f"{path}.content")}
 
 
-def _text(content: Any, path: str) -> str:
-    if isinstance(content, str):
+def _text(message: Message, path: str) -> str:
+    content = message.content
+    if type(content) is str:
         return content
-    if isinstance(content, list) and all(
-        isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str) for p in content
-    ):
-        return "".join(p["text"] for p in content)
+    if content is not None and all(type(part) is TextPart for part in content):
+        return "".join(part.text for part in content)
     raise BadRequest(f"{path}: must be a string or a list of text parts", code="invalid_content", param=path)
 
 
-def _user_content(content: Any, path: str) -> str | list[dict[str, Any]]:
-    if isinstance(content, str):
+def _user_content(message: Message, path: str) -> str | list[dict[str, Any]]:
+    content = message.content
+    if type(content) is str:
         return content
-    if not isinstance(content, list) or not content:
+    if not content:
         raise BadRequest(f"{path}: must be a string or a non-empty list of parts", code="invalid_content", param=path)
     parts = []
     for i, part in enumerate(content):
-        kind = part.get("type") if isinstance(part, dict) else None
-        if kind == "text" and isinstance(part.get("text"), str):
-            parts.append({"type": "text", "text": part["text"]})
-        elif kind == "image_url" and isinstance((part.get("image_url") or {}).get("url"), str):
-            parts.append({"type": "image_url", "image_url": {"url": part["image_url"]["url"]}})
+        kind = type(part)
+        if kind is TextPart:
+            parts.append({"type": "text", "text": part.text})
+        elif kind is ImagePart:
+            url = part.url if part.url is not None else f"data:{part.media_type};base64,{part.data}"
+            parts.append({"type": "image_url", "image_url": {"url": url}})
         else:
             raise BadRequest(
                 f"{path}[{i}]: cohere takes text and image_url parts", code="unsupported_content", param=f"{path}[{i}]"
@@ -189,20 +178,9 @@ def _user_content(content: Any, path: str) -> str | list[dict[str, Any]]:
     return parts
 
 
-def _tool_call(call: Any, path: str) -> dict[str, Any]:
-    function = call.get("function") if isinstance(call, dict) else None
-    if (
-        not isinstance(function, dict)
-        or not isinstance(function.get("name"), str)
-        or not isinstance(call.get("id"), str)
-    ):
-        raise BadRequest(f"{path}: needs id and function.name", code="invalid_tool_calls", param=path)
-    arguments = function.get("arguments")
+def _tool_call(call: ToolCall) -> dict[str, Any]:
     return {
-        "id": call["id"],
+        "id": call.id,
         "type": "function",
-        "function": {
-            "name": function["name"],
-            "arguments": arguments if isinstance(arguments, str) and arguments else "{}",
-        },
+        "function": {"name": call.name, "arguments": orjson.dumps(call.arguments).decode()},
     }

@@ -7,7 +7,8 @@ OpenAI chunks, Bedrock event-stream → OpenAI chunks, Bedrock event-stream →
 Anthropic Messages events, Gemini SSE → OpenAI chunks), each delta its own
 ``feed``, as the network usually delivers them. Per answer: a whole upstream body
 translated to a ``chat.completion`` (Anthropic, Bedrock, Gemini). Per request: an
-OpenAI chat request translated to Anthropic Messages, Bedrock Converse and Gemini. The best of
+OpenAI chat request translated to Anthropic Messages, Bedrock Converse, Gemini and Cohere
+(each parsing the request first, as once per translated call). The best of
 ``--repeat`` runs (CPU time of this process, so that other processes on a shared
 machine disturb it less) is printed, in microseconds.
 """
@@ -31,6 +32,7 @@ from gateway.providers.bedrock.converse_request import chat_to_converse  # noqa:
 from gateway.providers.bedrock.converse_response import converse_to_chat  # noqa: E402
 from gateway.providers.bedrock.converse_stream import ConverseChatStream  # noqa: E402
 from gateway.providers.bedrock.messages_stream import ConverseMessagesStream  # noqa: E402
+from gateway.providers.cohere.request import to_chat_request as to_cohere_chat  # noqa: E402
 from gateway.providers.google.request import to_generate_content  # noqa: E402
 from gateway.providers.google.response import to_chat_completion as google_body  # noqa: E402
 from gateway.providers.google.stream import ChatStreamTranslator as GoogleStream  # noqa: E402
@@ -137,6 +139,7 @@ def main() -> None:
         ("request: openai → anthropic", per_answer(lambda: to_messages_request(CHAT_REQUEST), args.repeat)),
         ("request: openai → bedrock converse", per_answer(lambda: chat_to_converse(CHAT_REQUEST), args.repeat)),
         ("request: openai → gemini", per_answer(lambda: to_generate_content(CHAT_REQUEST), args.repeat)),
+        ("request: openai → cohere", per_answer(lambda: to_cohere_chat(CHAT_REQUEST), args.repeat)),
         ("whole answer: anthropic → openai", per_answer(lambda: orjson.dumps(anthropic_body(ANTHROPIC_BODY)), args.repeat)),
         ("whole answer: bedrock → openai", per_answer(lambda: converse_to_chat(BEDROCK_BODY, "m"), args.repeat)),
         ("whole answer: gemini → openai", per_answer(lambda: orjson.dumps(google_body(GEMINI_BODY, model="m")), args.repeat)),

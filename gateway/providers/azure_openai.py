@@ -28,7 +28,10 @@ _RESOURCE_ENDPOINTS = (
     "vector_stores",
     "responses",
 )
-# The Responses API needs a newer (preview) API version than chat's default.
+# The Responses API needs a newer (preview) API version than chat's default: the
+# dated version Microsoft's "Azure OpenAI API version lifecycle" page gives for
+# Responses calls on a resource URL (learn.microsoft.com/azure/ai-foundry/openai/
+# api-version-lifecycle, "Last generation API"; the v1 API at /openai/v1/ needs none).
 RESPONSES_API_VERSION = "2025-04-01-preview"
 
 

@@ -19,11 +19,11 @@ from yarl import URL
 
 from ..config import ProviderOption, Target
 from ..errors import BadRequest, MethodNotAllowed, NotFound
-from .base import Call, ResponseTranslator, UpstreamRequest, forwarded_headers, refuse_responses
+from .base import MESSAGES, Call, ResponseTranslator, UpstreamRequest, forwarded_headers, refuse_responses
 
 CHAT = "chat/completions"
 EMBEDDINGS = "embeddings"
-MESSAGES = "messages"
+__all__ = ["CHAT", "EMBEDDINGS", "MESSAGES", "TranslatingProvider", "json_headers"]
 
 
 class TranslatingProvider:

@@ -27,11 +27,13 @@ from yarl import URL
 from ...config import Target
 from ...errors import BadRequest
 from ...request_path import path_problem
+from ...translate.messages_answer import MessagesTranslator
 from ..base import Call, UpstreamRequest, bearer_key, join_url
 from ..embeddings_translator import EmbeddingsTranslator
-from ..translating import CHAT, EMBEDDINGS, TranslatingProvider
+from ..translating import CHAT, EMBEDDINGS, MESSAGES, TranslatingProvider
 from .embeddings import embed_operation, embeddings_request, embeddings_response
 from .errors import translate_error
+from .messages import gemini_messages_translator
 from .request import model_of, to_generate_content
 from .response import to_chat_completion
 from .stream import ChatStreamTranslator
@@ -59,6 +61,7 @@ def _segment(name: str) -> str:
 class Google(TranslatingProvider):
     name = "google"
     config_options = ()  # the key only (x-goog-api-key from the client's key)
+    routes = (CHAT, EMBEDDINGS, MESSAGES)
 
     def upstream(self, call: Call, target: Target) -> tuple[URL, dict]:
         body = call.json or {}
@@ -75,9 +78,11 @@ class Google(TranslatingProvider):
     async def authorize(self, request: UpstreamRequest, target: Target, app) -> None:
         request.headers["x-goog-api-key"] = bearer_key(target, self.name)
 
-    def answer_translator(self, call: Call) -> ChatTranslator | EmbeddingsTranslator:
+    def answer_translator(self, call: Call) -> ChatTranslator | EmbeddingsTranslator | MessagesTranslator:
         body = call.json or {}
         model = str(body.get("model", "")).removeprefix("models/")
+        if call.endpoint == MESSAGES:
+            return gemini_messages_translator(model)
         if call.endpoint == CHAT:
             return ChatTranslator(model=model, include_usage=call.chat_request().include_usage)
         return EmbeddingsTranslator(embeddings_response, translate_error, model, body.get("encoding_format"))

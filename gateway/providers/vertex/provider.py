@@ -38,13 +38,15 @@ from ..anthropic.provider import ChatTranslator as AnthropicChatTranslator
 from ..anthropic.request import to_messages_request
 from ..base import Call, UpstreamRequest, join_url
 from ..embeddings_translator import EmbeddingsTranslator
+from ..google.messages import gemini_messages_translator
 from ..google.provider import ChatTranslator as GeminiChatTranslator
 from ..google.request import model_of, to_generate_content
-from ..translating import EMBEDDINGS, TranslatingProvider
+from ..translating import CHAT, EMBEDDINGS, MESSAGES, TranslatingProvider
 from .credentials import HEADER, service_account
 from .embeddings import predict_request, predict_response
 from .errors import translate_error
 from .lifecycle import VERTEX_TOKENS
+from .messages import ClaudeMessagesTranslator
 
 DEFAULT_REGION = "us-central1"
 ANTHROPIC_VERSION = "vertex-2023-10-16"
@@ -109,12 +111,19 @@ class VertexAI(TranslatingProvider):
         ProviderOption("vertex_service_account_json", HEADER, json_object=True),
     )
 
+    routes = (CHAT, EMBEDDINGS, MESSAGES)
+
     def upstream(self, call: Call, target: Target) -> tuple[URL, dict]:
         body = call.json or {}
         model = model_of(body)
         publisher = publisher_of(model)
         query = ""
-        if call.endpoint == EMBEDDINGS:
+        if call.endpoint == MESSAGES and publisher == "anthropic":
+            # Claude speaks this protocol itself: the client's body, as Vertex takes it.
+            payload = {key: value for key, value in body.items() if key != "model"}
+            payload["anthropic_version"] = ANTHROPIC_VERSION
+            method = "streamRawPredict" if call.wants_stream else "rawPredict"
+        elif call.endpoint == EMBEDDINGS:
             if publisher != "google":
                 raise BadRequest(
                     f"model: {model!r} serves no embeddings on vertex-ai", code="invalid_model", param="model"
@@ -147,6 +156,10 @@ class VertexAI(TranslatingProvider):
         model = str(body.get("model", "")).removeprefix("models/")
         if call.endpoint == EMBEDDINGS:
             return EmbeddingsTranslator(predict_response, translate_error, model, body.get("encoding_format"))
+        if call.endpoint == MESSAGES:
+            if publisher_of(model) == "anthropic":
+                return ClaudeMessagesTranslator(model)
+            return gemini_messages_translator(model)
         request = call.chat_request()  # parsed and checked when the request was translated
         include_usage = request.include_usage
         if publisher_of(model) == "anthropic":

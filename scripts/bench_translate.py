@@ -8,7 +8,10 @@ Anthropic Messages events, Gemini SSE → OpenAI chunks), each delta its own
 ``feed``, as the network usually delivers them. Per answer: a whole upstream body
 translated to a ``chat.completion`` (Anthropic, Bedrock, Gemini). Per request: an
 OpenAI chat request translated to Anthropic Messages, Bedrock Converse, Gemini and Cohere
-(each parsing the request first, as once per translated call). The best of
+(each parsing the request first, as once per translated call).
+For ``/v1/messages`` in front of other providers: an Anthropic Messages request to an
+OpenAI chat body and to Gemini, OpenAI chunks and Gemini SSE to Anthropic events,
+whole OpenAI and Gemini answers to a Messages ``message``. The best of
 ``--repeat`` runs (CPU time of this process, so that other processes on a shared
 machine disturb it less) is printed, in microseconds.
 """
@@ -28,14 +31,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from gateway.providers.anthropic.request import to_messages_request  # noqa: E402
 from gateway.providers.anthropic.response import to_chat_completion as anthropic_body  # noqa: E402
 from gateway.providers.anthropic.stream import ChatStreamTranslator as AnthropicStream  # noqa: E402
+from gateway.providers.base import Call  # noqa: E402
 from gateway.providers.bedrock.converse_request import chat_to_converse  # noqa: E402
 from gateway.providers.bedrock.converse_response import converse_to_chat  # noqa: E402
 from gateway.providers.bedrock.converse_stream import ConverseChatStream  # noqa: E402
 from gateway.providers.bedrock.messages_stream import ConverseMessagesStream  # noqa: E402
 from gateway.providers.cohere.request import to_chat_request as to_cohere_chat  # noqa: E402
+from gateway.providers.google.messages import gemini_messages_translator  # noqa: E402
 from gateway.providers.google.request import to_generate_content  # noqa: E402
 from gateway.providers.google.response import to_chat_completion as google_body  # noqa: E402
 from gateway.providers.google.stream import ChatStreamTranslator as GoogleStream  # noqa: E402
+from gateway.providers.openai_messages import openai_messages_translator  # noqa: E402
+from gateway.translate.messages_request import parse_messages_request  # noqa: E402
+from gateway.translate.openai_request import ChatDialect, to_openai_chat  # noqa: E402
 from tests.fakes.eventstream import event_frame  # noqa: E402
 
 TEXT = "Hello, how are you doing today? "
@@ -73,6 +81,18 @@ def gemini_chunks(count: int) -> tuple[bytes, list[bytes], bytes]:
     last = {"candidates": [{"content": {"role": "model", "parts": [{"text": "."}]}, "finishReason": "STOP", "index": 0}],
             "usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": count}, "modelVersion": "gemini-2.5-flash"}
     return event(part), [event(part)] * count, event(last)
+
+
+def openai_chunks(count: int) -> tuple[bytes, list[bytes], bytes]:
+    def event(delta: dict, finish: str | None = None) -> bytes:
+        payload = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o",
+                   "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}], "usage": None}
+        return b"data: " + orjson.dumps(payload) + b"\n\n"
+
+    usage = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o", "choices": [],
+             "usage": {"prompt_tokens": 5, "completion_tokens": count, "total_tokens": 5 + count}}
+    end = event({}, "stop") + b"data: " + orjson.dumps(usage) + b"\n\ndata: [DONE]\n\n"
+    return event({"role": "assistant", "content": ""}), [event({"content": TEXT})] * count, end
 
 
 def per_chunk(make, pieces: tuple[bytes, list[bytes], bytes], repeat: int) -> float:
@@ -121,6 +141,30 @@ CHAT_REQUEST = {
 }
 
 
+# The same conversation as an Anthropic-format client (Claude Code) sends it.
+MESSAGES_REQUEST = {
+    "model": "gpt-4o", "max_tokens": 100, "stream": True, "system": [{"type": "text", "text": "Be brief."}],
+    "messages": [
+        {"role": "user", "content": "Hello there"},
+        {"role": "assistant", "content": [{"type": "text", "text": "Hi"}, {"type": "tool_use", "id": "t1", "name": "f", "input": {"a": 1}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "ok"}, {"type": "text", "text": "and?"}]},
+    ],
+    "tools": [{"name": "f", "input_schema": {"type": "object"}}],
+    "metadata": {"user_id": "u1"},
+}
+OPENAI_BODY = orjson.dumps({
+    "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": TEXT, "tool_calls": [
+        {"id": "t1", "type": "function", "function": {"name": "f", "arguments": '{"a":1}'}}]}, "finish_reason": "tool_calls"}],
+    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+})
+OPENAI_DIALECT = ChatDialect("max_completion_tokens")
+
+
+def messages_call() -> Call:
+    return Call("POST", "messages", "", None, json=MESSAGES_REQUEST)  # type: ignore[arg-type]
+
+
 def per_answer(function, repeat: int, number: int = 2000) -> float:
     return min(timeit.Timer(function, timer=time.process_time).repeat(number=number, repeat=repeat)) / number * 1e6
 
@@ -131,6 +175,7 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=2000)
     args = parser.parse_args()
     n = args.chunks
+    to_message = openai_messages_translator(messages_call())
     rows = [
         ("stream chunk: anthropic → openai", per_chunk(lambda: AnthropicStream(model="m", include_usage=True), anthropic_chunks(n), args.repeat)),
         ("stream chunk: bedrock → openai", per_chunk(lambda: ConverseChatStream("m", include_usage=True), bedrock_chunks(n), args.repeat)),
@@ -143,6 +188,12 @@ def main() -> None:
         ("whole answer: anthropic → openai", per_answer(lambda: orjson.dumps(anthropic_body(ANTHROPIC_BODY)), args.repeat)),
         ("whole answer: bedrock → openai", per_answer(lambda: converse_to_chat(BEDROCK_BODY, "m"), args.repeat)),
         ("whole answer: gemini → openai", per_answer(lambda: orjson.dumps(google_body(GEMINI_BODY, model="m")), args.repeat)),
+        ("stream chunk: openai → anthropic", per_chunk(lambda: openai_messages_translator(messages_call()).stream(), openai_chunks(n), args.repeat)),
+        ("stream chunk: gemini → anthropic", per_chunk(lambda: gemini_messages_translator("m").stream(), gemini_chunks(n), args.repeat)),
+        ("request: anthropic → openai", per_answer(lambda: orjson.dumps(to_openai_chat(parse_messages_request(MESSAGES_REQUEST), OPENAI_DIALECT)), args.repeat)),
+        ("request: anthropic → gemini", per_answer(lambda: to_generate_content(parse_messages_request(MESSAGES_REQUEST)), args.repeat)),
+        ("whole answer: openai → anthropic", per_answer(lambda: to_message.body(OPENAI_BODY), args.repeat)),
+        ("whole answer: gemini → anthropic", per_answer(lambda: gemini_messages_translator("m").body(GEMINI_BODY), args.repeat)),
     ]
     for name, micros in rows:
         print(f"{name:36} {micros:7.2f} µs")

@@ -12,7 +12,11 @@ from urllib.parse import quote
 
 from ..config import ProviderOption, Target
 from ..errors import BadRequest
-from .base import Call, UpstreamRequest, bearer_key, forwarded_headers, join_url
+from ..translate.messages_answer import MessagesTranslator
+from ..translate.openai_request import ChatDialect
+from .base import MESSAGES, Call, UpstreamRequest, bearer_key, forwarded_headers, join_url
+from .openai_messages import is_messages_route, openai_chat_body, openai_messages_translator
+from .translating import CHAT
 
 DEFAULT_API_VERSION = "2024-10-21"
 
@@ -28,7 +32,10 @@ _RESOURCE_ENDPOINTS = (
     "vector_stores",
     "responses",
 )
-# The Responses API needs a newer (preview) API version than chat's default.
+# The Responses API needs a newer (preview) API version than chat's default: the
+# dated version Microsoft's "Azure OpenAI API version lifecycle" page gives for
+# Responses calls on a resource URL (learn.microsoft.com/azure/ai-foundry/openai/
+# api-version-lifecycle, "Last generation API"; the v1 API at /openai/v1/ needs none).
 RESPONSES_API_VERSION = "2025-04-01-preview"
 
 
@@ -40,8 +47,12 @@ class AzureOpenAI:
         ProviderOption("api_version", "x-portkey-azure-api-version"),
     )
 
+    # Chat deployments take max_completion_tokens (reasoning ones require it) from
+    # api-version 2024-09-01-preview on; the default version is newer.
+    dialect = ChatDialect("max_completion_tokens")
+
     def needs_body(self, call: Call) -> bool:
-        return False
+        return call.endpoint == MESSAGES  # translated: an Anthropic-format client
 
     def prepare(self, call: Call, target: Target) -> UpstreamRequest:
         options = target.options
@@ -50,25 +61,32 @@ class AzureOpenAI:
         else:
             resource = _required(options, "resource_name", "x-portkey-azure-resource-name")
             base = f"https://{quote(resource, safe='')}.openai.azure.com/openai"
-        if call.endpoint.split("/", 1)[0] in _RESOURCE_ENDPOINTS:
-            path = call.endpoint
+        messages = is_messages_route(call, self.name)
+        endpoint = CHAT if messages else call.endpoint
+        if endpoint.split("/", 1)[0] in _RESOURCE_ENDPOINTS:
+            path = endpoint
         else:
             deployment = _required(options, "deployment_id", "x-portkey-azure-deployment-id")
-            path = f"deployments/{quote(deployment, safe='')}/{call.endpoint}"
-        query = call.query_string
+            path = f"deployments/{quote(deployment, safe='')}/{endpoint}"
+        query = "" if messages else call.query_string  # e.g. Claude Code's ?beta=true
         if "api-version=" not in query:
             default = RESPONSES_API_VERSION if call.endpoint.split("/", 1)[0] == "responses" else DEFAULT_API_VERSION
             version = quote(options.get("api_version", default), safe="")
             query = f"{query}&api-version={version}" if query else f"api-version={version}"
         url = join_url(base, path, query)
+        headers = forwarded_headers(call, target)
+        if messages:
+            headers["content-type"] = "application/json"
+            headers["accept"] = "text/event-stream" if call.wants_stream else "application/json"
+            return UpstreamRequest("POST", url, headers, openai_chat_body(call, self.dialect))
         body = call.body if call.body_stream is None else call.body_stream
-        return UpstreamRequest(call.method, url, forwarded_headers(call, target), body)
+        return UpstreamRequest(call.method, url, headers, body)
 
     async def authorize(self, request: UpstreamRequest, target: Target, app) -> None:
         request.headers["api-key"] = bearer_key(target, self.name)
 
-    def translator(self, call: Call) -> None:
-        return None
+    def translator(self, call: Call) -> MessagesTranslator | None:
+        return openai_messages_translator(call) if call.endpoint == MESSAGES else None
 
 
 def _required(options, key: str, header: str) -> str:

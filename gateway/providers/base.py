@@ -20,7 +20,12 @@ from ..errors import BadRequest, Unauthorized
 from ..header_values import checked_client_value
 from ..hop_by_hop import HOP_BY_HOP
 from ..translate.chat_request import ChatRequest, parse_chat_request
+from ..translate.messages_request import parse_messages_request
 from ..usage import Usage
+
+# Anthropic's Messages API, served to its clients by every chat provider (translated
+# for those that speak another protocol).
+MESSAGES = "messages"
 
 # Client headers that every provider receives when present; everything else is
 # dropped unless the client lists it in x-portkey-forward-headers.
@@ -67,11 +72,13 @@ class Call:
 
     def chat_request(self) -> ChatRequest:
         """The body as a typed chat request, parsed once per call (and again only if
-        ``json`` was replaced); a 400 naming the field when it is not valid."""
+        ``json`` was replaced); a 400 naming the field when it is not valid. An
+        Anthropic Messages body (``/v1/messages``) gives the same typed request."""
         cached = self.__dict__.get("_chat_request")
         if cached is not None and cached[0] is self.json:
             return cached[1]
-        request = parse_chat_request(self.json or {})
+        parse = parse_messages_request if self.endpoint == MESSAGES else parse_chat_request
+        request = parse(self.json or {})
         self.__dict__["_chat_request"] = (self.json, request)
         return request
 

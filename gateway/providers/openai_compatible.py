@@ -13,7 +13,11 @@ from types import MappingProxyType
 
 from ..config import ProviderOption, Target
 from ..errors import BadRequest
-from .base import Call, UpstreamRequest, bearer_key, forwarded_headers, join_url, refuse_responses
+from ..translate.messages_answer import MessagesTranslator
+from ..translate.openai_request import DEFAULT_DIALECT, ChatDialect
+from .base import MESSAGES, Call, UpstreamRequest, bearer_key, forwarded_headers, join_url, refuse_responses
+from .openai_messages import is_messages_route, openai_chat_body, openai_messages_translator
+from .translating import CHAT
 
 # OpenAI's organization and project headers, sent by every row that is given them.
 OPENAI_OPTIONS = (
@@ -32,10 +36,13 @@ class OpenAICompatible:
     # Whether the provider serves OpenAI's Responses API (/v1/responses...): others
     # answer a clear 400 rather than a call to a URL that does not exist.
     serves_responses: bool = False
+    # How the provider's chat endpoint takes the body the gateway writes for a
+    # /v1/messages client (token-limit field name, stream_options, user).
+    dialect: ChatDialect = DEFAULT_DIALECT
     config_options: tuple[ProviderOption, ...] = OPENAI_OPTIONS
 
     def needs_body(self, call: Call) -> bool:
-        return False
+        return call.endpoint == MESSAGES  # translated: an Anthropic-format client
 
     def base(self, target: Target) -> str:
         base = target.custom_host or self.base_url
@@ -58,6 +65,11 @@ class OpenAICompatible:
             headers["OpenAI-Organization"] = options["openai_organization"]
         if "openai_project" in options:
             headers["OpenAI-Project"] = options["openai_project"]
+        if is_messages_route(call, self.name):
+            headers["content-type"] = "application/json"
+            headers["accept"] = "text/event-stream" if call.wants_stream else "application/json"
+            url = join_url(self.base(target), CHAT, "")
+            return UpstreamRequest("POST", url, headers, openai_chat_body(call, self.dialect))
         url = join_url(self.base(target), call.endpoint, call.query_string)
         return UpstreamRequest(call.method, url, headers, call.body if call.body_stream is None else call.body_stream)
 
@@ -65,8 +77,8 @@ class OpenAICompatible:
         if self.requires_api_key or target.api_key:
             request.headers["Authorization"] = "Bearer " + bearer_key(target, self.name)
 
-    def translator(self, call: Call) -> None:
-        return None
+    def translator(self, call: Call) -> MessagesTranslator | None:
+        return openai_messages_translator(call) if call.endpoint == MESSAGES else None
 
 
 def _row(name: str, base_url: str | None, **kwargs) -> tuple[str, OpenAICompatible]:
@@ -77,9 +89,12 @@ def _row(name: str, base_url: str | None, **kwargs) -> tuple[str, OpenAICompatib
 OPENAI_COMPATIBLE: Mapping[str, OpenAICompatible] = MappingProxyType(
     dict(
         [
-            _row("openai", "https://api.openai.com/v1", serves_responses=True),
+            # OpenAI's reasoning models refuse max_tokens.
+            _row("openai", "https://api.openai.com/v1", serves_responses=True, dialect=ChatDialect("max_completion_tokens")),
             _row("groq", "https://api.groq.com/openai/v1"),
-            _row("mistral-ai", "https://api.mistral.ai/v1"),
+            # Mistral refuses fields it does not know (422 extra_forbidden), stream_options
+            # among them, and sends a stream's usage in its last chunk unasked.
+            _row("mistral-ai", "https://api.mistral.ai/v1", dialect=ChatDialect(stream_options=False, user=False)),
             _row("together-ai", "https://api.together.xyz/v1"),
             _row("deepseek", "https://api.deepseek.com/v1"),
             _row("fireworks-ai", "https://api.fireworks.ai/inference/v1"),

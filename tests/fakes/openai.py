@@ -20,6 +20,15 @@ Knobs a test sets before calling (all asyncio-synchronised, no sleeps):
   ``Fail(status, ...)`` (an OpenAI error answer), ``HANG`` (wait on ``released``, an
   Event tests leave unset, until the gateway gives up) or ``DROP`` (close the
   connection without answering). Routing tests use it for "the first N requests fail".
+* ``tool_calls``: ``[(id, name, arguments dict), ...]``: the chat answer calls these
+  tools (``finish_reason: tool_calls``); a stream sends each call's id and name
+  first, then its arguments in two pieces.
+* ``reasoning``: thinking text sent before the answer as ``reasoning_content`` (as
+  DeepSeek and vLLM do); ``finish_reason``: replaces ``stop`` / ``tool_calls``;
+  ``stop_reason``: vLLM's extra choice field naming the matched stop string.
+* ``strict``: check chat bodies as OpenAI does: a 400 for a parameter it does not
+  know (``Unrecognized request argument supplied``) and for a tool message that
+  answers no preceding tool call.
 """
 
 from __future__ import annotations
@@ -75,6 +84,11 @@ class FakeOpenAI:
     script: list = field(default_factory=list)
     released: asyncio.Event = field(default_factory=asyncio.Event)
     extra_headers: dict[str, str] = field(default_factory=dict)
+    tool_calls: list | None = None
+    reasoning: str | None = None
+    finish_reason: str | None = None
+    stop_reason: str | None = None
+    strict: bool = False
     url: str = ""  # base URL including /v1, set by the fixture
 
     def app(self) -> web.Application:
@@ -137,6 +151,12 @@ class FakeOpenAI:
 
     async def chat(self, request: web.Request, body: bytes):
         params = orjson.loads(body)
+        if self.strict:
+            problem = chat_problem(params)
+            if problem is not None:
+                return _error(400, problem, "invalid_request_error", None)
+        if self.tool_calls is not None or self.reasoning is not None or self.finish_reason or self.stop_reason:
+            return await self.scripted_chat(request, params)
         words = reply_words(params)
         created = int(time.time())
         completion_id = "chatcmpl-fake123"
@@ -203,6 +223,58 @@ class FakeOpenAI:
                 self.first_chunk_sent.set()
                 if self.gate is not None:
                     await self.gate.wait()
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
+
+    async def scripted_chat(self, request: web.Request, params: dict):
+        """A chat answer with the knobs' reasoning, text (when no tools) and tool calls."""
+        words = [] if self.tool_calls else reply_words(params)
+        calls = self.tool_calls or []
+        finish = self.finish_reason or ("tool_calls" if calls else "stop")
+        created = int(time.time())
+        head = {"id": "chatcmpl-fake456", "created": created, "model": MODEL, "system_fingerprint": "fp_fake"}
+        answer_usage = usage(params, words or ["x"] * 8)
+        if not params.get("stream"):
+            message = {"role": "assistant", "content": "".join(words) or None, "refusal": None, "annotations": []}
+            if self.reasoning is not None:
+                message["reasoning_content"] = self.reasoning
+            if calls:
+                message["tool_calls"] = [
+                    {"id": id_, "type": "function", "function": {"name": name, "arguments": orjson.dumps(args).decode()}}
+                    for id_, name, args in calls
+                ]
+            choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
+            if self.stop_reason is not None:
+                choice["stop_reason"] = self.stop_reason
+            return web.json_response({**head, "object": "chat.completion", "choices": [choice], "usage": answer_usage})
+        include_usage = bool((params.get("stream_options") or {}).get("include_usage"))
+
+        def chunk(delta: dict, finish_reason=None) -> dict:
+            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+            if finish_reason and self.stop_reason is not None:
+                choice["stop_reason"] = self.stop_reason
+            return {**head, "object": "chat.completion.chunk", "choices": [choice], **({"usage": None} if include_usage else {})}
+
+        events = [chunk({"role": "assistant", "content": ""})]
+        if self.reasoning is not None:
+            events += [chunk({"reasoning_content": piece}) for piece in _halves(self.reasoning)]
+        events += [chunk({"content": word}) for word in words]
+        for index, (id_, name, args) in enumerate(calls):
+            start = {"index": index, "id": id_, "type": "function", "function": {"name": name, "arguments": ""}}
+            events.append(chunk({"tool_calls": [start]}))
+            for piece in _halves(orjson.dumps(args).decode()):
+                events.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}))
+        events.append(chunk({}, finish))
+        if include_usage:
+            events.append({**head, "object": "chat.completion.chunk", "choices": [], "usage": answer_usage})
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8", **_rate_headers()})
+        await response.prepare(request)
+        for number, event in enumerate(events):
+            if self.die_after_chunks is not None and number == self.die_after_chunks:
+                request.transport.abort()
+                return response
+            await response.write(b"data: " + orjson.dumps(event) + b"\n\n")
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response
@@ -349,6 +421,43 @@ class FakeOpenAI:
             },
             headers={"x-request-id": "req_echo"},
         )
+
+
+# The chat-completions request body's parameters, from OpenAI's API reference.
+CHAT_PARAMETERS = frozenset(
+    {
+        "messages", "model", "audio", "frequency_penalty", "function_call", "functions", "logit_bias", "logprobs",
+        "max_completion_tokens", "max_tokens", "metadata", "modalities", "n", "parallel_tool_calls", "prediction",
+        "presence_penalty", "prompt_cache_key", "reasoning_effort", "response_format", "safety_identifier", "seed",
+        "service_tier", "stop", "store", "stream", "stream_options", "temperature", "tool_choice", "tools",
+        "top_logprobs", "top_p", "user", "verbosity", "web_search_options",
+    }
+)
+
+
+def chat_problem(params: dict) -> str | None:
+    """What OpenAI would refuse in a chat body, or None."""
+    for name in params:
+        if name not in CHAT_PARAMETERS:
+            return f"Unrecognized request argument supplied: {name}"
+    open_calls: set[str] = set()
+    for index, message in enumerate(params.get("messages") or ()):
+        if message.get("role") == "assistant":
+            open_calls = {call["id"] for call in message.get("tool_calls") or ()}
+        elif message.get("role") == "tool":
+            if message.get("tool_call_id") not in open_calls:
+                return (
+                    f"Invalid parameter: messages with role 'tool' must be a response to a preceeding message "
+                    f"with 'tool_calls' (messages[{index}])."
+                )
+        else:
+            open_calls = set()
+    return None
+
+
+def _halves(text: str) -> list[str]:
+    middle = len(text) // 2
+    return [piece for piece in (text[:middle], text[middle:]) if piece]
 
 
 def reply_words(params: dict) -> list[str]:

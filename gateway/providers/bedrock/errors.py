@@ -15,6 +15,7 @@ import orjson
 
 from ...errors import GatewayError
 from ...streaming.eventstream import Frame
+from ...translate.anthropic_errors import AnthropicShapedError  # noqa: F401 (imported from here too)
 
 # ConverseStream exception names → HTTP status, as the Bedrock API reference lists them.
 EXCEPTION_STATUS: Mapping[str, int] = {
@@ -86,18 +87,3 @@ def frame_error(frame: Frame) -> GatewayError:
         status = EXCEPTION_STATUS.get(name[:1].lower() + name[1:], 502)
         message = frame.headers.get(":error-message") or name
     return GatewayError(f"bedrock: {message}", status=status, type=openai_type(status), code=name)
-
-
-class AnthropicShapedError(GatewayError):
-    """The same error, told the way Anthropic's API tells it (for ``/v1/messages``):
-    ``{"type": "error", "error": {"type", "message"}}``, in a stream as ``event: error``."""
-
-    def __init__(self, error: GatewayError) -> None:
-        super().__init__(error.message, status=error.status, type=error.type, code=error.code, param=error.param)
-
-    # The type for each status is errors.ANTHROPIC_TYPES, the same for every error.
-    def body(self) -> bytes:
-        return orjson.dumps(self.anthropic_object())
-
-    def sse_event(self) -> bytes:
-        return self.event_for(anthropic=True)

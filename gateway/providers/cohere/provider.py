@@ -14,11 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import orjson
+from yarl import URL
 
 from ...config import Target
-from ...errors import BadRequest, MethodNotAllowed, NotFound
-from ..base import Call, UpstreamRequest, bearer_key, forwarded_headers, join_url, refuse_responses
+from ..base import Call, UpstreamRequest, bearer_key, join_url
 from ..embeddings_translator import EmbeddingsTranslator
+from ..translating import EMBEDDINGS, TranslatingProvider
 from .embeddings import embed_request, embed_response
 from .errors import translate_error
 from .request import to_chat_request
@@ -26,50 +27,28 @@ from .response import to_chat_completion
 from .stream import ChatStreamTranslator
 
 DEFAULT_BASE_URL = "https://api.cohere.com"
-CHAT = "chat/completions"
-EMBEDDINGS = "embeddings"
 
 
-class Cohere:
+class Cohere(TranslatingProvider):
     name = "cohere"
     config_options = ()  # the key only
 
-    def needs_body(self, call: Call) -> bool:
-        return call.endpoint in (CHAT, EMBEDDINGS)
-
-    def prepare(self, call: Call, target: Target) -> UpstreamRequest:
-        refuse_responses(call, self.name)
-        if call.endpoint not in (CHAT, EMBEDDINGS):
-            raise NotFound(
-                f"provider 'cohere' does not serve /v1/{call.endpoint}: it serves /v1/{CHAT} and /v1/{EMBEDDINGS}",
-                code="unsupported_endpoint",
-            )
-        if call.method != "POST":
-            raise MethodNotAllowed(f"{call.method} /v1/{call.endpoint} is not allowed: use POST")
+    def upstream(self, call: Call, target: Target) -> tuple[URL, dict]:
         body = call.json or {}
         if call.endpoint == EMBEDDINGS:
-            if call.wants_stream:
-                raise BadRequest("stream: embeddings are not streamed", code="invalid_value", param="stream")
             path, payload = "v2/embed", embed_request(body)
         else:
             path, payload = "v2/chat", to_chat_request(call.chat_request())
-        headers = forwarded_headers(call, target)
-        headers.popall("openai-beta", None)
-        headers["content-type"] = "application/json"
-        headers["accept"] = "text/event-stream" if call.wants_stream else "application/json"
-        url = join_url(target.custom_host or DEFAULT_BASE_URL, path, "")
-        return UpstreamRequest("POST", url, headers, orjson.dumps(payload))
+        return join_url(target.custom_host or DEFAULT_BASE_URL, path, ""), payload
 
     async def authorize(self, request: UpstreamRequest, target: Target, app) -> None:
         request.headers["Authorization"] = "Bearer " + bearer_key(target, self.name)
 
-    def translator(self, call: Call):
+    def answer_translator(self, call: Call):
         body = call.json or {}
         model = str(body.get("model", ""))
         if call.endpoint == EMBEDDINGS:
             return EmbeddingsTranslator(embed_response, translate_error, model, body.get("encoding_format"))
-        if call.endpoint != CHAT:
-            return None
         # The request was translated (and so parsed and checked) before this is called.
         return ChatTranslator(model, call.chat_request().include_usage)
 

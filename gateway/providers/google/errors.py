@@ -65,6 +65,11 @@ def _type_for(status: int) -> str:
 
 def translate_error(status: int, body: bytes) -> bytes:
     """The upstream's error body, whatever it is, as an OpenAI error JSON."""
+    return error_for(status, body).body()
+
+
+def error_for(status: int, body: bytes) -> GatewayError:
+    """The upstream's error body, whatever it is, as a GatewayError with its status."""
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -73,11 +78,11 @@ def translate_error(status: int, body: bytes) -> bytes:
     if isinstance(payload, list) and payload and isinstance(payload[0], dict):
         payload = payload[0]
     if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
-        return gateway_error(payload["error"], status=status).body()
+        return gateway_error(payload["error"], status=status)
     snippet = body[:200].decode("utf-8", "replace").strip()
     return GatewayError(
         f"google answered HTTP {status}" + (f": {snippet}" if snippet else ""),
         status=status,
         type=_type_for(status),
         code="upstream_error",
-    ).body()
+    )

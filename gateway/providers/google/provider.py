@@ -22,22 +22,24 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 import orjson
+from yarl import URL
 
 from ...config import Target
-from ...errors import BadRequest, MethodNotAllowed, NotFound
+from ...errors import BadRequest
 from ...request_path import path_problem
-from ..base import Call, UpstreamRequest, bearer_key, forwarded_headers, join_url, refuse_responses
+from ...translate.messages_answer import MessagesTranslator
+from ..base import Call, UpstreamRequest, bearer_key, join_url
 from ..embeddings_translator import EmbeddingsTranslator
+from ..translating import CHAT, EMBEDDINGS, MESSAGES, TranslatingProvider
 from .embeddings import embed_operation, embeddings_request, embeddings_response
 from .errors import translate_error
+from .messages import gemini_messages_translator
 from .request import model_of, to_generate_content
 from .response import to_chat_completion
 from .stream import ChatStreamTranslator
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 API_VERSION = "v1beta"
-CHAT = "chat/completions"
-EMBEDDINGS = "embeddings"
 
 
 def resource(model: str) -> str:
@@ -56,51 +58,34 @@ def _segment(name: str) -> str:
     return quote(name, safe="-._~")
 
 
-class Google:
+class Google(TranslatingProvider):
     name = "google"
     config_options = ()  # the key only (x-goog-api-key from the client's key)
+    routes = (CHAT, EMBEDDINGS, MESSAGES)
 
-    def needs_body(self, call: Call) -> bool:
-        return call.endpoint in (CHAT, EMBEDDINGS)
-
-    def prepare(self, call: Call, target: Target) -> UpstreamRequest:
-        refuse_responses(call, self.name)
-        if call.endpoint not in (CHAT, EMBEDDINGS):
-            raise NotFound(
-                f"provider 'google' does not serve /v1/{call.endpoint}: it serves /v1/{CHAT} and /v1/{EMBEDDINGS}",
-                code="unsupported_endpoint",
-            )
-        if call.method != "POST":
-            raise MethodNotAllowed(f"{call.method} /v1/{call.endpoint} is not allowed: use POST")
+    def upstream(self, call: Call, target: Target) -> tuple[URL, dict]:
         body = call.json or {}
         model = model_of(body)
         if call.endpoint == EMBEDDINGS:
-            if call.wants_stream:
-                raise BadRequest("stream: embeddings are not streamed", code="invalid_value", param="stream")
             method, query, payload = embed_operation(body), "", embeddings_request(body, model)
         elif call.wants_stream:
             method, query, payload = "streamGenerateContent", "alt=sse", to_generate_content(call.chat_request())
         else:
             method, query, payload = "generateContent", "", to_generate_content(call.chat_request())
-        headers = forwarded_headers(call, target)
-        headers.popall("openai-beta", None)
-        headers["content-type"] = "application/json"
-        headers["accept"] = "text/event-stream" if query else "application/json"
         url = join_url(target.custom_host or DEFAULT_BASE_URL, f"{API_VERSION}/{resource(model)}:{method}", query)
-        return UpstreamRequest("POST", url, headers, orjson.dumps(payload))
+        return url, payload
 
     async def authorize(self, request: UpstreamRequest, target: Target, app) -> None:
         request.headers["x-goog-api-key"] = bearer_key(target, self.name)
 
-    def translator(self, call: Call) -> ChatTranslator | EmbeddingsTranslator | None:
+    def answer_translator(self, call: Call) -> ChatTranslator | EmbeddingsTranslator | MessagesTranslator:
         body = call.json or {}
         model = str(body.get("model", "")).removeprefix("models/")
+        if call.endpoint == MESSAGES:
+            return gemini_messages_translator(model)
         if call.endpoint == CHAT:
-            # The request was translated (and so parsed and checked) before this is called.
             return ChatTranslator(model=model, include_usage=call.chat_request().include_usage)
-        if call.endpoint == EMBEDDINGS:
-            return EmbeddingsTranslator(embeddings_response, translate_error, model, body.get("encoding_format"))
-        return None
+        return EmbeddingsTranslator(embeddings_response, translate_error, model, body.get("encoding_format"))
 
 
 @dataclass(frozen=True)

@@ -10,15 +10,21 @@ from __future__ import annotations
 
 import orjson
 
-from ..anthropic.errors import translate_error as anthropic_error
-from ..google.errors import translate_error as google_error
+from ...errors import GatewayError
+from ..anthropic.errors import gateway_error as anthropic_error
+from ..google.errors import error_for as google_error
 
 
 def translate_error(status: int, body: bytes) -> bytes:
+    return error_for(status, body).body()
+
+
+def error_for(status: int, body: bytes) -> GatewayError:
+    """Vertex's own errors are Google-shaped; Claude's come in Anthropic's shape."""
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError:
         payload = None
     if isinstance(payload, dict) and payload.get("type") == "error":
-        return anthropic_error(status, body)
+        return anthropic_error(payload.get("error"), status=status)
     return google_error(status, body)

@@ -29,26 +29,27 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
 
-import orjson
+from yarl import URL
 
 from ...config import ProviderOption, Target
-from ...errors import BadRequest, MethodNotAllowed, NotFound
+from ...errors import BadRequest
 from ...translate.response_format import answer_tool_for
 from ..anthropic.provider import ChatTranslator as AnthropicChatTranslator
 from ..anthropic.request import to_messages_request
-from ..base import Call, UpstreamRequest, forwarded_headers, join_url, refuse_responses
+from ..base import Call, UpstreamRequest, join_url
 from ..embeddings_translator import EmbeddingsTranslator
+from ..google.messages import gemini_messages_translator
 from ..google.provider import ChatTranslator as GeminiChatTranslator
 from ..google.request import model_of, to_generate_content
+from ..translating import CHAT, EMBEDDINGS, MESSAGES, TranslatingProvider
 from .credentials import HEADER, service_account
 from .embeddings import predict_request, predict_response
 from .errors import translate_error
 from .lifecycle import VERTEX_TOKENS
+from .messages import ClaudeMessagesTranslator
 
 DEFAULT_REGION = "us-central1"
 ANTHROPIC_VERSION = "vertex-2023-10-16"
-CHAT = "chat/completions"
-EMBEDDINGS = "embeddings"
 PROJECT_HEADER = "x-portkey-vertex-project-id"
 REGION_HEADER = "x-portkey-vertex-region"
 _REGION = re.compile(r"global|[a-z]+(-[a-z]+)*[0-9]+")
@@ -102,7 +103,7 @@ def _model_segment(model: str) -> str:
     return quote(model, safe="-._~@")  # Claude versions are written model@date
 
 
-class VertexAI:
+class VertexAI(TranslatingProvider):
     name = "vertex-ai"
     config_options = (
         ProviderOption("vertex_project_id", PROJECT_HEADER),
@@ -110,25 +111,19 @@ class VertexAI:
         ProviderOption("vertex_service_account_json", HEADER, json_object=True),
     )
 
-    def needs_body(self, call: Call) -> bool:
-        return call.endpoint in (CHAT, EMBEDDINGS)
+    routes = (CHAT, EMBEDDINGS, MESSAGES)
 
-    def prepare(self, call: Call, target: Target) -> UpstreamRequest:
-        refuse_responses(call, self.name)
-        if call.endpoint not in (CHAT, EMBEDDINGS):
-            raise NotFound(
-                f"provider 'vertex-ai' does not serve /v1/{call.endpoint}: it serves /v1/{CHAT} and /v1/{EMBEDDINGS}",
-                code="unsupported_endpoint",
-            )
-        if call.method != "POST":
-            raise MethodNotAllowed(f"{call.method} /v1/{call.endpoint} is not allowed: use POST")
+    def upstream(self, call: Call, target: Target) -> tuple[URL, dict]:
         body = call.json or {}
         model = model_of(body)
         publisher = publisher_of(model)
         query = ""
-        if call.endpoint == EMBEDDINGS:
-            if call.wants_stream:
-                raise BadRequest("stream: embeddings are not streamed", code="invalid_value", param="stream")
+        if call.endpoint == MESSAGES and publisher == "anthropic":
+            # Claude speaks this protocol itself: the client's body, as Vertex takes it.
+            payload = {key: value for key, value in body.items() if key != "model"}
+            payload["anthropic_version"] = ANTHROPIC_VERSION
+            method = "streamRawPredict" if call.wants_stream else "rawPredict"
+        elif call.endpoint == EMBEDDINGS:
             if publisher != "google":
                 raise BadRequest(
                     f"model: {model!r} serves no embeddings on vertex-ai", code="invalid_model", param="model"
@@ -150,23 +145,21 @@ class VertexAI:
             f"v1/projects/{quote(project_of(target), safe='.:-')}/locations/{region}"
             f"/publishers/{publisher}/models/{_model_segment(model)}:{method}"
         )
-        headers = forwarded_headers(call, target)
-        headers.popall("openai-beta", None)
-        headers["content-type"] = "application/json"
-        headers["accept"] = "text/event-stream" if call.wants_stream else "application/json"
-        return UpstreamRequest("POST", join_url(host, path, query), headers, orjson.dumps(payload))
+        return join_url(host, path, query), payload
 
     async def authorize(self, request: UpstreamRequest, target: Target, app) -> None:
         token = await app[VERTEX_TOKENS].token(service_account(target.options))
         request.headers["Authorization"] = "Bearer " + token
 
-    def translator(self, call: Call):
+    def answer_translator(self, call: Call):
         body = call.json or {}
         model = str(body.get("model", "")).removeprefix("models/")
         if call.endpoint == EMBEDDINGS:
             return EmbeddingsTranslator(predict_response, translate_error, model, body.get("encoding_format"))
-        if call.endpoint != CHAT:
-            return None
+        if call.endpoint == MESSAGES:
+            if publisher_of(model) == "anthropic":
+                return ClaudeMessagesTranslator(model)
+            return gemini_messages_translator(model)
         request = call.chat_request()  # parsed and checked when the request was translated
         include_usage = request.include_usage
         if publisher_of(model) == "anthropic":

@@ -49,9 +49,7 @@ def view(gateway):
 
 async def charged(gateway) -> None:
     """Wait for the charges of answers already given (they run after the answer)."""
-    pending = set(gateway.app[LIMITS].pending)
-    if pending:
-        await asyncio.wait(pending)
+    await gateway.app[LIMITS].charged()
 
 
 async def setup(admin, view, fake_openai, *, key_limits=None, vk_limits=None) -> tuple[str, str, str]:
@@ -191,3 +189,5 @@ def test_the_usage_filter_drops_only_the_usage_event_however_the_bytes_are_split
         kept = UsageChunkFilter()
         out = kept.feed(stream[:cut]) + kept.feed(stream[cut:]) + kept.close()
         assert out == events[0] + events[2], cut
+
+

@@ -26,16 +26,17 @@ def redis_server_binary() -> str:
 
 
 class RedisServer:
-    def __init__(self, directory: Path, port: int) -> None:
+    def __init__(self, directory: Path, port: int, *extra_args: str) -> None:
         self.directory = directory
         self.port = port
+        self.extra_args = extra_args  # e.g. "--requirepass", "secret"
         self.url = f"redis://127.0.0.1:{port}/0"
         self.process: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
         self.process = await asyncio.create_subprocess_exec(
             redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
-            "--save", "", "--appendonly", "no", "--logfile", "", "--daemonize", "no",
+            "--save", "", "--appendonly", "no", "--logfile", "", "--daemonize", "no", *self.extra_args,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )
         seen = b""

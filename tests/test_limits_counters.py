@@ -294,3 +294,30 @@ async def test_a_spent_token_window_refuses_without_charging_the_request_limit(b
     assert [(s.type, s.used) for s in next_minute.states] == [("requests", 1), ("tokens", 0)]
     # The refused request was not charged to the request window.
     assert (await counters.admit(key, now=NOW)).states[0].used == 1
+
+
+async def test_charges_ending_together_are_written_in_one_call_and_close_writes_the_queue(backend):
+    make, _ = backend
+    counters = make()
+    key = [subject(rate_limits=[{"type": "tokens", "unit": "rpd", "value": 10**9}],
+                   usage_limits={"token_limit": 10**9, "credit_limit": 100})]
+    writes = []
+    write = counters._add
+
+    async def counted(adds, daily):
+        writes.append(len(adds))
+        return await write(adds, daily)
+
+    counters._add = counted
+    for _ in range(50):  # fifty answers ending in one event-loop turn
+        counters.charge_soon(key, Usage(input=3, output=4), Decimal("0.001"))
+    await counters.flush()
+    assert writes == [3]  # one call: the token window, the token budget and the credit budget, each summed
+    counters.charge_soon(key, Usage(input=1), Decimal("0.001"))
+    await counters.close()  # a draining worker: the queued charge is written, not lost
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    reopened = make()
+    [day] = await reopened.usage("key-1", today, today)
+    assert (day.requests, day.input, day.output, day.cost) == (51, 151, 200, Decimal("0.051"))
+    decision = await reopened.admit(key)
+    assert [state.used for state in decision.states] == [351, 351, Decimal("0.051")]

@@ -9,9 +9,11 @@ key's :class:`Subject`, each with its own counters):
    and :meth:`tokens_available` do each half alone.)
 2. after the call, ``counters.charge_soon(subjects, usage, cost)`` (or ``await
    counters.charge_usage(...)``): tokens into the token windows and the token budget,
-   cost into the credit budget, and the day's usage; one round trip, never raises;
-   ``charge_soon`` runs it in a task that the request's cancellation does not reach and
-   that :meth:`close` waits for.
+   cost into the credit budget, and the day's usage; never raises. ``charge_soon``
+   queues it for a flushing task that the request's cancellation does not reach: the
+   charges of the answers ending while one batch is written are summed per counter
+   and written together in the next (one round trip for all of them); :meth:`flush`
+   and :meth:`close` wait for the queue, so a draining worker loses no charge.
 3. ``await counters.usage(scope, first_day, last_day)`` for the admin API and CLI.
 
 **Exactness.** Request limits are exact: check and charge are one atomic step, so L per
@@ -42,7 +44,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -73,6 +75,13 @@ class Subject:
 
     scope: str
     limits: Limits
+
+    def __post_init__(self) -> None:
+        # Hashed on every request (plan caches): once, not through the nested limits each time.
+        object.__setattr__(self, "_hash", hash((self.scope, self.limits)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +130,27 @@ class DailyUsage:
         return cls(scope, day, cost=cost, **values)
 
 
+@dataclass(frozen=True, slots=True)
+class _ChargePlan:
+    """Where an answer's charge goes, for one set of subjects in one minute."""
+
+    token_counters: tuple[tuple[str, int | None], ...]  # (key, expire_at): token windows and budgets
+    credit_counters: tuple[tuple[str, int | None], ...]
+    alerts: tuple[tuple[str, Subject, Window], ...]  # (credit counter key, subject, period) with an alert_threshold
+    scopes: tuple[str, ...]  # whose daily usage
+    day: str
+
+
+@dataclass(slots=True)
+class _Charge:
+    """One answer's charge, ready to be merged with others."""
+
+    adds: list[tuple[str, int, int | None]]  # (key, amount, expire_at)
+    amounts: tuple[tuple[str, int], ...]  # the day's usage: (field of USAGE_FIELDS, amount)
+    plan: _ChargePlan
+    usage_expire_at: int
+
+
 @dataclass(frozen=True)
 class AlertCrossed:
     """This charge took ``scope``'s spend in the period across its ``alert_threshold``."""
@@ -134,16 +164,20 @@ class AlertCrossed:
 class LimitCounters:
     """The policy and bookkeeping; a backend supplies ``_check``, ``_add``, ``_read_usage``."""
 
-    # False for a backend that never awaits (its calls cannot be interrupted anyway):
-    # saves arming a timer per call.
-    awaits_io = True
+    # True for a backend whose calls never wait (embedded: nothing to interrupt) or
+    # that bounds them itself (Redis: a timer per write): saves arming a timer per call.
+    bounds_its_calls = False
 
     def __init__(self, *, timeout: float = 0.5, rate_limits_on_failure: str = "open", budgets_on_failure: str = "closed"):
         self.timeout = timeout
         self.rate_limits_fail_open = rate_limits_on_failure == "open"
         self.budgets_fail_open = budgets_on_failure == "open"
-        self._plans: dict[tuple, list[tuple[Check, LimitState]]] = {}
-        self._pending: set[asyncio.Task] = set()
+        self._plans: dict[tuple, tuple[tuple[Check, ...], tuple[LimitState, ...]]] = {}
+        self._charge_plans: dict[tuple, _ChargePlan] = {}
+        self._queue: list[_Charge] = []
+        self._flusher: asyncio.Task | None = None
+        # Called (on the event loop) with each alert threshold a batch of charges crossed.
+        self.on_alert: Callable[[AlertCrossed], None] | None = None
         self._failure_log = ThrottledLog(LOG_EVERY)
         self._unpriced_log = ThrottledLog(LOG_EVERY)
 
@@ -162,50 +196,76 @@ class LimitCounters:
     async def charge_usage(
         self, subjects: Sequence[Subject], usage: UsageLike, cost: Decimal | None, *, now: float | None = None
     ) -> tuple[AlertCrossed, ...]:
-        """Count an answer's tokens and cost; never raises (failures are logged)."""
+        """Count an answer's tokens and cost now; never raises (failures are logged)."""
         now = time.time() if now is None else now
+        return await self._write_charges([self._charge_of(subjects, usage, cost, now)])
+
+    def _charge_of(self, subjects: Sequence[Subject], usage: UsageLike, cost: Decimal | None, now: float) -> _Charge:
         tokens = usage.input + usage.output
         cost_nano = 0 if cost is None else math.ceil(cost * NANO)
-        adds: list[Add] = []
-        alerts: list[tuple[int, Subject, Window]] = []  # index of the credit counter's Add
-        for subject in subjects:
-            if tokens:
-                for limit in subject.limits.token_limits:
-                    window = rate_window(limit.unit, now)
-                    adds.append(Add(_rate_key(subject.scope, "tokens", window), tokens, _expiry(window)))
-            budget = subject.limits.usage_limits
-            if budget is None:
-                continue
-            period = budget_period(budget.periodic_reset, now)
-            if budget.token_limit is not None and tokens:
-                adds.append(Add(_budget_key(subject.scope, "tokens", period), tokens, _expiry(period)))
-            if (budget.credit_limit is not None or budget.alert_threshold is not None) and cost_nano:
-                adds.append(Add(_budget_key(subject.scope, "credit", period), cost_nano, _expiry(period)))
-                if budget.alert_threshold is not None:
-                    alerts.append((len(adds) - 1, subject, period))
-        counts = {
-            "requests": 1, "input": usage.input, "output": usage.output, "cache_read": usage.cache_read,
-            "cache_write": usage.cache_write, "reasoning": usage.reasoning, "cost_nano": cost_nano,
-            "unpriced": int(cost is None),
-        }
-        day = utc_day(now)
-        expire_at = int(now) + USAGE_RETENTION_DAYS * 86400
-        amounts = tuple((name, value) for name, value in counts.items() if value)
-        daily = [DailyAdd(subject.scope, day, amounts, expire_at) for subject in subjects]
+        plan = self._charge_plan(subjects, now)
+        adds = [(key, tokens, expire_at) for key, expire_at in plan.token_counters] if tokens else []
+        if cost_nano:
+            adds += [(key, cost_nano, expire_at) for key, expire_at in plan.credit_counters]
+        counts = (
+            ("requests", 1), ("input", usage.input), ("output", usage.output), ("cache_read", usage.cache_read),
+            ("cache_write", usage.cache_write), ("reasoning", usage.reasoning), ("cost_nano", cost_nano),
+            ("unpriced", int(cost is None)),
+        )
+        amounts = tuple((name, value) for name, value in counts if value)
         if cost is None and tokens and (not_logged := self._unpriced_log.due()) is not None:
             log.warning("usage without a price: tokens counted, cost unknown", extra={"fields": {
                 "scopes": [s.scope for s in subjects], "tokens": tokens, "not_logged_since": not_logged}})
+        return _Charge(adds, amounts, plan, int(now) + USAGE_RETENTION_DAYS * 86400)
+
+    def _charge_plan(self, subjects: Sequence[Subject], now: float) -> _ChargePlan:
+        """Which counters an answer's tokens and cost go into, cached per minute (as plans)."""
+        cache_key = (tuple(subjects), int(now // 60))
+        plan = self._charge_plans.get(cache_key)
+        if plan is None:
+            if len(self._charge_plans) >= PLAN_CACHE_SIZE:
+                self._charge_plans.clear()
+            plan = self._charge_plans[cache_key] = _charge_plan(subjects, now)
+        return plan
+
+    async def _write_charges(self, charges: Sequence[_Charge]) -> tuple[AlertCrossed, ...]:
+        """Several answers' charges in one round trip: amounts on the same counter (or
+        the same day's usage) are summed first."""
+        merged: dict[str, list[int]] = {}  # key -> [amount, expire_at]
+        merged_daily: dict[tuple[str, str], tuple[dict[str, int], list[int]]] = {}
+        alerts: dict[str, tuple[Subject, Window]] = {}
+        for charge in charges:
+            for key, amount, expire_at in charge.adds:
+                entry = merged.get(key)
+                if entry is None:
+                    merged[key] = [amount, expire_at or 0]
+                else:
+                    entry[0] += amount
+            plan = charge.plan
+            for scope in plan.scopes:
+                fields, expiry = merged_daily.setdefault((scope, plan.day), ({}, [charge.usage_expire_at]))
+                expiry[0] = max(expiry[0], charge.usage_expire_at)
+                for name, amount in charge.amounts:
+                    fields[name] = fields.get(name, 0) + amount
+            if charge.adds:
+                for key, subject, period in plan.alerts:
+                    if key in merged:
+                        alerts[key] = (subject, period)
+        adds = [Add(key, amount, expire_at or None) for key, (amount, expire_at) in merged.items()]
+        daily = [DailyAdd(scope, day, tuple(fields.items()), expiry[0])
+                 for (scope, day), (fields, expiry) in merged_daily.items()]
         try:
             totals = await self._bounded(self._add(adds, daily))
         except (CountersUnavailable, TimeoutError) as exc:
             self._log_failure("charge_usage", exc)
             return ()
         crossed = []
-        for index, subject, period in alerts:
+        after_of = dict(zip(merged, totals, strict=True))
+        for key, (subject, period) in alerts.items():
             threshold = subject.limits.usage_limits.alert_threshold
-            after = Decimal(totals[index]) / NANO
-            before = Decimal(totals[index] - adds[index].amount) / NANO
-            if before < threshold <= after:  # exactly one charge sees the crossing
+            after = Decimal(after_of[key]) / NANO
+            before = Decimal(after_of[key] - merged[key][0]) / NANO
+            if before < threshold <= after:  # exactly one batch sees the crossing
                 crossed.append(AlertCrossed(subject.scope, threshold, after, period.label))
                 log.warning("usage alert threshold crossed", extra={"fields": {
                     "scope": subject.scope, "threshold_usd": str(threshold), "spent_usd": str(after), "period": period.label,
@@ -220,20 +280,38 @@ class LimitCounters:
         return [DailyUsage.from_counts(scope, day, counts.get(day, {})) for day in days]
 
     def charge_soon(self, subjects: Sequence[Subject], usage: UsageLike, cost: Decimal | None) -> None:
-        """:meth:`charge_usage` in a task of its own, for the end of a request.
+        """:meth:`charge_usage`, batched with the other answers ending about now.
 
-        The charge is not cancelled with the request (a client that hangs up mid-stream
-        is charged for what was streamed), and :meth:`close` waits for it, so a draining
-        worker loses no charge.
+        The charge is queued and written by one flushing task per worker: the charges
+        queued while a batch is being written go together in the next one (one
+        round trip for all of them). The task is not the request's, so a client that
+        hangs up mid-stream is still charged for what was streamed; :meth:`flush` and
+        :meth:`close` wait for the queue, so a draining worker loses no charge.
+        Crossed alert thresholds go to :attr:`on_alert`.
         """
-        task = asyncio.get_running_loop().create_task(self.charge_usage(subjects, usage, cost, now=time.time()))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        self._queue.append(self._charge_of(subjects, usage, cost, time.time()))
+        if self._flusher is None:
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_queue())
+
+    async def _flush_queue(self) -> None:
+        try:
+            while self._queue:
+                batch, self._queue = self._queue, []
+                crossed = await self._write_charges(batch)
+                if crossed and self.on_alert is not None:
+                    for alert in crossed:
+                        self.on_alert(alert)
+        finally:
+            self._flusher = None
+
+    async def flush(self) -> None:
+        """Wait until the charges queued so far are written (or given up on)."""
+        while self._flusher is not None:
+            await asyncio.shield(self._flusher)
 
     async def close(self) -> None:
-        """Wait for the charges still running, then release the backend."""
-        if self._pending:
-            await asyncio.wait(set(self._pending))
+        """Write the charges still queued, then release the backend."""
+        await self.flush()
         await self._close_backend()
 
     async def _close_backend(self) -> None:
@@ -259,38 +337,42 @@ class LimitCounters:
         now = time.time() if now is None else now
         if tokens and not priced and any(_has_credit_limit(s) for s in subjects):
             return Decision(allowed=False, now=now, unpriced_model=True)
-        plan = self._plan(subjects, now, requests, tokens)
-        if not plan:
+        checks, planned = self._plan(subjects, now, requests, tokens)
+        if not checks:
             return Decision(allowed=True, now=now)
-        checks = [check for check, _ in plan]
         try:
-            blocked, used = await self._bounded(self._check(checks))
+            if self.bounds_its_calls:
+                blocked, used = await self._check(checks)
+            else:
+                blocked, used = await self._bounded(self._check(checks))
         except (CountersUnavailable, TimeoutError) as exc:
             self._log_failure("admit", exc)
-            budgets = any(state.category == BUDGET for _, state in plan)
-            rates = any(state.category == RATE for _, state in plan)
+            budgets = any(state.category == BUDGET for state in planned)
+            rates = any(state.category == RATE for state in planned)
             allowed = (not budgets or self.budgets_fail_open) and (not rates or self.rate_limits_fail_open)
             return Decision(allowed=allowed, now=now, unavailable=True)
-        states = tuple(_with_used(state, value) for (_, state), value in zip(plan, used, strict=True))
+        states = tuple(_with_used(state, value) for state, value in zip(planned, used, strict=True))
         if blocked < 0:
             return Decision(allowed=True, now=now, states=states)
         return Decision(allowed=False, now=now, states=states, blocked_by=states[blocked])
 
     async def _bounded(self, call):
-        if not self.awaits_io:
+        if self.bounds_its_calls:
             return await call
         async with asyncio.timeout(self.timeout):
             return await call
 
-    def _plan(self, subjects, now: float, requests: bool, tokens: bool) -> list[tuple[Check, LimitState]]:
-        """The counters to check, cached per minute: every window and period (minute, hour,
-        day, week, month) starts on a minute boundary, so a plan holds for its minute."""
+    def _plan(self, subjects, now: float, requests: bool, tokens: bool) -> tuple[tuple[Check, ...], tuple[LimitState, ...]]:
+        """The counters to check (the same tuple while cached: a backend may cache its
+        command by it), cached per minute: every window and period (minute, hour, day,
+        week, month) starts on a minute boundary, so a plan holds for its minute."""
         cache_key = (tuple(subjects), requests, tokens, int(now // 60))
         plan = self._plans.get(cache_key)
         if plan is None:
             if len(self._plans) >= PLAN_CACHE_SIZE:
                 self._plans.clear()
-            plan = self._plans[cache_key] = _plan(subjects, now, requests=requests, tokens=tokens)
+            pairs = _plan(subjects, now, requests=requests, tokens=tokens)
+            plan = self._plans[cache_key] = (tuple(c for c, _ in pairs), tuple(s for _, s in pairs))
         return plan
 
     def _log_failure(self, operation: str, exc: BaseException) -> None:
@@ -347,6 +429,27 @@ def _plan(subjects: Sequence[Subject], now: float, *, requests: bool, tokens: bo
             check = Check(_budget_key(scope, "credit", period), int(budget.credit_limit * NANO), 0, _expiry(period))
             plan.append((check, LimitState(scope, BUDGET, "credit", name, budget.credit_limit, Decimal(0), period.end)))
     return plan
+
+
+def _charge_plan(subjects: Sequence[Subject], now: float) -> _ChargePlan:
+    tokens: list[tuple[str, int | None]] = []
+    credit: list[tuple[str, int | None]] = []
+    alerts: list[tuple[str, Subject, Window]] = []
+    for subject in subjects:
+        for limit in subject.limits.token_limits:
+            window = rate_window(limit.unit, now)
+            tokens.append((_rate_key(subject.scope, "tokens", window), _expiry(window)))
+        budget = subject.limits.usage_limits
+        if budget is None:
+            continue
+        period = budget_period(budget.periodic_reset, now)
+        if budget.token_limit is not None:
+            tokens.append((_budget_key(subject.scope, "tokens", period), _expiry(period)))
+        if budget.credit_limit is not None or budget.alert_threshold is not None:
+            credit.append((_budget_key(subject.scope, "credit", period), _expiry(period)))
+            if budget.alert_threshold is not None:
+                alerts.append((credit[-1][0], subject, period))
+    return _ChargePlan(tuple(tokens), tuple(credit), tuple(alerts), tuple(s.scope for s in subjects), utc_day(now))
 
 
 def _with_used(state: LimitState, value: int) -> LimitState:

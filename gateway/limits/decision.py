@@ -73,15 +73,21 @@ def rate_limit_headers(decision: Decision) -> dict[str, str]:
     reported (on a refusal, the one that refused), as OpenAI reports one window per type.
     """
     headers: dict[str, str] = {}
+    blocked = decision.blocked_by
     for kind in ("requests", "tokens"):
-        states = [s for s in decision.states if s.category == RATE and s.type == kind]
-        if not states:
+        state = None
+        rank = None
+        for candidate in decision.states:
+            if candidate.category != RATE or candidate.type != kind:
+                continue
+            if candidate is blocked:
+                state, rank = candidate, None
+                break
+            candidate_rank = (candidate.remaining, -(candidate.reset_at or 0))
+            if rank is None or candidate_rank < rank:
+                state, rank = candidate, candidate_rank
+        if state is None:
             continue
-        blocked = decision.blocked_by
-        if blocked is not None and blocked in states:
-            state = blocked
-        else:
-            state = min(states, key=lambda s: (s.remaining, -(s.reset_at or 0)))
         headers[f"x-ratelimit-limit-{kind}"] = str(state.limit)
         headers[f"x-ratelimit-remaining-{kind}"] = str(state.remaining)
         headers[f"x-ratelimit-reset-{kind}"] = format_duration(max((state.reset_at or 0) - decision.now, 0.0))

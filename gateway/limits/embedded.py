@@ -70,7 +70,7 @@ def default_limits_db(environ: Mapping[str, str]) -> Path:
 
 
 class EmbeddedCounters(LimitCounters):
-    awaits_io = False  # each call is one short transaction on the event loop
+    bounds_its_calls = True  # each call is one short transaction on the event loop, never waiting
 
     def __init__(self, path: str | Path, **policy) -> None:
         super().__init__(**policy)

@@ -70,7 +70,21 @@ class PriceTable:
     # Providers billed from another's table (Azure OpenAI bills OpenAI's models).
     aliases: Mapping[str, str] = field(default_factory=dict)
 
+    # Lookups already made (normalising a name runs several regexes): (provider, model) -> price.
+    _found: dict[tuple[str, str], Price | None] = field(default_factory=dict, compare=False, repr=False)
+
     def price(self, provider: str, model: str) -> Price | None:
+        key = (provider, model)
+        try:
+            return self._found[key]
+        except KeyError:
+            pass
+        if len(self._found) >= 4096:  # model names come from clients: keep it bounded
+            self._found.clear()
+        price = self._found[key] = self._look_up(provider, model)
+        return price
+
+    def _look_up(self, provider: str, model: str) -> Price | None:
         models = self.providers.get(provider)
         if models is None and provider in self.aliases:
             models = self.providers.get(self.aliases[provider])

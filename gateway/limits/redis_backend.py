@@ -1,8 +1,11 @@
 """Counters in Redis, exact across a fleet: one server-side script call per operation.
 
 ``admit`` is one ``EVALSHA`` of :data:`CHECK_SCRIPT` (read every counter, refuse or charge
-them all; Redis runs a script alone, so concurrent gateways cannot interleave);
-``charge_usage`` is one ``EVALSHA`` of :data:`ADD_SCRIPT`. Scripts are sent by their
+them all; Redis runs a script alone, so concurrent gateways cannot interleave); the
+charges after the answers are batched (:meth:`.LimitCounters.charge_soon`) into one
+``EVALSHA`` of :data:`ADD_SCRIPT` per batch. Commands go through :mod:`.resp`, which
+writes every command of one event-loop turn in one send: a busy worker's admits and
+its batch of charges share a round trip. Scripts are sent by their
 SHA-1 and loaded again when the server answers ``NOSCRIPT`` (after a restart or a
 ``SCRIPT FLUSH``). Every counter carries an ``EXPIREAT`` a little after its window or
 period ends; daily usage is kept for ``USAGE_RETENTION_DAYS``.
@@ -15,15 +18,12 @@ twice.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Sequence
 
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import NoScriptError, RedisError
-
 from .counters import Add, Check, CountersUnavailable, DailyAdd, LimitCounters
+from .resp import RedisClient, RedisUnavailable, ReplyError, encode
 
 # KEYS: the counters. ARGV: limit, charge, expire_at (0: never) for each.
 CHECK_SCRIPT = """
@@ -80,37 +80,52 @@ return out
 
 
 class RedisCounters(LimitCounters):
+    bounds_its_calls = True  # the client's timer per write (resp.py)
+
     def __init__(self, url: str, *, prefix: str = "gw:", **policy) -> None:
         super().__init__(**policy)
         self.prefix = prefix
-        self._redis = aioredis.Redis.from_url(
-            url,
-            socket_timeout=self.timeout,
-            socket_connect_timeout=self.timeout,
-            retry=Retry(NoBackoff(), 0),
-            decode_responses=False,
-        )
+        self._redis = RedisClient(url, timeout=self.timeout)
         self._scripts = {text: hashlib.sha1(text.encode()).hexdigest() for text in (CHECK_SCRIPT, ADD_SCRIPT)}
+        # The encoded check command per plan (a plan's counters and limits hold for its minute).
+        self._commands: dict[int, tuple[Sequence[Check], bytes]] = {}
 
     async def _close_backend(self) -> None:
-        await self._redis.aclose()
+        await self._redis.close()
 
     async def _eval(self, script: str, keys: Sequence[str], args: Sequence[int | str]):
         try:
             try:
-                return await self._redis.evalsha(self._scripts[script], len(keys), *keys, *args)
-            except NoScriptError:
-                await self._redis.script_load(script)
-                return await self._redis.evalsha(self._scripts[script], len(keys), *keys, *args)
-        except RedisError as exc:
+                return await self._redis.call("EVALSHA", self._scripts[script], len(keys), *keys, *args)
+            except ReplyError as exc:
+                if not str(exc).startswith("NOSCRIPT"):
+                    raise
+                await self._redis.call("SCRIPT", "LOAD", script)
+                return await self._redis.call("EVALSHA", self._scripts[script], len(keys), *keys, *args)
+        except RedisUnavailable as exc:
             raise CountersUnavailable(f"redis: {exc}") from exc
 
     async def _check(self, checks: Sequence[Check]) -> tuple[int, list[int]]:
-        args: list[int] = []
-        for check in checks:
-            args += [check.limit, check.charge, check.expire_at or 0]
-        reply = await self._eval(CHECK_SCRIPT, [self.prefix + check.key for check in checks], args)
-        return int(reply[0]), [int(value) for value in reply[1:]]
+        cached = self._commands.get(id(checks))
+        if cached is None or cached[0] is not checks:
+            if len(self._commands) >= 4096:
+                self._commands.clear()
+            args: list[int | str] = ["EVALSHA", self._scripts[CHECK_SCRIPT], len(checks)]
+            args += [self.prefix + check.key for check in checks]
+            for check in checks:
+                args += [check.limit, check.charge, check.expire_at or 0]
+            cached = self._commands[id(checks)] = (checks, encode(tuple(args)))
+        try:
+            try:
+                reply = await self._redis.call_encoded(cached[1])
+            except ReplyError as exc:
+                if not str(exc).startswith("NOSCRIPT"):
+                    raise
+                await self._redis.call("SCRIPT", "LOAD", CHECK_SCRIPT)
+                reply = await self._redis.call_encoded(cached[1])
+        except RedisUnavailable as exc:
+            raise CountersUnavailable(f"redis: {exc}") from exc
+        return reply[0], reply[1:]  # integers already
 
     async def _add(self, adds: Sequence[Add], daily: Sequence[DailyAdd]) -> list[int]:
         keys = [self.prefix + add.key for add in adds]
@@ -126,15 +141,12 @@ class RedisCounters(LimitCounters):
         return [int(value) for value in reply]
 
     async def _read_usage(self, scope: str, days: Sequence[str]) -> dict[str, dict[str, int]]:
-        try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for day in days:
-                    pipe.hgetall(self._usage_key(scope, day))
-                replies = await pipe.execute()
-        except RedisError as exc:
+        try:  # sent in one write (one event-loop turn)
+            replies = await asyncio.gather(*(self._redis.call("HGETALL", self._usage_key(scope, day)) for day in days))
+        except RedisUnavailable as exc:
             raise CountersUnavailable(f"redis: {exc}") from exc
         return {
-            day: {name.decode(): int(value) for name, value in reply.items()}
+            day: {reply[i].decode(): int(reply[i + 1]) for i in range(0, len(reply), 2)}
             for day, reply in zip(days, replies, strict=True)
             if reply
         }

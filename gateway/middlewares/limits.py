@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -25,13 +25,13 @@ from aiohttp import web
 
 from ..limits.counters import AlertCrossed, LimitCounters, Subject
 from ..limits.factory import open_counters
-from ..limits.model import NO_LIMITS, Limits, LimitsError, parse_limits
+from ..limits.model import Limits, LimitsError, parse_limits
 from ..limits.pricing import PriceTable, load_price_table
 from ..limits.responses import limit_error, limit_headers
 from ..routing.records import ROUTED
 from ..settings import SETTINGS
 from ..store.runtime import STORE_RUNTIME
-from ..streaming.usage_filter import NEEDS_USAGE
+from ..streaming.usage_filter import NEEDS_USAGE, USAGE_FILTER
 from ..usage import Usage
 from .keys import CLIENT_KEY
 from .state import is_api_request, state_of
@@ -48,11 +48,15 @@ class LimitsRuntime:
     prices: PriceTable
     webhook_url: str | None = None
     session: aiohttp.ClientSession | None = None
-    pending: set[asyncio.Task] = field(default_factory=set)
+    pending: set[asyncio.Task] = field(default_factory=set)  # webhook posts
     # Parsed limits per stored record (the view replaces records when they change).
-    _parsed: dict[int, tuple[object, Limits]] = field(default_factory=dict)
+    _parsed: dict[int, tuple[object, Subject | None]] = field(default_factory=dict)
 
-    def limits_of(self, record) -> Limits:
+    def subject_of(self, record, kind: str, name: str) -> Subject | None:
+        """``record``'s limits as a :class:`Subject` named ``kind:name`` (None: no limits);
+        the same object while the record is (so the counters' plan caches hit)."""
+        if record.rate_limits is None and record.usage_limits is None:
+            return None
         entry = self._parsed.get(id(record))
         if entry is not None and entry[0] is record:
             return entry[1]
@@ -65,8 +69,22 @@ class LimitsRuntime:
         except LimitsError as exc:  # checked when stored; a hand-edited row must not pass unlimited
             log.error("unreadable limits; refusing its requests", extra={"fields": {"id": record.id, "error": str(exc)}})
             raise
-        self._parsed[id(record)] = (record, limits)
-        return limits
+        subject = None if limits.is_empty else Subject(f"{kind}:{name}", limits)
+        self._parsed[id(record)] = (record, subject)
+        return subject
+
+    def alert(self, alert: AlertCrossed) -> None:
+        """A crossed alert_threshold (already logged): POST it to the webhook, if any."""
+        if self.session is not None and self.webhook_url:
+            task = asyncio.get_running_loop().create_task(_post_alert(self, alert))
+            self.pending.add(task)
+            task.add_done_callback(self.pending.discard)
+
+    async def charged(self) -> None:
+        """Wait until the answers given so far are charged and their webhooks posted."""
+        await self.counters.flush()
+        if self.pending:
+            await asyncio.wait(set(self.pending))
 
 
 LIMITS = web.AppKey("limits", LimitsRuntime)
@@ -94,13 +112,14 @@ async def limits_context(app: web.Application) -> AsyncIterator[None]:
     runtime.webhook_url = settings.alert_webhook_url
     if runtime.webhook_url:
         runtime.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WEBHOOK_TIMEOUT_S))
+    runtime.counters.on_alert = runtime.alert
     app[LIMITS] = runtime
     try:
         yield
     finally:
+        await runtime.counters.close()  # writes the charges still queued (alerts included)
         if runtime.pending:
             await asyncio.wait(set(runtime.pending))
-        await runtime.counters.close()
         if runtime.session is not None:
             await runtime.session.close()
 
@@ -143,25 +162,19 @@ def subjects_of(request: web.Request, runtime: LimitsRuntime) -> tuple[Subject, 
     subjects = []
     client = request.get(CLIENT_KEY)
     if client is not None:
-        limits = _limits(runtime, client.key)
-        if not limits.is_empty:
-            subjects.append(Subject(f"api-key:{client.key.id}", limits))
+        subject = runtime.subject_of(client.key, "api-key", client.key.id)
+        if subject is not None:
+            subjects.append(subject)
     route = state_of(request).route
     slugs = {leaf.target.virtual_key for leaf in route.leaves if leaf.target.virtual_key} if route else ()
     if slugs:
         view = request.app[STORE_RUNTIME].view.current
         for slug in sorted(slugs):
             record = view.virtual_key(slug)
-            limits = _limits(runtime, record) if record is not None else NO_LIMITS
-            if not limits.is_empty:
-                subjects.append(Subject(f"virtual-key:{slug}", limits))
+            subject = runtime.subject_of(record, "virtual-key", slug) if record is not None else None
+            if subject is not None:
+                subjects.append(subject)
     return tuple(subjects)
-
-
-def _limits(runtime: LimitsRuntime, record) -> Limits:
-    if record.rate_limits is None and record.usage_limits is None:
-        return NO_LIMITS
-    return runtime.limits_of(record)
 
 
 async def _asked_model(request: web.Request) -> str | None:
@@ -169,6 +182,15 @@ async def _asked_model(request: web.Request) -> str | None:
     override = route.target.override_params.get("model") if route is not None else None
     model = override if isinstance(override, str) else await body_model(request)
     return model if isinstance(model, str) else None
+
+
+def _streamed_estimate(request: web.Request, relayed) -> Usage | None:
+    """A stream that ended without its usage (cut short): what was relayed, estimated
+    (streaming/usage_filter.py); None when nothing was streamed."""
+    counted = request.get(USAGE_FILTER)
+    if counted is None or relayed is None or not relayed.bytes_out:
+        return None
+    return counted.estimated_usage()
 
 
 def charge(request: web.Request, runtime: LimitsRuntime) -> None:
@@ -180,7 +202,9 @@ def charge(request: web.Request, runtime: LimitsRuntime) -> None:
     # writes it into the request's state only after this runs.
     routed = request.get(ROUTED)
     relayed = routed.relay if routed is not None else None
-    usage = (relayed.usage if relayed is not None else None) or Usage()
+    usage = relayed.usage if relayed is not None else None
+    if usage is None or not usage.total:
+        usage = _streamed_estimate(request, relayed) or usage or Usage()
     provider = (routed.provider if routed is not None else None) or state_of(request).provider or ""
     model = routed.answered_model if routed is not None else None
     cost = runtime.prices.cost(provider, model, usage) if model else None
@@ -188,16 +212,7 @@ def charge(request: web.Request, runtime: LimitsRuntime) -> None:
         cost = runtime.prices.cost(provider, admission.model, usage)
     if cost is None and not usage.total:
         cost = Decimal(0)  # nothing answered (an error): nothing to price
-    task = asyncio.get_running_loop().create_task(_charge(runtime, admission.subjects, usage, cost))
-    runtime.pending.add(task)
-    task.add_done_callback(runtime.pending.discard)
-
-
-async def _charge(runtime: LimitsRuntime, subjects: Sequence[Subject], usage: Usage, cost: Decimal | None) -> None:
-    crossed = await runtime.counters.charge_usage(subjects, usage, cost)
-    if crossed and runtime.session is not None and runtime.webhook_url:
-        for alert in crossed:
-            await _post_alert(runtime, alert)
+    runtime.counters.charge_soon(admission.subjects, usage, cost)  # batched with the other answers ending now
 
 
 async def _post_alert(runtime: LimitsRuntime, alert: AlertCrossed) -> None:
@@ -220,6 +235,5 @@ async def add_limit_headers(request: web.Request, response: web.StreamResponse) 
     """on_response_prepare: the remaining-headers of an admitted request (errors included)."""
     admission = request.get(ADMISSION)
     if admission is not None:
-        for name, value in admission.headers.items():
-            response.headers[name] = value  # the key's own limits, over the upstream's
+        response.headers.update(admission.headers)  # the key's own limits, over the upstream's
 

@@ -49,9 +49,7 @@ def view(gateway):
 
 async def charged(gateway) -> None:
     """Wait for the charges of answers already given (they run after the answer)."""
-    pending = set(gateway.app[LIMITS].pending)
-    if pending:
-        await asyncio.wait(pending)
+    await gateway.app[LIMITS].charged()
 
 
 async def setup(admin, view, fake_openai, *, key_limits=None, vk_limits=None) -> tuple[str, str, str]:
@@ -191,3 +189,56 @@ def test_the_usage_filter_drops_only_the_usage_event_however_the_bytes_are_split
         kept = UsageChunkFilter()
         out = kept.feed(stream[:cut]) + kept.feed(stream[cut:]) + kept.close()
         assert out == events[0] + events[2], cut
+
+
+async def until(condition, timeout: float = 10) -> None:
+    """Wait for ``condition()`` (a log line written by another task), up to ``timeout``."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize("client_asked_for_usage", [False, True])
+async def test_a_stream_the_client_leaves_is_charged_what_was_streamed(
+    admin, gateway, client, view, fake_openai, access_lines, client_asked_for_usage
+):
+    key, _, slug = await setup(admin, view, fake_openai, vk_limits={"usage_limits": {"token_limit": 1000}})
+    fake_openai.gate = asyncio.Event()  # never set: the upstream stops after its first word, before its usage
+    body = {**CHAT, "stream": True}
+    if client_asked_for_usage:
+        body["stream_options"] = {"include_usage": True}
+    response = await client.post("/v1/chat/completions", json=body, headers={"x-portkey-api-key": key,
+                                                                             "x-portkey-virtual-key": slug})
+    assert response.status == 200
+    received = b""
+    while b'"content":"You"' not in received:
+        received += await response.content.readany()
+    response.close()  # the client hangs up mid-stream
+    await until(lambda: [line.fields["status"] for line in access_lines()
+                         if line.fields["path"] == "/v1/chat/completions"] == [499])
+    await charged(gateway)
+    usage = await (await client.get(f"/v1/virtual-keys/{slug}/usage", headers=ADMIN)).json()
+    [today] = usage["data"]
+    # One content delta relayed ("You"); "hello there" is 11 characters → 3 tokens.
+    assert (today["requests"], today["output_tokens"], today["input_tokens"]) == (1, 1, 3)
+
+
+def test_the_estimate_counts_text_deltas_however_the_bytes_are_split():
+    from gateway.streaming.usage_filter import UsageChunkFilter, estimate_input_tokens
+
+    events = [
+        b'data: {"choices":[{"delta":{"role":"assistant","content":""}}]}\n\n',
+        b'data: {"choices":[{"delta":{"content":"He said \\"content\\":\\"x\\""}}]}\n\n',
+        b'data: {"choices":[{"delta": {"reasoning_content": "hmm"}}]}\n\n',
+        b'data: {"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":""}}]}}]}\n\n',
+        b'data: {"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\\"a\\":1}"}}]}}]}\n\n',
+        b'data: {"choices":[{"delta":{},"finish_reason":"stop"}]}\n\n',
+    ]
+    stream = b"".join(events)
+    for strip in (True, False):
+        for cut in range(1, len(stream)):
+            counted = UsageChunkFilter(strip=strip)
+            out = counted.feed(stream[:cut]) + counted.feed(stream[cut:]) + counted.close()
+            assert out == stream and counted.deltas == 3, (strip, cut)
+    body = {"messages": [{"role": "user", "content": "x" * 9}, {"role": "user", "content": [{"type": "text", "text": "abc"}]}]}
+    assert estimate_input_tokens(body) == 3

@@ -1,0 +1,75 @@
+"""The limit counters' Redis client: URLs, pipelining, a password and a database."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import redis.asyncio as redis_py
+
+from gateway.limits.counters import Subject
+from gateway.limits.model import parse_limits
+from gateway.limits.redis_backend import RedisCounters
+from gateway.limits.resp import Address, RedisClient, RedisUnavailable, ReplyError, parse_redis_url
+from tests.redis_server import RedisServer
+
+
+@pytest.mark.parametrize(("url", "address"), [
+    ("redis://127.0.0.1:6380/2", Address(host="127.0.0.1", port=6380, db=2)),
+    ("redis://h", Address(host="h")),
+    ("redis://:p%40ss@h/1", Address(host="h", password="p@ss", db=1)),
+    ("redis://user:pw@h:1", Address(host="h", port=1, username="user", password="pw")),
+    ("rediss://h/3", Address(host="h", tls=True, db=3)),
+    ("rediss://h?ssl_cert_reqs=none", Address(host="h", tls=True, verify_tls=False)),
+    ("unix:///run/redis.sock?db=4", Address(path="/run/redis.sock", db=4)),
+])
+def test_urls(url, address):
+    assert parse_redis_url(url) == address
+
+
+@pytest.fixture
+async def server(tmp_path, unused_tcp_port):
+    server = RedisServer(tmp_path, unused_tcp_port, "--requirepass", "s3cret")
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def test_commands_of_one_turn_go_out_in_one_write_and_replies_come_back_in_order(server):
+    client = RedisClient(f"redis://:s3cret@127.0.0.1:{server.port}/0")
+    try:
+        await client.call("PING")
+        writes = []
+        transport = client._connection._transport
+        write = transport.write
+
+        def counted(data):
+            writes.append(data.count(b"INCRBY"))
+            write(data)
+
+        transport.write = counted
+        replies = await asyncio.gather(*(client.call("INCRBY", f"k{n % 3}", n) for n in range(30)))
+        assert writes == [30]
+        assert replies == [sum(m for m in range(n + 1) if m % 3 == n % 3) for n in range(30)]
+        with pytest.raises(ReplyError, match="unknown command"):
+            await client.call("NO-SUCH-COMMAND")
+        assert await client.call("GET", "k0") == b"135"  # the connection is still in step
+    finally:
+        await client.close()
+
+
+async def test_a_password_and_a_database_from_the_url(server):
+    limited = [Subject("api-key:a", parse_limits([{"type": "requests", "unit": "rpm", "value": 10}]))]
+    counters = RedisCounters(f"redis://:s3cret@127.0.0.1:{server.port}/3")
+    check = redis_py.Redis(port=server.port, password="s3cret", db=3)
+    try:
+        assert (await counters.admit(limited)).states[0].used == 1
+        assert [key.decode() async for key in check.scan_iter("gw:rl:api-key:a:*")]  # in database 3
+        wrong = RedisClient(f"redis://:wrong@127.0.0.1:{server.port}/0")
+        with pytest.raises(RedisUnavailable) as refused:
+            await wrong.call("PING")
+        assert "wrong" not in str(refused.value)
+        await wrong.close()
+    finally:
+        await counters.close()
+        await check.aclose()

@@ -12,6 +12,7 @@ import time
 from aiohttp import web
 
 from ..errors import BodyTooLarge, GatewayError, MethodNotAllowed, NotFound, speaks_anthropic
+from ..log import process_id
 from ..observability import METRICS, TRACING, set_overhead
 from ..observability.labels import route_label
 from ..routing.records import ROUTED, Routed
@@ -190,7 +191,7 @@ def _access_line(request: web.Request, state: RequestState, status: int, respons
     client = proxies.client(request.remote, forwarded_for)
     if client is not None:
         fields["client"] = client
-    fields["pid"] = os.getpid()  # the worker: os.getpid() is a cheap syscall, and right after fork
+    fields["pid"] = process_id()  # the worker's
     if state.model is not None:
         fields["model"] = state.model
     if state.usage is not None:

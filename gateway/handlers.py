@@ -44,7 +44,8 @@ async def ready(request: web.Request) -> web.Response:
 
 async def proxy(request: web.Request) -> web.StreamResponse:
     """Any ``/v1/...`` call: routed by its RouteSpec, body streamed unless needed whole."""
-    settings = request.app[SETTINGS]
+    app = request.app
+    settings = app[SETTINGS]
     state = state_of(request)
     route = state.route
     endpoint, query_string = split_target(request.raw_path)
@@ -66,7 +67,7 @@ async def proxy(request: web.Request) -> web.StreamResponse:
     else:
         stream_body(request, call, settings.max_body_size)
     return await answer(
-        request, call, route, state.trace_id, request.app.get(IN_FLIGHT), span=state.span, metadata_of=request_metadata
+        request, call, route, state.trace_id, app.get(IN_FLIGHT), span=state.span, metadata_of=request_metadata
     )
 
 

@@ -17,14 +17,13 @@ try:
 except ImportError:
     uvloop = None
 
-PORT, UPSTREAM = int(sys.argv[1]), sys.argv[2].rstrip("/")
 FORWARDED = ("Content-Type", "Authorization", "Accept")
 
 
 async def relay(request: web.Request) -> web.StreamResponse:
     headers = {name: request.headers[name] for name in FORWARDED if name in request.headers}
     body = await request.read()
-    async with request.app["session"].request(request.method, UPSTREAM + request.path_qs, headers=headers, data=body) as upstream:
+    async with request.app["session"].request(request.method, request.app["upstream"] + request.path_qs, headers=headers, data=body) as upstream:
         if upstream.content_type != "text/event-stream":  # a whole answer: one write, with a length
             return web.Response(status=upstream.status, body=await upstream.read(), content_type=upstream.content_type)
         response = web.StreamResponse(status=upstream.status, headers={"Content-Type": upstream.content_type})
@@ -41,7 +40,15 @@ async def session(app: web.Application):
     await app["session"].close()
 
 
-app = web.Application(client_max_size=64 * 1024 * 1024)
-app.cleanup_ctx.append(session)
-app.router.add_route("*", "/{tail:.*}", relay)
-web.run_app(app, host="127.0.0.1", port=PORT, access_log=None, print=None, loop=uvloop.new_event_loop() if uvloop else None)
+def create_app(upstream: str) -> web.Application:
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app["upstream"] = upstream.rstrip("/")
+    app.cleanup_ctx.append(session)
+    app.router.add_route("*", "/{tail:.*}", relay)
+    return app
+
+
+if __name__ == "__main__":
+    port, upstream = int(sys.argv[1]), sys.argv[2]
+    web.run_app(create_app(upstream), host="127.0.0.1", port=port, access_log=None, print=None,
+                loop=uvloop.new_event_loop() if uvloop else None)

@@ -9,7 +9,6 @@ JSON record through the gateway's formatter to /dev/null.
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 import timeit
@@ -18,7 +17,7 @@ import orjson
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
-from gateway.log import JsonFormatter
+from gateway.log import configure_logging
 from gateway.middlewares.context import _access_line
 from gateway.middlewares.state import STATE_KEY, RequestState
 from gateway.settings import SETTINGS, Settings
@@ -72,10 +71,7 @@ def stream_us() -> float:
 
 
 def main() -> None:
-    handler = logging.StreamHandler(open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the script
-    handler.setFormatter(JsonFormatter())
-    logging.getLogger().handlers[:] = [handler]
-    logging.getLogger().setLevel(logging.INFO)
+    configure_logging("info", open(os.devnull, "w"))  # noqa: SIM115 - as in production, to /dev/null
     steady = UsageSniffer()
     for part in STREAM * 3:
         steady.feed(part)  # past the head window, as in a long stream

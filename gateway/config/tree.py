@@ -76,21 +76,23 @@ class RouteSpec:
     # The stored config (its slug) the route was built from; None: the request's own.
     stored_config: str | None = None
 
-    @property
+    # Worked out once: a route is frozen, and the route cache serves it to every call
+    # that goes the same way, each of which reads these.
+    @functools.cached_property
     def leaves(self) -> tuple[Leaf, ...]:
         return tuple(_leaves(self.root))
 
-    @property
+    @functools.cached_property
     def target(self) -> Target:
         """The first target: the only one of a one-target route."""
         return self.leaves[0].target
 
-    @property
+    @functools.cached_property
     def max_calls(self) -> int:
         """The most upstream calls this route can make (more than 1: the body is replayed)."""
         return _max_calls(self.root)
 
-    @property
+    @functools.cached_property
     def reads_params(self) -> bool:
         """Whether a condition reads ``params.*`` (the JSON body)."""
         return any(

@@ -21,9 +21,12 @@ from .state import is_api_request, state_of
 
 
 @web.middleware
-async def auth_middleware(request: web.Request, handler):
+def auth_middleware(request: web.Request, handler):
+    # Not a coroutine: it awaits nothing, so it hands on the handler's awaitable rather
+    # than adding a frame that every resumption of the request (each chunk of a stream)
+    # passes through. An error it raises reaches the context middleware all the same.
     if not is_api_request(request):
-        return await handler(request)
+        return handler(request)
     keys = request.app[SETTINGS].api_keys
     runtime = store_runtime(request)
     if keys or (runtime is not None and runtime.view.current.api_keys):
@@ -36,7 +39,7 @@ async def auth_middleware(request: web.Request, handler):
                 )
             request[CLIENT_KEY] = stored_key(presented, runtime)
     state_of(request).header_api_key = provider_key(request)
-    return await handler(request)
+    return handler(request)
 
 
 def _in_keys_file(presented: str, keys: frozenset[str]) -> bool:

@@ -27,24 +27,39 @@ _NOT_ROUTING = frozenset({"x-portkey-trace-id", "x-portkey-api-key", METADATA_HE
 
 
 @web.middleware
-async def config_middleware(request: web.Request, handler):
+def config_middleware(request: web.Request, handler):
+    # Not a coroutine unless the store is read: without one it awaits nothing, and hands
+    # on the handler's awaitable rather than adding a frame that every resumption of the
+    # request (each chunk of a stream) passes through.
     if not is_api_request(request):
-        return await handler(request)
-    state = state_of(request)
+        return handler(request)
     routing_headers = tuple(
-        (name.lower(), value)
+        (lower, value)
         for name, value in request.headers.items()
-        if name[:10].lower() == "x-portkey-" and name.lower() not in _NOT_ROUTING
+        if (lower := name.lower()).startswith("x-portkey-") and lower not in _NOT_ROUTING
     )
     runtime = store_runtime(request)
-    client = request.get(CLIENT_KEY)
-    version = -1
     if runtime is not None:
-        version = runtime.view.current.version  # a changed store makes new routes (revoked keys)
-        routing_headers = await stored_routing_headers(request, routing_headers, client)
-    route = request.app[ROUTES].get(routing_headers, state.header_api_key, version)
+        return _stored_route(request, handler, routing_headers, runtime)
+    # No store: no stored key on the request (auth sets one only from the store).
+    _use_route(request, request.app[ROUTES].get(routing_headers, state_of(request).header_api_key, -1), None)
+    return handler(request)
+
+
+async def _stored_route(request: web.Request, handler, routing_headers: tuple, runtime) -> web.StreamResponse:
+    """The route with the store's virtual keys and configs, checked against the key's scopes."""
+    client = request.get(CLIENT_KEY)
+    version = runtime.view.current.version  # a changed store makes new routes (revoked keys)
+    routing_headers = await stored_routing_headers(request, routing_headers, client)
+    route = request.app[ROUTES].get(routing_headers, state_of(request).header_api_key, version)
     if client is not None:
         await check_scopes(request, route, client)
+    _use_route(request, route, client)
+    return await handler(request)
+
+
+def _use_route(request: web.Request, route: RouteSpec, client) -> None:
+    state = state_of(request)
     metadata = request.headers.get(METADATA_HEADER)
     if metadata is not None:
         # Checked here so that a bad one is a 400 before the body is read; conditional
@@ -55,7 +70,6 @@ async def config_middleware(request: web.Request, handler):
     defaults = default_metadata(client)
     if defaults is not None:
         merge_default_metadata(request, defaults)
-    return await handler(request)
 
 
 class RouteCache:

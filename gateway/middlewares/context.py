@@ -12,6 +12,7 @@ import time
 from aiohttp import web
 
 from ..errors import BodyTooLarge, GatewayError, MethodNotAllowed, NotFound, speaks_anthropic
+from ..log import process_id
 from ..observability import METRICS, TRACING, set_overhead
 from ..observability.labels import route_label
 from ..routing.records import ROUTED, Routed
@@ -36,10 +37,10 @@ async def context_middleware(request: web.Request, handler):
     app = request.app
     metrics, tracing = app[METRICS], app[TRACING]
     metrics.request_started()
-    state.span = tracing.start_request(request)
+    if tracing.enabled:
+        state.span = tracing.start_request(request)
     response = None
     status = 500
-    anthropic = speaks_anthropic(request.path)
     try:
         if trace_id is not None and not _TRACE_ID.fullmatch(trace_id):
             state.trace_id = new_trace_id()
@@ -53,19 +54,20 @@ async def context_middleware(request: web.Request, handler):
         response = await handler(request)
         status = response.status
     except GatewayError as exc:
-        response, status = exc.response(anthropic=anthropic), exc.status
+        response, status = exc.response(anthropic=speaks_anthropic(request.path)), exc.status
         state.error_code = exc.code
     except web.HTTPRequestEntityTooLarge as exc:
-        response, status = BodyTooLarge(exc.text or "request body too large").response(anthropic=anthropic), 413
+        error = BodyTooLarge(exc.text or "request body too large")
+        response, status = error.response(anthropic=speaks_anthropic(request.path)), 413
     except web.HTTPException as exc:
-        response, status = _http_exception(request, exc, anthropic), exc.status
+        response, status = _http_exception(request, exc, speaks_anthropic(request.path)), exc.status
     except asyncio.CancelledError:
         status = CLIENT_CLOSED
         raise
     except Exception:
         log.exception("unhandled error", extra={"fields": {"trace_id": state.trace_id}})
         error = GatewayError("internal gateway error; see the gateway log for this trace id")
-        response, status = error.response(anthropic=anthropic), 500
+        response, status = error.response(anthropic=speaks_anthropic(request.path)), 500
     finally:
         routed = request.get(ROUTED)
         if routed is not None:
@@ -190,7 +192,7 @@ def _access_line(request: web.Request, state: RequestState, status: int, respons
     client = proxies.client(request.remote, forwarded_for)
     if client is not None:
         fields["client"] = client
-    fields["pid"] = os.getpid()  # the worker: os.getpid() is a cheap syscall, and right after fork
+    fields["pid"] = process_id()  # the worker's
     if state.model is not None:
         fields["model"] = state.model
     if state.usage is not None:

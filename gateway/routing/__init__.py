@@ -66,7 +66,7 @@ async def answer(
             upstream,
             result,
             extra_headers=headers,
-            idle_timeout=idle_timeout(outcome.leaf.target, request.app[SETTINGS]),
+            idle_timeout=idle_timeout(outcome.leaf.target, app[SETTINGS]),
             translator=outcome.translator,
             wants_stream=outcome.call.wants_stream,
             stream_translator=outcome.stream_translator,

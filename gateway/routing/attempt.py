@@ -127,8 +127,8 @@ def call_for(call: Call, target: Target) -> Call:
 
 
 async def attempt(ctx: RouteContext, leaf: Leaf) -> Outcome:
-    request = ctx.request
-    settings = request.app[SETTINGS]
+    app = ctx.request.app
+    settings = app[SETTINGS]
     target = leaf.target
     provider = get_provider(target.provider)
     call = call_for(ctx.call, target)
@@ -143,7 +143,7 @@ async def attempt(ctx: RouteContext, leaf: Leaf) -> Outcome:
         outcome.url = upstream_request.url
         if call.body_stream is not None and call.content_length is not None:
             upstream_request.headers["Content-Length"] = str(call.content_length)
-        await provider.authorize(upstream_request, target, request.app)
+        await provider.authorize(upstream_request, target, app)
         if span is not None:
             tracing.inject(span, upstream_request.headers)  # after signing: traceparent is not signed
         timeout_s, timeout_error = request_deadline(target.request_timeout_ms, settings)

@@ -204,7 +204,7 @@ async def _pump(
     slow client never counts as a silent upstream; for a translated stream, bytes
     that ``feed`` turns into nothing (pings, junk) do not count as talking.
     """
-    read = answer.read
+    read, write = answer.read, response.write
     if watch_finish:  # tracing: the answer's finish reasons, read on the side
         feed, close = watching(result, feed), watching(result, close)
         if out:
@@ -217,7 +217,10 @@ async def _pump(
             while True:
                 if out:
                     idle.done()
-                    await _write(response, out)
+                    try:  # inline, not a helper coroutine: this runs once a chunk
+                        await write(out)
+                    except ConnectionResetError as exc:
+                        raise _ClientGone from exc
                     if not result.bytes_out:
                         result.first_byte_at = time.perf_counter()
                     result.bytes_out += len(out)

@@ -86,6 +86,14 @@ class Settings:
     metrics_max_models: int = 50
     tracing: str = "auto"
     trace_content: bool = False
+    # Semantic cache (gateway/cache/semantic/): the embeddings target (JSON, as parsed by
+    # ``semantic_embeddings``; None: semantic mode answers like simple mode), how long an
+    # embedding may take, the default similarity, and the vectors kept.
+    semantic_cache_embeddings: str | None = None
+    semantic_cache_timeout: float = 2.0
+    semantic_cache_threshold: float = 0.95
+    semantic_cache_per_bucket: int = 64
+    semantic_cache_vectors_size: int = 64 * 1024 * 1024
 
 
 # The application's settings (set by ``app.create_app``).
@@ -276,6 +284,28 @@ def webhook_url(text: str) -> str:
     return text
 
 
+def semantic_embeddings(text: str) -> str:
+    """The embeddings target's JSON, checked (a ValueError says what is wrong)."""
+    from .cache.semantic.embeddings_target import parse_embeddings_target  # imports the providers
+
+    try:
+        import numpy  # noqa: F401
+    except ImportError:
+        raise ValueError("needs numpy: pip install 'portkey-compatible-gateway[semantic]'") from None
+    parse_embeddings_target(text)
+    return text
+
+
+def similarity(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"not a number: {text!r}") from None
+    if not 0 < value <= 1:
+        raise ValueError(f"must be a cosine similarity above 0 and at most 1, got {text!r}")
+    return value
+
+
 def api_keys_file(text: str) -> frozenset[str]:
     path = Path(text)
     try:
@@ -327,6 +357,11 @@ _OPTIONS = (
     ("metrics_max_models", at_least_one, "distinct model labels per worker before others count as 'other'"),
     ("tracing", tracing_mode, "OpenTelemetry traces (OTLP/HTTP, OTEL_* env): auto, on or off"),
     ("trace_content", on_off, "put prompts in trace spans: on or off"),
+    ("semantic_cache_embeddings", semantic_embeddings, 'embeddings target of cache mode semantic, JSON: {"provider", "api_key" or "virtual_key", "model"}'),
+    ("semantic_cache_timeout", seconds, "seconds an embedding may take before the lookup is a miss"),
+    ("semantic_cache_threshold", similarity, "cosine similarity of a semantic hit when the config sets no similarity_threshold"),
+    ("semantic_cache_per_bucket", at_least_one, "cached vectors per model, parameters and caller (least recently used go)"),
+    ("semantic_cache_vectors_size", size, "memory for cached vectors per worker, like 64MiB (without Redis)"),
 )
 # Options whose value lands in a Settings field of another name.
 _FIELD = {"api_keys_file": "api_keys"}

@@ -82,9 +82,11 @@ class ResponseCache:
         if no_cache or _true(request.headers.get(FORCE_REFRESH_HEADER)):
             return CacheTicket(REFRESH, query, lookup, store=not no_store)
         found = await lookup.find(query)
-        if found is not None:
+        if found is not None and found.entry is not None:
             return CacheTicket(found.status, query, lookup, hit=found.entry)
-        return CacheTicket(lookup.miss_status, query, lookup, store=not no_store)
+        # A lookup may say which miss it was (semantic mode: MISS when it could not compare).
+        status = lookup.miss_status if found is None else found.status
+        return CacheTicket(status, query, lookup, store=not no_store)
 
     async def finish(self, ticket: CacheTicket, response: web.StreamResponse, result: RelayResult) -> None:
         """Remember a relayed answer, when the ticket says so and it ended cleanly."""

@@ -53,6 +53,10 @@ def parse_cache(value: Any, path: str, problems: Problems) -> CachePolicy | _Dis
         return None
     max_age = _max_age(value.get("max_age"), f"{path}.max_age", problems)
     options = MappingProxyType({key: item for key, item in value.items() if key not in ("mode", "max_age")})
+    threshold = options.get("similarity_threshold")  # semantic mode's, a cosine similarity
+    if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1):
+        problems.add(f"{path}.similarity_threshold", "must be a number above 0 and at most 1 (a cosine similarity)")
+        return None
     return _mode(mode, f"{path}.mode", problems, lambda mode: CachePolicy(mode, max_age, options))
 
 

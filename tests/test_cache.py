@@ -10,40 +10,9 @@ import pytest
 
 from gateway.cache import RESPONSE_CACHE
 from gateway.settings import Settings
+from tests.cache_client import CACHE, HELLO, chat, config_headers, counting_upstream, status_of  # noqa: F401 (the upstream fixture)
 from tests.conftest import TEST_KEY
-from tests.fakes.counting import CountingUpstream
-
-CACHE = {"mode": "simple", "max_age": 60}
-HELLO = [{"role": "user", "content": "Hello"}]
-
-
-@pytest.fixture
-async def upstream(aiohttp_server):
-    fake = CountingUpstream()
-    server = await aiohttp_server(fake.app())
-    fake.url = str(server.make_url("/v1"))
-    yield fake
-    if fake.gate is not None:
-        fake.gate.set()
-
-
-def config_headers(upstream, cache=CACHE, key=TEST_KEY, **config) -> dict[str, str]:
-    config = {"provider": "openai", "api_key": key, "custom_host": upstream.url, **config}
-    if cache is not None:
-        config["cache"] = cache
-    return {"x-portkey-config": orjson.dumps(config).decode()}
-
-
-async def chat(client, headers, *, stream=False, **body):
-    body = {"model": "gpt-4o-mini", "messages": HELLO, **body}
-    if stream:
-        body["stream"] = True
-    response = await client.post("/v1/chat/completions", json=body, headers=headers)
-    return response, await response.read()
-
-
-def status_of(response) -> str:
-    return response.headers["x-portkey-cache-status"]
+from tests.fakes.anthropic import FakeAnthropic
 
 
 async def test_an_identical_request_is_answered_from_the_cache_byte_for_byte(client, upstream):
@@ -309,3 +278,27 @@ async def test_the_memory_store_keeps_within_its_bytes(client, upstream, gateway
     oldest, _ = await chat(client, headers, messages=[{"role": "user", "content": "question 0"}])
     assert (status_of(latest), status_of(oldest)) == ("HIT", "MISS")
 
+
+
+@pytest.fixture
+async def fake_anthropic(aiohttp_server):
+    fake = FakeAnthropic()
+    server = await aiohttp_server(fake.app())
+    fake.url = str(server.make_url("/v1"))
+    return fake
+
+
+@pytest.mark.parametrize(("path", "stream"), [("/v1/chat/completions", True), ("/v1/chat/completions", False),
+                                             ("/v1/messages", True), ("/v1/messages", False)])
+async def test_a_translated_answer_is_replayed_as_the_client_first_got_it(client, fake_anthropic, path, stream):
+    config = {"provider": "anthropic", "api_key": "sk-ant-test-0123456789", "custom_host": fake_anthropic.url,
+              "cache": "simple"}
+    headers = {"x-portkey-config": orjson.dumps(config).decode()}
+    body = {"model": "claude-sonnet-4-5", "max_tokens": 50, "messages": HELLO, "stream": stream}
+    first = await client.post(path, json=body, headers=headers)
+    first_body = await first.read()
+    second = await client.post(path, json=body, headers=headers)
+    second_body = await second.read()
+    assert first.status == 200 and (status_of(first), status_of(second)) == ("MISS", "HIT")
+    assert second_body == first_body and len(fake_anthropic.requests) == 1
+    assert second.headers["Content-Type"] == first.headers["Content-Type"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from .cache import cache_context
 from .custom_host import custom_hosts_context
 from .handlers import add_routes
 from .middlewares import MIDDLEWARES
@@ -34,6 +35,11 @@ def create_app(settings: Settings | None = None) -> web.Application:
     add_routes(app)  # opens the store (cleanup_ctx)
     app.cleanup_ctx.append(limits_context)  # after the store: limits live on its keys
     app.on_response_prepare.append(add_limit_headers)
+    app.cleanup_ctx.append(cache_context(settings))
+    if settings.semantic_cache_embeddings:
+        from .cache.semantic.runtime import semantic_cache_context  # numpy: the semantic extra
+
+        app.cleanup_ctx.append(semantic_cache_context(settings))  # after the cache: registers a lookup
     if settings.metrics and settings.metrics_listen is None:
         app.router.add_get("/metrics", metrics_handler)
     return app

@@ -60,6 +60,7 @@ async def proxy(request: web.Request) -> web.StreamResponse:
         or route.max_calls > 1
         or route.reads_params
         or any(leaf.target.override_params for leaf in leaves)
+        or any(leaf.cache is not None for leaf in leaves)  # the cache's key holds the body
         or request.get(BODY_READ, False)  # the keys' checks read it (middlewares/stored_routes.py)
     ):
         await read_body(request, call, settings.max_body_size, require_json=needs_json)

@@ -86,6 +86,24 @@ class Settings:
     metrics_max_models: int = 50
     tracing: str = "auto"
     trace_content: bool = False
+    # Response cache (gateway/cache/): auto = Redis when redis_url is set, else memory;
+    # memory is per worker, bounded by bytes (LRU); max_age is the default and the
+    # longest a config may ask for (seconds); shared: answers shared across gateway
+    # keys and provider keys; timeout: seconds a Redis cache call may take (then a miss).
+    cache_backend: str = "auto"
+    cache_memory_size: int = 128 * 1024 * 1024
+    cache_max_entry_size: int = 8 * 1024 * 1024
+    cache_max_age: int = 7 * 24 * 3600
+    cache_shared: bool = False
+    cache_timeout: float = 0.25
+    # Semantic cache (gateway/cache/semantic/): the embeddings target (JSON, as parsed by
+    # ``semantic_embeddings``; None: semantic mode answers like simple mode), how long an
+    # embedding may take, the default similarity, and the vectors kept.
+    semantic_cache_embeddings: str | None = None
+    semantic_cache_timeout: float = 2.0
+    semantic_cache_threshold: float = 0.95
+    semantic_cache_per_bucket: int = 64
+    semantic_cache_vectors_size: int = 64 * 1024 * 1024
 
 
 # The application's settings (set by ``app.create_app``).
@@ -264,6 +282,13 @@ def open_or_closed(text: str) -> str:
     return value
 
 
+def cache_backend(text: str) -> str:
+    value = text.strip().lower()
+    if value not in ("auto", "memory", "redis", "off"):
+        raise ValueError(f"must be auto, memory, redis or off, got {text!r}")
+    return value
+
+
 def redis_url(text: str) -> str:
     if not text.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError("must start with redis://, rediss:// or unix://")
@@ -274,6 +299,28 @@ def webhook_url(text: str) -> str:
     if not text.startswith(("http://", "https://")):
         raise ValueError("must start with http:// or https://")
     return text
+
+
+def semantic_embeddings(text: str) -> str:
+    """The embeddings target's JSON, checked (a ValueError says what is wrong)."""
+    from .cache.semantic.embeddings_target import parse_embeddings_target  # imports the providers
+
+    try:
+        import numpy  # noqa: F401
+    except ImportError:
+        raise ValueError("needs numpy: pip install 'portkey-compatible-gateway[semantic]'") from None
+    parse_embeddings_target(text)
+    return text
+
+
+def similarity(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"not a number: {text!r}") from None
+    if not 0 < value <= 1:
+        raise ValueError(f"must be a cosine similarity above 0 and at most 1, got {text!r}")
+    return value
 
 
 def api_keys_file(text: str) -> frozenset[str]:
@@ -313,7 +360,7 @@ _OPTIONS = (
     ("state_dir", str, "directory for the default SQLite store (default: $STATE_DIRECTORY or ./.gateway-state)"),
     ("master_key_file", str, "file with the key that encrypts stored provider credentials"),
     ("admin_key_file", str, "file with the admin key for the admin API (off without it)"),
-    ("redis_url", redis_url, "redis://... for rate-limit and budget counters shared by a fleet (also --redis)"),
+    ("redis_url", redis_url, "redis://... for rate-limit and budget counters and the response cache, shared by a fleet (also --redis)"),
     ("limits_db", str, "SQLite file of the embedded counters (default: $STATE_DIRECTORY/limits.sqlite3)"),
     ("pricing_file", str, "JSON prices replacing or extending the shipped table"),
     ("rate_limits_on_failure", open_or_closed, "open or closed: rate limits when the counters are unreachable"),
@@ -327,6 +374,17 @@ _OPTIONS = (
     ("metrics_max_models", at_least_one, "distinct model labels per worker before others count as 'other'"),
     ("tracing", tracing_mode, "OpenTelemetry traces (OTLP/HTTP, OTEL_* env): auto, on or off"),
     ("trace_content", on_off, "put prompts in trace spans: on or off"),
+    ("cache_backend", cache_backend, "response cache: auto (redis with --redis, else memory), memory, redis or off"),
+    ("cache_memory_size", size, "bytes of answers each worker's memory cache keeps (LRU), like 128MiB"),
+    ("cache_max_entry_size", size, "largest answer the response cache keeps, like 8MiB"),
+    ("cache_max_age", at_least_one, "seconds: a cached answer's default and longest max_age"),
+    ("cache_shared", on_off, "share cached answers across gateway keys and provider keys: on or off"),
+    ("cache_timeout", seconds, "seconds a Redis cache call may take before it counts as a miss"),
+    ("semantic_cache_embeddings", semantic_embeddings, 'embeddings target of cache mode semantic, JSON: {"provider", "api_key" or "virtual_key", "model"}'),
+    ("semantic_cache_timeout", seconds, "seconds an embedding may take before the lookup is a miss"),
+    ("semantic_cache_threshold", similarity, "cosine similarity of a semantic hit when the config sets no similarity_threshold"),
+    ("semantic_cache_per_bucket", at_least_one, "cached vectors per model, parameters and caller (least recently used go)"),
+    ("semantic_cache_vectors_size", size, "memory for cached vectors per worker, like 64MiB (without Redis)"),
 )
 # Options whose value lands in a Settings field of another name.
 _FIELD = {"api_keys_file": "api_keys"}
@@ -359,7 +417,10 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
             values[_FIELD.get(name, name)] = _PLAIN.get(kind, kind)(text)
         except ValueError as exc:
             raise SettingsError(f"{source}: {exc}") from None
-    return Settings(**values)
+    settings = Settings(**values)
+    if settings.cache_backend == "redis" and not settings.redis_url:
+        raise SettingsError("--cache-backend redis: needs --redis (a redis:// URL)")
+    return settings
 
 
 def _flag(name: str) -> str:

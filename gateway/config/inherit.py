@@ -15,6 +15,7 @@ from typing import Any
 
 from ..custom_host import HostValidator
 from ..errors import BadRequest
+from .cache import CACHE_DISABLED, CachePolicy, parse_cache
 from .policy import NO_RETRY, RetryPolicy, parse_retry
 from .problems import Problems, header_names, is_object, positive_ms
 
@@ -23,7 +24,7 @@ from .problems import Problems, header_names, is_object, positive_ms
 class Inherited:
     override_params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), repr=False)
     retry: RetryPolicy = NO_RETRY
-    cache: Mapping[str, Any] | None = None
+    cache: CachePolicy | None = None
     request_timeout_ms: int | None = None
     idle_timeout_ms: int | None = None
     custom_host: str | None = None
@@ -42,9 +43,10 @@ def inherit(
         retry = parse_retry(node["retry"], f"{path}.retry", problems)
         if retry is not None:
             changes["retry"] = retry
-    cache = node.get("cache")
-    if cache is not None and is_object(cache, f"{path}.cache", problems):
-        changes["cache"] = MappingProxyType(dict(cache))
+    if node.get("cache") is not None:
+        cache = parse_cache(node["cache"], f"{path}.cache", problems)
+        if cache is not None:
+            changes["cache"] = None if cache is CACHE_DISABLED else cache
     for key, attribute in (("request_timeout", "request_timeout_ms"), ("idle_timeout", "idle_timeout_ms")):
         if node.get(key) is not None:
             value = positive_ms(node[key], f"{path}.{key}", problems)

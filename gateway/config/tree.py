@@ -16,6 +16,7 @@ from multidict import CIMultiDictProxy
 
 from ..custom_host import HostValidator
 from ..header_values import checked_client_value
+from .cache import CachePolicy
 from .headers import CONFIG_HEADER, HeaderSettings, parse_config_header, read_headers
 from .inherit import Inherited, inherit
 from .leaf import TARGET_KEYS, Target, normalise_keys, parse_target
@@ -36,7 +37,7 @@ class Leaf:
     path: str
     target: Target
     retry: RetryPolicy = NO_RETRY
-    cache: Mapping[str, Any] | None = None
+    cache: CachePolicy | None = None
     name: str | None = None
     weight: float = 1.0
 

@@ -23,7 +23,10 @@ from .stored_routes import check_scopes, merge_default_metadata, stored_routing_
 # x-portkey-* headers that say nothing about where a request goes; they differ from
 # call to call, and leaving them out of the cache key keeps one route for all of a
 # client's calls. Metadata is read from the request when conditional routing asks.
-_NOT_ROUTING = frozenset({"x-portkey-trace-id", "x-portkey-api-key", METADATA_HEADER})
+_NOT_ROUTING = frozenset(
+    {"x-portkey-trace-id", "x-portkey-api-key", METADATA_HEADER}
+    | {"x-portkey-cache-namespace", "x-portkey-cache-force-refresh"}  # read per request (gateway/cache/)
+)
 
 
 @web.middleware

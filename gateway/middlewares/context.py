@@ -123,6 +123,7 @@ def _absorb(state: RequestState, routed: Routed) -> None:
     if routed.attempts:
         state.attempts = [record.fields() for record in routed.attempts]
     state.model = routed.answered_model
+    state.cache_status = routed.cache
     relayed = routed.relay
     if relayed is None:
         return
@@ -203,6 +204,8 @@ def _access_line(request: web.Request, state: RequestState, status: int, respons
         fields["ttfb_ms"] = fields["duration_ms"]  # a whole answer goes out right after this line
     if state.upstream_request_id is not None:
         fields["upstream_request_id"] = state.upstream_request_id
+    if state.cache_status is not None:
+        fields["cache"] = state.cache_status
     ended = _ended(state, status)
     if ended is not None:
         fields["ended"] = ended

@@ -52,6 +52,8 @@ class RequestState:
     span: Any = None
     answer_span: Any = None
     finish_reasons: list[str] = field(default_factory=list)  # read only when tracing
+    # The response cache's status (HIT, MISS, ...), None when no cache config applied.
+    cache_status: str | None = None
 
 
 STATE_KEY = web.RequestKey("gateway_state", RequestState)

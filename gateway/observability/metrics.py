@@ -220,6 +220,8 @@ class Metrics:
                 add(self.chunks, (provider,), state.chunks_out)
         if state.attempts:
             self._attempts(state.attempts)
+        if state.cache_status is not None:
+            add(self.cache, (state.cache_status,))
         stream_error = state.stream_error
         if stream_error is not None:
             add(self.upstream_errors, (provider, ERROR_KINDS.get(stream_error.code, "protocol")))

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..cache import DISABLED, RESPONSE_CACHE
 from ..config import RouteSpec
 from ..errors import speaks_anthropic
 from ..observability import TRACING
@@ -24,10 +25,13 @@ from ..settings import SETTINGS
 from ..streaming.relay import relay
 from ..streaming.usage_filter import USAGE_FILTER
 from ..upstream import TRANSPORT
+from ..usage import Usage
 from .attempt import MetadataOf, Outcome, RouteContext, header_metadata, idle_timeout
 from .records import ROUTED, AttemptRecord, RelayResult, Routed
 from .strategies import run
 from .tools import ROUTING_TOOLS, RoutingTools, tools_of
+
+NO_USAGE = Usage()
 
 __all__ = ["ROUTED", "ROUTING_TOOLS", "AttemptRecord", "RelayResult", "Routed", "RoutingTools", "answer"]
 
@@ -55,13 +59,18 @@ async def answer(
     outcome = await run(ctx, route.root)
     routed.option_path = outcome.leaf.path
     routed.provider = outcome.leaf.target.provider
+    if outcome.cache is not None:
+        routed.cache = outcome.cache.status
     headers = response_headers(outcome, trace_id)
     if outcome.error is not None:
         outcome.error.headers.update(headers)
         raise outcome.error
     routed.relay = result = RelayResult()
+    ticket = outcome.cache
+    if ticket is not None:
+        result.recording = ticket.recording(app[RESPONSE_CACHE].max_entry)
     async with outcome.answer as upstream:  # the one owner: released or cut once relayed
-        return await relay(
+        response = await relay(
             request,
             upstream,
             result,
@@ -75,8 +84,15 @@ async def answer(
             anthropic=speaks_anthropic(request.path),
             in_flight=in_flight,
             watch_finish=span is not None,
-            usage_filter=request.get(USAGE_FILTER),
+            # A hit replays the bytes its first client got, already filtered.
+            usage_filter=request.get(USAGE_FILTER) if ticket is None or ticket.hit is None else None,
         )
+    if ticket is not None:
+        if ticket.hit is not None:
+            result.usage = NO_USAGE  # answered from the cache: no upstream tokens
+        else:
+            await app[RESPONSE_CACHE].finish(ticket, response, result)
+    return response
 
 
 def response_headers(outcome: Outcome, trace_id: str) -> dict[str, str]:
@@ -86,5 +102,5 @@ def response_headers(outcome: Outcome, trace_id: str) -> dict[str, str]:
         "x-portkey-last-used-option-index": outcome.leaf.path,
         # Portkey's header says -1 when every retry was used and the target still failed.
         "x-portkey-retry-attempt-count": "-1" if outcome.retries_exhausted else str(outcome.retries),
-        "x-portkey-cache-status": "DISABLED",
+        "x-portkey-cache-status": outcome.cache.status if outcome.cache is not None else DISABLED,
     }

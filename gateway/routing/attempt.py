@@ -97,6 +97,8 @@ class Outcome:
     record: AttemptRecord | None = None
     # The upstream URL this attempt called (for the debug line), once prepared.
     url: URL | None = None
+    # What the response cache did at this target (gateway.cache.CacheTicket), if it applies.
+    cache: Any = None
 
     @property
     def status(self) -> int:

@@ -56,6 +56,9 @@ class Routed:
     # span, left open while the answer is relayed (None without tracing).
     waited: float = 0.0
     answer_span: Any = None
+    # The response cache's status for the answer (gateway.cache.status), None when no
+    # cache config applied.
+    cache: str | None = None
 
     @property
     def model(self) -> str | None:

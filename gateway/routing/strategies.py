@@ -11,12 +11,12 @@ from collections.abc import Callable, Sequence
 from ..config import Group, Leaf, Node
 from ..errors import BadRequest
 from .attempt import Outcome, RouteContext
-from .retry import call_with_retry
+from .cached import call_cached
 
 
 async def run(ctx: RouteContext, node: Node) -> Outcome:
     if isinstance(node, Leaf):
-        return await call_with_retry(ctx, node)
+        return await call_cached(ctx, node)
     if node.mode == "single":
         return await run(ctx, node.targets[0])
     if node.mode == "fallback":

@@ -211,6 +211,7 @@ async def _pump(
             note(result, out)
     if in_flight is not None:  # a shutdown's deadline can end this stream in band
         in_flight.relaying(request, answer)
+    recording = result.recording  # the response cache keeps the pieces as written
     try:
         with IdleDeadline(idle_timeout) as idle:
             idle.waiting()
@@ -221,6 +222,8 @@ async def _pump(
                         await write(out)
                     except ConnectionResetError as exc:
                         raise _ClientGone from exc
+                    if recording is not None:
+                        recording.append(out)
                     if not result.bytes_out:
                         result.first_byte_at = time.perf_counter()
                     result.bytes_out += len(out)
@@ -233,6 +236,8 @@ async def _pump(
         out = close()
         if out:
             await _write(response, out)
+            if recording is not None:
+                recording.append(out)
             result.bytes_out += len(out)
     except _ClientGone:
         result.client_gone = True

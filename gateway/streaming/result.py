@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import GatewayError
 from ..usage import Usage
@@ -29,3 +30,6 @@ class RelayResult:
     waited: float = 0.0
     chunks_out: int = 0
     finish_reasons: list[str] = field(default_factory=list)
+    # The response cache's gateway.cache.recording.Recording: every piece written to
+    # the client is appended to it (None: the answer is not to be cached).
+    recording: Any = None

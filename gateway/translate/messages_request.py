@@ -22,7 +22,10 @@ What maps where:
   ``disable_parallel_tool_use`` → ``parallel_tool_calls: false``;
 * ``max_tokens``, ``temperature``, ``top_p``, ``top_k``, ``stop_sequences`` → stop,
   ``thinking`` (kept as sent: Gemini maps it to ``thinkingConfig``),
-  ``metadata.user_id`` → user; a stream always asks for its usage.
+  ``metadata.user_id`` → user; a stream always asks for its usage;
+* structured outputs, ``output_config.format`` (or the beta's top-level
+  ``output_format``) ``{type: json_schema, schema}`` → ``response_format``
+  ``json_schema`` (OpenAI's JSON mode, Gemini's ``responseSchema``).
 """
 
 from __future__ import annotations
@@ -85,6 +88,7 @@ def parse_messages_request(body: Mapping[str, Any]) -> ChatRequest:
         stop=_stop_sequences(body.get("stop_sequences")),
         reasoning_effort=effort if isinstance(effort, str) else None,
         thinking=body.get("thinking"),
+        response_format=_response_format(body),
         user=user if isinstance(user, str) and user else None,
         stream=stream,
         include_usage=stream,  # message_delta carries the usage
@@ -171,6 +175,8 @@ def _part(block: Any, path: str) -> Part:
         source = _source(block, path)
         if source.get("type") == "text" and isinstance(source.get("data"), str):
             return TextPart(source["data"], block.get("cache_control"))
+        if source.get("type") != "base64":
+            raise fail("a document must come as {type: base64, media_type, data} or {type: text, data} here", f"{path}.source", "invalid_content")
         media_type, data = _base64(source, path)
         title = block.get("title")
         return FilePart(path, media_type=media_type, data=data, filename=title if isinstance(title, str) else None)
@@ -263,6 +269,19 @@ def _tool_choice(choice: Any) -> tuple[ToolChoice | None, bool | None]:
     if kind == "tool" and isinstance(choice.get("name"), str) and choice["name"]:
         return ToolChoice("function", choice["name"]), parallel
     raise fail("must be {type: auto | any | none} or {type: tool, name}", "tool_choice", "invalid_tool_choice")
+
+
+def _response_format(body: Mapping[str, Any]) -> dict[str, Any] | None:
+    output_config = body.get("output_config")
+    form = output_config.get("format") if isinstance(output_config, dict) else None
+    param = "output_config.format"
+    if form is None and body.get("output_format") is not None:
+        form, param = body["output_format"], "output_format"
+    if form is None:
+        return None
+    if not isinstance(form, dict) or form.get("type") != "json_schema" or not isinstance(form.get("schema"), dict):
+        raise fail("must be {type: json_schema, schema}", param, "invalid_value")
+    return {"type": "json_schema", "json_schema": {"name": "response", "schema": form["schema"]}}
 
 
 def _stop_sequences(stop: Any) -> tuple[str, ...]:

@@ -63,6 +63,8 @@ def to_openai_chat(request: ChatRequest, dialect: ChatDialect = DEFAULT_DIALECT)
     choice = request.tool_choice
     if choice is not None:
         out["tool_choice"] = {"type": "function", "function": {"name": choice.name}} if choice.mode == "function" else choice.mode
+    if request.response_format is not None:
+        out["response_format"] = request.response_format
     if request.reasoning_effort is not None:
         out["reasoning_effort"] = request.reasoning_effort
     if request.user is not None and dialect.user:

@@ -136,3 +136,16 @@ async def test_error_event_mid_stream(claude_to_gemini, fake_gemini):
             async for event in stream:
                 events.append(event.type)
     assert "message_stop" not in events and "content_block_delta" in events
+
+
+async def test_structured_output_becomes_gemini_json_mode(claude_to_gemini, fake_gemini):
+    schema = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"], "additionalProperties": False}
+    await claude_to_gemini.messages.create(
+        model=MODEL,
+        max_tokens=50,
+        messages=[{"role": "user", "content": "Answer in JSON"}],
+        output_config={"format": {"type": "json_schema", "schema": schema}},
+    )
+    config = fake_gemini.last.json["generationConfig"]
+    assert config["responseMimeType"] == "application/json"
+    assert config["responseSchema"]["properties"] == {"answer": {"type": "STRING"}}

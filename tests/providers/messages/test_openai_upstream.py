@@ -271,3 +271,15 @@ def sse_events(body: bytes) -> list[tuple[str, dict]]:
         lines = dict(line.split(": ", 1) for line in block.split("\n"))
         events.append((lines["event"], orjson.loads(lines["data"])))
     return events
+
+
+async def test_structured_output_becomes_response_format(claude_to_openai, fake_openai):
+    schema = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
+    await claude_to_openai.messages.create(
+        model=MODEL,
+        max_tokens=50,
+        messages=[{"role": "user", "content": "Answer in JSON"}],
+        output_config={"format": {"type": "json_schema", "schema": schema}},
+    )
+    body = orjson.loads(fake_openai.last.body)
+    assert body["response_format"] == {"type": "json_schema", "json_schema": {"name": "response", "schema": schema}}

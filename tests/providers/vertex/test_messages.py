@@ -55,3 +55,27 @@ async def test_vertex_errors_in_anthropics_shape(claude_sdk):
     with pytest.raises(anthropic.NotFoundError) as raised:
         await claude_sdk.messages.create(model="gemini-missing-1", max_tokens=5, messages=[{"role": "user", "content": "Hi"}])
     assert raised.value.body["type"] == "error"
+
+
+async def test_claude_stream_that_ends_early_ends_with_an_error(claude_sdk, fake_vertex):
+    fake_vertex.anthropic.end_after = 4  # a clean end of the connection, before message_stop
+    events = []
+    with pytest.raises(anthropic.APIStatusError) as raised:
+        async with claude_sdk.messages.stream(
+            model="claude-sonnet-4@20250514", max_tokens=64, messages=[{"role": "user", "content": "Hello there friend"}]
+        ) as stream:
+            async for event in stream:
+                events.append(event.type)
+    assert "message_stop" not in events and "content_block_delta" in events
+    assert "incomplete" in str(raised.value)
+
+
+async def test_claude_error_event_is_relayed_once(claude_sdk, fake_vertex):
+    fake_vertex.anthropic.error_event_after = 3
+    with pytest.raises(anthropic.APIStatusError) as raised:
+        async with claude_sdk.messages.stream(
+            model="claude-sonnet-4@20250514", max_tokens=64, messages=[{"role": "user", "content": "Hello there friend"}]
+        ) as stream:
+            async for _ in stream:
+                pass
+    assert raised.value.body["error"]["type"] == fake_vertex.anthropic.error_event_type

@@ -7,11 +7,21 @@ Layers, each usable alone:
 - :mod:`.windows`: fixed rate-limit windows and calendar budget periods, in UTC;
 - :mod:`.pricing`: the shipped price table, operator overrides, ``cost()``;
 - :mod:`.decision`: what a check answered, and the headers it implies;
-- :mod:`.counters`: the async counter interface, with an embedded backend (SQLite, shared by
-  the workers of one machine) and a Redis backend (shared by a fleet);
+- :mod:`.counters`: the async counter interface (admit before the call; charges after it,
+  queued and written in batches), with an embedded backend (SQLite, shared by the workers
+  of one machine) and a Redis backend (shared by a fleet);
+- :mod:`.resp`: the Redis backend's client: one connection, every command of an
+  event-loop turn in one write;
 - :mod:`.responses`: a decision turned into a 429 / 412 error or the remaining-headers.
 
-Wiring (a later step), per worker and per request of a key with limits::
+**The most a budget can overshoot**: token windows and budgets are checked before the
+call and charged after it, so the requests in flight when one is crossed are all
+charged: with at most C requests of at most T tokens between admission and charge, the
+count ends at no more than ``limit - 1 + C × T`` (tested through the gateway in
+``tests/keys/test_limits_overshoot.py``). Request limits never overshoot. A stream cut
+short is charged an estimate of what it streamed (``gateway/streaming/usage_filter.py``).
+
+Wiring (``gateway/middlewares/limits.py``), per worker and per request of a key with limits::
 
     counters = open_counters(settings, os.environ)    # in each worker's cleanup_ctx; close() at the end
     prices = load_price_table(settings.pricing_file)  # once, at start (PricingError -> exit 2)
@@ -25,5 +35,5 @@ Wiring (a later step), per worker and per request of a key with limits::
     cost = prices.cost(provider, answered_model, usage)
     if cost is None:                                   # the answer named a model without a price
         cost = prices.cost(provider, model, usage)
-    counters.charge_soon(subjects, usage, cost)
+    counters.charge_soon(subjects, usage, cost)       # queued; close() writes what is left
 """

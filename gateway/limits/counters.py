@@ -174,6 +174,8 @@ class LimitCounters:
         self.budgets_fail_open = budgets_on_failure == "open"
         self._plans: dict[tuple, tuple[tuple[Check, ...], tuple[LimitState, ...]]] = {}
         self._charge_plans: dict[tuple, _ChargePlan] = {}
+        # Where windows and periods are read from (tests move it to a window's end).
+        self.clock: Callable[[], float] = time.time
         self._queue: list[_Charge] = []
         self._flusher: asyncio.Task | None = None
         # Called (on the event loop) with each alert threshold a batch of charges crossed.
@@ -197,7 +199,7 @@ class LimitCounters:
         self, subjects: Sequence[Subject], usage: UsageLike, cost: Decimal | None, *, now: float | None = None
     ) -> tuple[AlertCrossed, ...]:
         """Count an answer's tokens and cost now; never raises (failures are logged)."""
-        now = time.time() if now is None else now
+        now = self.clock() if now is None else now
         return await self._write_charges([self._charge_of(subjects, usage, cost, now)])
 
     def _charge_of(self, subjects: Sequence[Subject], usage: UsageLike, cost: Decimal | None, now: float) -> _Charge:
@@ -289,7 +291,7 @@ class LimitCounters:
         :meth:`close` wait for the queue, so a draining worker loses no charge.
         Crossed alert thresholds go to :attr:`on_alert`.
         """
-        self._queue.append(self._charge_of(subjects, usage, cost, time.time()))
+        self._queue.append(self._charge_of(subjects, usage, cost, self.clock()))
         if self._flusher is None:
             self._flusher = asyncio.get_running_loop().create_task(self._flush_queue())
 
@@ -334,7 +336,7 @@ class LimitCounters:
     # -- the policy ----------------------------------------------------------------------
 
     async def _decide(self, subjects, now, *, requests: bool, tokens: bool, priced: bool) -> Decision:
-        now = time.time() if now is None else now
+        now = self.clock() if now is None else now
         if tokens and not priced and any(_has_credit_limit(s) for s in subjects):
             return Decision(allowed=False, now=now, unpriced_model=True)
         checks, planned = self._plan(subjects, now, requests, tokens)

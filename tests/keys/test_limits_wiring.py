@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import time
 
 import openai
 import orjson
@@ -242,3 +243,55 @@ def test_the_estimate_counts_text_deltas_however_the_bytes_are_split():
             assert out == stream and counted.deltas == 3, (strip, cut)
     body = {"messages": [{"role": "user", "content": "x" * 9}, {"role": "user", "content": [{"type": "text", "text": "abc"}]}]}
     assert estimate_input_tokens(body) == 3
+
+
+class MovedClock:
+    """The limits' clock set ``ahead`` seconds before the end of the current UTC minute at
+    the first reading, running at the real pace from there."""
+
+    def __init__(self, before_minute_end: float) -> None:
+        self.before = before_minute_end
+        self.offset: float | None = None
+
+    def __call__(self) -> float:
+        now = time.time()
+        if self.offset is None:
+            self.offset = (now - now % 60 + 60 - self.before) - now
+        return now + self.offset
+
+
+@pytest.mark.timeout(30)
+async def test_the_openai_sdk_waits_as_the_429_says_then_succeeds_in_the_next_window(
+    admin, gateway, client, view, fake_openai, access_lines
+):
+    key, _, slug = await setup(admin, view, fake_openai, key_limits={"rate_limits": [{"type": "requests", "unit": "rpm", "value": 1}]})
+    gateway.app[LIMITS].counters.clock = MovedClock(before_minute_end=1.5)
+    sdk = openai.AsyncOpenAI(api_key="unused", base_url=str(gateway.make_url("/v1")), max_retries=1,
+                             default_headers={"x-portkey-api-key": key, "x-portkey-virtual-key": slug})
+    try:
+        assert (await sdk.chat.completions.create(**CHAT)).choices[0].message.content == "You said: hello there"
+        # Refused with retry-after-ms ≈ 1500: the SDK's own backoff (0.5 s × 2^n, less
+        # jitter) would come back within the window and be refused again, with no retry left.
+        assert (await sdk.chat.completions.create(**CHAT)).choices[0].message.content == "You said: hello there"
+    finally:
+        await sdk.close()
+    statuses = [line.fields["status"] for line in access_lines() if line.fields["path"] == "/v1/chat/completions"]
+    assert statuses == [200, 429, 200] and len(fake_openai.requests) == 2
+
+
+async def test_the_openai_sdk_gets_the_429_when_the_window_outlasts_its_retries(
+    admin, gateway, client, view, fake_openai, access_lines
+):
+    key, _, slug = await setup(admin, view, fake_openai, key_limits={"rate_limits": [{"type": "requests", "unit": "rpd", "value": 1}]})
+    sdk = openai.AsyncOpenAI(api_key="unused", base_url=str(gateway.make_url("/v1")), max_retries=2,
+                             default_headers={"x-portkey-api-key": key, "x-portkey-virtual-key": slug})
+    try:
+        await sdk.chat.completions.create(**CHAT)
+        async with asyncio.timeout(20):  # the day's window: the SDK must not wait for it
+            with pytest.raises(openai.RateLimitError) as refused:
+                await sdk.chat.completions.create(**CHAT)
+    finally:
+        await sdk.close()
+    assert int(refused.value.response.headers["retry-after"]) > 60
+    statuses = [line.fields["status"] for line in access_lines() if line.fields["path"] == "/v1/chat/completions"]
+    assert statuses[0] == 200 and set(statuses[1:]) == {429} and len(fake_openai.requests) == 1

@@ -11,7 +11,7 @@ import time
 
 from aiohttp import web
 
-from ..errors import BodyTooLarge, GatewayError, MethodNotAllowed, NotFound, speaks_anthropic
+from ..errors import BodyTooLarge, GatewayError, GatewayShutdown, MethodNotAllowed, NotFound, speaks_anthropic
 from ..observability import METRICS, TRACING, set_overhead
 from ..observability.labels import route_label
 from ..routing.records import ROUTED, Routed
@@ -25,6 +25,8 @@ TRACE_HEADER = "x-portkey-trace-id"
 _TRACE_ID = re.compile(r"[A-Za-z0-9._:/=+\-]{1,128}")
 # nginx's code for "client closed the connection before the answer was complete".
 CLIENT_CLOSED = 499
+# The access line's ``ended`` when the drain's deadline cut the answer.
+ENDED_BY_SHUTDOWN = "shutdown"
 
 
 @web.middleware
@@ -55,6 +57,9 @@ async def context_middleware(request: web.Request, handler):
     except GatewayError as exc:
         response, status = exc.response(anthropic=anthropic), exc.status
         state.error_code = exc.code
+        if isinstance(exc, GatewayShutdown):  # the drain's deadline (drain.py): this worker is going away
+            state.ended = ENDED_BY_SHUTDOWN
+            response.force_close()
     except web.HTTPRequestEntityTooLarge as exc:
         response, status = BodyTooLarge(exc.text or "request body too large").response(anthropic=anthropic), 413
     except web.HTTPException as exc:
@@ -129,6 +134,8 @@ def _absorb(state: RequestState, routed: Routed) -> None:
     state.body_bytes_out = relayed.bytes_out
     state.first_byte_at = relayed.first_byte_at
     state.stream_error = relayed.stream_error
+    if isinstance(relayed.stream_error, GatewayShutdown):
+        state.ended = ENDED_BY_SHUTDOWN  # the drain's deadline ended the stream in band
     state.client_gone = relayed.client_gone
     state.chunks_out = relayed.chunks_out
     state.finish_reasons = relayed.finish_reasons
@@ -176,8 +183,6 @@ def _access_line(request: web.Request, state: RequestState, status: int, respons
         fields["attempts"] = state.attempts
     if state.overhead is not None:
         fields["overhead_ms"] = round(state.overhead * 1000, 2)
-    if state.ended is not None:
-        fields["ended"] = state.ended  # e.g. "shutdown": cut by the drain's deadline
     stream_error = state.stream_error
     if stream_error is not None:
         fields["stream_error"] = stream_error.code

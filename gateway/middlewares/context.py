@@ -16,6 +16,7 @@ from ..observability import METRICS, TRACING, set_overhead
 from ..observability.labels import route_label
 from ..routing.records import ROUTED, Routed
 from ..settings import SETTINGS
+from .keys import key_names
 from .state import STATE_KEY, RequestState
 
 access_log = logging.getLogger("gateway.access")
@@ -87,6 +88,8 @@ async def context_middleware(request: web.Request, handler):
         else:
             ttfb = now - started if response is not None and not response.prepared else None
         metrics.request_finished(request.path, state, status, now - started, ttfb)
+        if metrics.key_labels:  # --metrics-key-labels
+            metrics.key_finished(*key_names(request, state.route, state.option_path), state, status)
         if state.span is not None:
             tracing.end_request(state.span, state, status, route_label(request.path), response)
     if not response.prepared:

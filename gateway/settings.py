@@ -84,6 +84,9 @@ class Settings:
     metrics: bool = True
     metrics_listen: tuple[str, int] | None = None
     metrics_max_models: int = 50
+    # Per-key families labelled with API-key and virtual-key names (off: no such series).
+    metrics_key_labels: bool = False
+    metrics_max_keys: int = 100
     tracing: str = "auto"
     trace_content: bool = False
     # Response cache (gateway/cache/): auto = Redis when redis_url is set, else memory;
@@ -372,6 +375,8 @@ _OPTIONS = (
     ("metrics", on_off, "Prometheus metrics at /metrics: on or off"),
     ("metrics_listen", host_and_port, "HOST:PORT to serve /metrics on instead of the gateway's port"),
     ("metrics_max_models", at_least_one, "distinct model labels per worker before others count as 'other'"),
+    ("metrics_key_labels", on_off, "per-key metrics labelled with API-key and virtual-key names: on or off"),
+    ("metrics_max_keys", at_least_one, "distinct key names per label and worker before others count as 'other'"),
     ("tracing", tracing_mode, "OpenTelemetry traces (OTLP/HTTP, OTEL_* env): auto, on or off"),
     ("trace_content", on_off, "put prompts in trace spans: on or off"),
     ("cache_backend", cache_backend, "response cache: auto (redis with --redis, else memory), memory, redis or off"),

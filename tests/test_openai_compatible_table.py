@@ -12,7 +12,7 @@ from gateway.errors import BadRequest
 from gateway.providers.base import Call
 from gateway.providers.openai_compatible import OPENAI_COMPATIBLE
 from gateway.providers.registry import PROVIDERS
-from gateway.providers.unsupported import UNSUPPORTED
+from gateway.unsupported_providers import UNSUPPORTED
 
 # name → default base URL (None: the request must name the host), from each provider's
 # documentation and Portkey's provider declarations.

@@ -16,6 +16,7 @@ import orjson
 
 from ..header_values import header_value_problem
 from ..request_path import path_problem
+from ..unsupported_providers import UNSUPPORTED
 from .problems import Problems
 
 if TYPE_CHECKING:
@@ -197,9 +198,6 @@ def _header_safe(value: str, path: str, problems: Problems) -> None:
 
 
 def _unknown(provider: str, providers: Collection[str]) -> str:
-    # Imported here: the providers import this package (for Target).
-    from ..providers.unsupported import UNSUPPORTED
-
     if provider in UNSUPPORTED:
         return f"provider {provider!r} is not supported by this gateway: it {UNSUPPORTED[provider]}"
     return f"unknown provider {provider!r} (known providers: {', '.join(sorted(providers))})"

@@ -11,12 +11,13 @@ import time
 
 from aiohttp import web
 
-from ..errors import BodyTooLarge, GatewayError, MethodNotAllowed, NotFound, speaks_anthropic
+from ..errors import BodyTooLarge, GatewayError, GatewayShutdown, MethodNotAllowed, NotFound, speaks_anthropic
 from ..log import process_id
 from ..observability import METRICS, TRACING, set_overhead
 from ..observability.labels import route_label
 from ..routing.records import ROUTED, Routed
 from ..settings import SETTINGS
+from .keys import key_names
 from .state import STATE_KEY, RequestState
 
 access_log = logging.getLogger("gateway.access")
@@ -26,6 +27,8 @@ TRACE_HEADER = "x-portkey-trace-id"
 _TRACE_ID = re.compile(r"[A-Za-z0-9._:/=+\-]{1,128}")
 # nginx's code for "client closed the connection before the answer was complete".
 CLIENT_CLOSED = 499
+# The access line's ``ended`` when the drain's deadline cut the answer.
+ENDED_BY_SHUTDOWN = "shutdown"
 
 
 @web.middleware
@@ -56,6 +59,9 @@ async def context_middleware(request: web.Request, handler):
     except GatewayError as exc:
         response, status = exc.response(anthropic=speaks_anthropic(request.path)), exc.status
         state.error_code = exc.code
+        if isinstance(exc, GatewayShutdown):  # the drain's deadline (drain.py): this worker is going away
+            state.ended = ENDED_BY_SHUTDOWN
+            response.force_close()
     except web.HTTPRequestEntityTooLarge as exc:
         error = BodyTooLarge(exc.text or "request body too large")
         response, status = error.response(anthropic=speaks_anthropic(request.path)), 413
@@ -84,6 +90,8 @@ async def context_middleware(request: web.Request, handler):
         else:
             ttfb = now - started if response is not None and not response.prepared else None
         metrics.request_finished(request.path, state, status, now - started, ttfb)
+        if metrics.key_labels:  # --metrics-key-labels
+            metrics.key_finished(*key_names(request, state.route, state.option_path), state, status)
         if state.span is not None:
             tracing.end_request(state.span, state, status, route_label(request.path), response)
     if not response.prepared:
@@ -132,6 +140,8 @@ def _absorb(state: RequestState, routed: Routed) -> None:
     state.body_bytes_out = relayed.bytes_out
     state.first_byte_at = relayed.first_byte_at
     state.stream_error = relayed.stream_error
+    if isinstance(relayed.stream_error, GatewayShutdown):
+        state.ended = ENDED_BY_SHUTDOWN  # the drain's deadline ended the stream in band
     state.client_gone = relayed.client_gone
     state.chunks_out = relayed.chunks_out
     state.finish_reasons = relayed.finish_reasons
@@ -179,8 +189,6 @@ def _access_line(request: web.Request, state: RequestState, status: int, respons
         fields["attempts"] = state.attempts
     if state.overhead is not None:
         fields["overhead_ms"] = round(state.overhead * 1000, 2)
-    if state.ended is not None:
-        fields["ended"] = state.ended  # e.g. "shutdown": cut by the drain's deadline
     stream_error = state.stream_error
     if stream_error is not None:
         fields["stream_error"] = stream_error.code

@@ -6,7 +6,9 @@ reuses a kept-alive connection is answered once more and then moves to a new
 connection (which reaches a worker that is still accepting). At the drain's
 deadline :meth:`InFlight.cut` ends what is left: a relayed stream with a
 ``gateway_shutdown`` error (an SSE error event, or a cut body), a request still
-waiting for its upstream with a 503 answer.
+waiting for its upstream with a 503 answer. Both reach the context middleware as
+values (the relay's result, the raised :class:`GatewayShutdown`), which writes the
+request's state; this middleware does not.
 """
 
 from __future__ import annotations
@@ -15,11 +17,7 @@ import asyncio
 
 from aiohttp import web
 
-from ..errors import GatewayShutdown, speaks_anthropic
-from .state import STATE_KEY
-
-# Why an answer ended, as the access line's ``ended`` field says.
-ENDED_BY_SHUTDOWN = "shutdown"
+from ..errors import GatewayShutdown
 
 
 class InFlight:
@@ -44,11 +42,8 @@ class InFlight:
 
     def cut(self) -> int:
         """End every request still in flight; returns how many there were."""
-        for key, (request, task) in self._tasks.items():
+        for key, (_request, task) in self._tasks.items():
             self._cut.add(key)
-            state = request.get(STATE_KEY)
-            if state is not None:
-                state.ended = ENDED_BY_SHUTDOWN
             answer = self._streams.get(key)
             if answer is not None:
                 # The relay wakes up with this error and ends the stream in band.
@@ -88,10 +83,11 @@ async def drain_middleware(request: web.Request, handler):
     try:
         response = await handler(request)
     except asyncio.CancelledError:
-        # Cancelled by the drain's deadline before its answer began: say so.
+        # Cancelled by the drain's deadline before its answer began: say so (the
+        # context middleware answers it, in the client's protocol, and closes).
         if not (in_flight._leave(request) and task.uncancel() == 0 and request.writer.output_size == 0):
             raise
-        response = GatewayShutdown().response(anthropic=speaks_anthropic(request.path))
+        raise GatewayShutdown() from None
     except BaseException:
         in_flight._leave(request)
         raise

@@ -174,6 +174,25 @@ def check_model(model: Any, scopes: Scopes) -> None:
         raise ScopeRefused(f"this API key may not use model {model!r}", param="model", code="model_refused")
 
 
+def key_names(request: web.Request, route: RouteSpec | None, option_path: str | None) -> tuple[str | None, str | None]:
+    """The names of the stored API key and of the virtual key a request used, for
+    metrics labels (``--metrics-key-labels``): names the operator gave, never a key
+    value or a slug. The virtual key is the answering target's, else the route's one."""
+    client = request.get(CLIENT_KEY)
+    api_key = client.key.name if client is not None else None
+    slugs: set[str] = set()
+    if route is not None:
+        for leaf in route.leaves:
+            slug = leaf.target.virtual_key
+            if slug is not None and (option_path is None or leaf.path == option_path):
+                slugs.add(slug)
+    if len(slugs) != 1:
+        return api_key, None
+    view = store_view(request.app)
+    record = view.virtual_key(next(iter(slugs))) if view is not None else None
+    return api_key, record.name if record is not None else None
+
+
 def store_view(app: web.Application):
     """The store's current view (what routes read), or None without a store."""
     runtime = app.get(STORE_RUNTIME)

@@ -61,7 +61,12 @@ def build_metrics(settings: Settings) -> Metrics | NoMetrics:
     except PricingError as exc:
         log.error("no cost metric: the price table cannot be read", extra={"fields": {"error": str(exc)}})
         prices = None
-    return Metrics(max_models=settings.metrics_max_models, prices=prices)
+    return Metrics(
+        max_models=settings.metrics_max_models,
+        prices=prices,
+        key_labels=settings.metrics_key_labels,
+        max_keys=settings.metrics_max_keys,
+    )
 
 
 def overhead(state, now: float) -> float:

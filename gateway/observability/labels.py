@@ -120,6 +120,15 @@ class BoundedLabels:
         return label if self._pattern.fullmatch(label) else OTHER
 
 
+class NameLabels(BoundedLabels):
+    """Names an operator gave (API keys, virtual keys), kept as written: any printable
+    text up to 100 characters; the first ``limit`` distinct ones, then ``other``."""
+
+    def _normalise(self, value: str) -> str:
+        label = value.strip()
+        return label if 0 < len(label) <= 100 and label.isprintable() else OTHER
+
+
 def model_labels(limit: int) -> BoundedLabels:
     return BoundedLabels(limit)
 

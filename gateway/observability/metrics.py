@@ -17,6 +17,12 @@ stops normally flushes first.
 
 Label values are bounded (``observability.labels``). ``NoMetrics`` stands in when
 metrics are off: the same methods, doing nothing.
+
+With ``key_labels`` (``--metrics-key-labels on``) three more families count
+requests, tokens and cost by the *names* of the API key and the virtual key (never
+a key value or a slug), each label capped at ``max_keys`` names, then ``other``.
+They are apart from the other families, so turning them on adds series without
+changing the existing ones.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from bisect import bisect_left
 from collections.abc import Mapping
 from typing import Any
 
-from .labels import NONE, TARGET_PATH, BoundedLabels, RouteLabels, status_class
+from .labels import NONE, TARGET_PATH, BoundedLabels, NameLabels, RouteLabels, status_class
 
 log = logging.getLogger("gateway")
 
@@ -91,7 +97,9 @@ class Metrics:
 
     enabled = True
 
-    def __init__(self, *, max_models: int = 50, max_targets: int = 100, prices=None) -> None:
+    def __init__(
+        self, *, max_models: int = 50, max_targets: int = 100, prices=None, key_labels: bool = False, max_keys: int = 100
+    ) -> None:
         import prometheus_client
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -170,11 +178,26 @@ class Metrics:
         self.aws_refreshes = counter(
             "gateway_bedrock_credential_refreshes", "AWS credential chain resolutions and refreshes", ("result",)
         )
+        # Per key, only when the operator asks (names are the operator's; bounded).
+        self.key_labels = key_labels
+        if key_labels:
+            self.api_key_names = NameLabels(max_keys)
+            self.virtual_key_names = NameLabels(max_keys)
+            key = ("api_key", "virtual_key")
+            self.key_requests = counter(
+                "gateway_key_requests", "Requests by API-key name, virtual-key name and status class",
+                (*key, "status_class"),
+            )
+            self.key_tokens = counter(
+                "gateway_key_tokens", "Tokens by API-key name, virtual-key name and type", (*key, "type")
+            )
+            self.key_cost = counter("gateway_key_cost_usd", "Estimated cost in US dollars by key names", key)
         # Since the last flush: counter increments and histogram (sum, bucket counts),
         # by (family, label values); requests and streams in flight right now.
         self._counts: dict[tuple, float] = {}
         self._requests: dict[tuple, _RequestBatch] = {}
         self._tokens: dict[tuple, list] = {}  # (provider, model) -> 5 token counts, cost
+        self._key_tokens: dict[tuple, list] = {}  # (api key, virtual key) -> the same
         self._in_flight = 0
         self._streams = 0
 
@@ -245,6 +268,29 @@ class Metrics:
                     uncached = max(usage.input - usage.cache_read - usage.cache_write, 0)
                     tokens[5] += (uncached * price[0] + usage.output * price[1]
                                   + usage.cache_read * price[2] + usage.cache_write * price[3])
+
+    def key_finished(self, api_key: str | None, virtual_key: str | None, state, status: int) -> None:
+        """The request by key names (called by the context middleware when ``key_labels``)."""
+        add = self._add
+        keys = (self.api_key_names(api_key), self.virtual_key_names(virtual_key))
+        add(self.key_requests, (*keys, _STATUS_CLASS.get(status) or status_class(status)))
+        usage = state.usage
+        if usage is None:
+            return
+        tokens = self._key_tokens.get(keys)
+        if tokens is None:
+            tokens = self._key_tokens[keys] = [0, 0, 0, 0, 0, 0.0]
+        tokens[0] += usage.input
+        tokens[1] += usage.output
+        tokens[2] += usage.cache_read
+        tokens[3] += usage.cache_write
+        tokens[4] += usage.reasoning
+        if self._prices is not None and state.model is not None:
+            price = self._price(state.provider or NONE, state.model)
+            if price is not None:
+                uncached = max(usage.input - usage.cache_read - usage.cache_write, 0)
+                tokens[5] += (uncached * price[0] + usage.output * price[1]
+                              + usage.cache_read * price[2] + usage.cache_write * price[3])
 
     def _price(self, provider: str, model: str) -> tuple[float, float, float, float] | None:
         """USD per input, output, cache-read, cache-write token (floats: a metric, not a bill)."""
@@ -318,6 +364,13 @@ class Metrics:
                     self.tokens.labels(provider, model, kind).inc(count)
             if counts[5]:
                 self.cost.labels(provider, model).inc(counts[5])
+        key_tokens, self._key_tokens = self._key_tokens, {}
+        for keys, counts in key_tokens.items():
+            for kind, count in zip(TOKEN_TYPES, counts, strict=False):
+                if count:
+                    self.key_tokens.labels(*keys, kind).inc(count)
+            if counts[5]:
+                self.key_cost.labels(*keys).inc(counts[5])
         self.in_flight.set(self._in_flight)
         self.streams.set(self._streams)
 
@@ -354,6 +407,7 @@ class NoMetrics:
     """Metrics off: every event is a method that does nothing."""
 
     enabled = False
+    key_labels = False
 
     def request_started(self) -> None:
         pass

@@ -115,7 +115,7 @@ class ResponseTranslator(Protocol):
     def body(self, body: bytes) -> bytes:
         """A whole 2xx body → the client's format."""
 
-    def stream(self) -> StreamTranslator:
+    def stream_translator(self) -> StreamTranslator:
         """A fresh translator for one 2xx streamed answer."""
 
 

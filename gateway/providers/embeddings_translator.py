@@ -26,5 +26,5 @@ class EmbeddingsTranslator:
     def body(self, body: bytes) -> bytes:
         return self.to_openai(body, self.model, self.encoding_format)
 
-    def stream(self):
+    def stream_translator(self):
         raise BadRequest("embeddings are not streamed", code="invalid_value", param="stream")

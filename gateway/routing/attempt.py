@@ -154,7 +154,7 @@ async def attempt(ctx: RouteContext, leaf: Leaf) -> Outcome:
         outcome.answer = await ctx.transport.open(upstream_request, timeout_s=timeout_s, timeout_error=timeout_error)
         outcome.translator = provider.translator(call)
         if outcome.translator is not None and call.wants_stream and outcome.ok:
-            outcome.stream_translator = outcome.translator.stream()
+            outcome.stream_translator = outcome.translator.stream_translator()
             outcome.first_out, ended = await _first_output(
                 outcome.answer, outcome.stream_translator, idle_timeout(target, settings), (deadline, timeout_error)
             )

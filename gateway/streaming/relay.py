@@ -108,7 +108,7 @@ async def relay(
             result.usage = usage_in(body) or usage_in(translated)
             return _whole(status, headers, translated)
         if stream_translator is None:
-            stream_translator = translator.stream()
+            stream_translator = translator.stream_translator()
             first_out = stream_translator.feed(answer.first_chunk) if answer.first_chunk else b""
         try:
             return await _relay_translated(

@@ -39,7 +39,7 @@ class _Translator:
     def body(self, body: bytes) -> bytes:
         return body
 
-    def stream(self) -> _SSEChecker:
+    def stream_translator(self) -> _SSEChecker:
         return _SSEChecker()
 
 

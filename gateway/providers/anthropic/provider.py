@@ -101,7 +101,7 @@ class ChatTranslator:
     def body(self, body: bytes) -> bytes:
         return orjson.dumps(to_chat_completion(body, answer_tool=self.answer_tool))
 
-    def stream(self) -> ChatStreamTranslator:
+    def stream_translator(self) -> ChatStreamTranslator:
         return ChatStreamTranslator(model=self.model, include_usage=self.include_usage, answer_tool=self.answer_tool)
 
 

@@ -157,7 +157,7 @@ class ChatTranslator:
     def body(self, body: bytes) -> bytes:
         return converse_to_chat(body, self.model, self.answer_tool)
 
-    def stream(self) -> ConverseChatStream:
+    def stream_translator(self) -> ConverseChatStream:
         return ConverseChatStream(self.model, self.include_usage, self.answer_tool)
 
 
@@ -172,7 +172,7 @@ class MessagesTranslator:
     def body(self, body: bytes) -> bytes:
         return converse_to_message(body, self.model, self.stop_sequences)
 
-    def stream(self) -> ConverseMessagesStream:
+    def stream_translator(self) -> ConverseMessagesStream:
         return ConverseMessagesStream(self.model, self.stop_sequences)
 
 
@@ -187,5 +187,5 @@ class EmbeddingsTranslator:
     def body(self, body: bytes) -> bytes:
         return embeddings_response(body, self.model, self.encoding_format)
 
-    def stream(self):
+    def stream_translator(self):
         raise BadRequest("embeddings are not streamed", code="invalid_request_for_bedrock")

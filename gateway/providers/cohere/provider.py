@@ -64,5 +64,5 @@ class ChatTranslator:
     def body(self, body: bytes) -> bytes:
         return orjson.dumps(to_chat_completion(body, self.model))
 
-    def stream(self) -> ChatStreamTranslator:
+    def stream_translator(self) -> ChatStreamTranslator:
         return ChatStreamTranslator(model=self.model, include_usage=self.include_usage)

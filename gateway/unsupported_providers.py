@@ -3,6 +3,9 @@
 None of them speaks OpenAI's chat API at a fixed URL with a bearer key, so none is a
 row of the OpenAI-compatible table; a request naming one gets a 400 that says why,
 instead of a bare "unknown provider".
+
+Neither the config layer (which says it) nor the providers package owns this: it
+sits beside both, so that config imports no provider.
 """
 
 from __future__ import annotations

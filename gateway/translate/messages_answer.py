@@ -106,7 +106,7 @@ class MessagesTranslator:
         events = AnthropicBlocks().number(self.answer_events(body))
         return orjson.dumps(build_message(events, model=self.model))
 
-    def stream(self) -> TranslatedStream:
+    def stream_translator(self) -> TranslatedStream:
         return TranslatedStream(
             self.decoder(),
             AnthropicBlocks(self.stream_events()),

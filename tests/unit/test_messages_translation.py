@@ -68,7 +68,7 @@ GEMINI_STREAM = b"".join(
 
 
 def run(translator, pieces: list[bytes]) -> bytes:
-    stream = translator.stream()
+    stream = translator.stream_translator()
     return b"".join([stream.feed(piece) for piece in pieces]) + stream.close()
 
 
@@ -139,7 +139,7 @@ def test_gemini_stream_any_split_gives_the_same_events(cuts):
 
 
 def test_openai_stream_cut_before_its_finish_is_an_error():
-    stream = openai_translator().stream()
+    stream = openai_translator().stream_translator()
     stream.feed(OPENAI_STREAM[: OPENAI_STREAM.index(b'"finish_reason":"tool_calls"')])
     with pytest.raises(GatewayError) as raised:
         stream.close()

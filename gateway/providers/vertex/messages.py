@@ -60,5 +60,5 @@ class ClaudeMessagesTranslator:
     def body(self, body: bytes) -> bytes:
         return body
 
-    def stream(self) -> ClaudeMessagesStream:
+    def stream_translator(self) -> ClaudeMessagesStream:
         return ClaudeMessagesStream()

@@ -128,6 +128,8 @@ def main() -> int:
     parser.add_argument("--connections", default="1,64", help="comma-separated connection counts")
     parser.add_argument("--gateway-workers", type=int, default=1, help="the gateway's --workers")
     parser.add_argument("--no-pin", action="store_true", help="do not give the proxies a CPU of their own")
+    parser.add_argument("--log-level", default="info",
+                        help="the gateways' --log-level (info: the access line on, written to /dev/null)")
     parser.add_argument("--metrics", default="off,on", help="gateway rows: comma-separated --metrics settings")
     parser.add_argument("--no-limits", action="store_true",
                         help="leave out the gateway that counts a rate limit in Redis (redis-server)")
@@ -154,8 +156,9 @@ def main() -> int:
         for metrics in args.metrics.split(","):
             gateway_port = benchlib.free_port()
             # Several workers share the port (SO_REUSEPORT) and may use every CPU.
-            gateway = procs.start(benchlib.gateway_args(gateway_port, args.gateway_workers) + ["--metrics", metrics],
-                                  port=gateway_port, cpus=proxy_cpus if args.gateway_workers == 1 else None)
+            gateway = procs.start(benchlib.gateway_args(gateway_port, args.gateway_workers, args.log_level)
+                                  + ["--metrics", metrics], port=gateway_port,
+                                  cpus=proxy_cpus if args.gateway_workers == 1 else None, **benchlib.gateway_log(args.log_level))
             name = gateway_name(metrics)
             targets[name] = f"http://{HOST}:{gateway_port}/v1/chat/completions"
             pids[name] = gateway.pid
@@ -167,9 +170,9 @@ def main() -> int:
             # virtual key (resolved from the in-memory view) instead of a raw key.
             keys_port = benchlib.free_port()
             env, keys_headers = keys_store(tmp, nginx_port)
-            keyed = procs.start([*benchlib.gateway_args(keys_port, args.gateway_workers), "--metrics", plain_metrics],
-                                port=keys_port, env=env,
-                                cpus=proxy_cpus if args.gateway_workers == 1 else None)
+            keyed = procs.start([*benchlib.gateway_args(keys_port, args.gateway_workers, args.log_level), "--metrics",
+                                 plain_metrics], port=keys_port, env=env,
+                                cpus=proxy_cpus if args.gateway_workers == 1 else None, **benchlib.gateway_log(args.log_level))
             targets[KEYS_TARGET] = f"http://{HOST}:{keys_port}/v1/chat/completions"
             target_headers[KEYS_TARGET] = keys_headers
             pids[KEYS_TARGET] = keyed.pid
@@ -183,9 +186,9 @@ def main() -> int:
             limits_port = benchlib.free_port()
             env, limits_headers = keys_store(tmp / "limited", nginx_port, {"rate_limits": [
                 {"type": "requests", "unit": "rpm", "value": 1_000_000_000}]})
-            limited = procs.start([*benchlib.gateway_args(limits_port, args.gateway_workers), "--metrics", plain_metrics, "--redis",
-                                   f"redis://{HOST}:{redis_port}/0"], port=limits_port, env=env,
-                                  cpus=proxy_cpus if args.gateway_workers == 1 else None)
+            limited = procs.start([*benchlib.gateway_args(limits_port, args.gateway_workers, args.log_level), "--metrics",
+                                   plain_metrics, "--redis", f"redis://{HOST}:{redis_port}/0"], port=limits_port, env=env,
+                                  cpus=proxy_cpus if args.gateway_workers == 1 else None, **benchlib.gateway_log(args.log_level))
             targets[LIMITS_TARGET] = f"http://{HOST}:{limits_port}/v1/chat/completions"
             target_headers[LIMITS_TARGET] = limits_headers
             pids[LIMITS_TARGET] = limited.pid
@@ -233,7 +236,7 @@ def main() -> int:
                                  r["errors"] + r["non2xx"]])
 
     print(f"\nbench_overhead: {benchlib.machine()}")
-    print(f"gateway workers: {args.gateway_workers}; {args.duration:g} s per case in {args.rounds} interleaved rounds (latency: median of the rounds' "
+    print(f"gateway workers: {args.gateway_workers}, log level {args.log_level}; {args.duration:g} s per case in {args.rounds} interleaved rounds (latency: median of the rounds' "
           f"percentiles); proxies pinned to CPU {sorted(proxy_cpus) if proxy_cpus else 'none'}, "
           f"wrk and nginx to {sorted(load_cpus) if load_cpus else 'any'}\n")
     print(benchlib.table(["target", "body", "conns", "req/s", "p50 ms", "p90 ms", "p99 ms", "CPU us/req", "errors"], rows))

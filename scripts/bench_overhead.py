@@ -133,6 +133,8 @@ def main() -> int:
     parser.add_argument("--metrics", default="off,on", help="gateway rows: comma-separated --metrics settings")
     parser.add_argument("--no-limits", action="store_true",
                         help="leave out the gateway that counts a rate limit in Redis (redis-server)")
+    parser.add_argument("--baseline", metavar="TREE",
+                        help="also run the gateway of another checkout (its root directory), same rounds")
     parser.add_argument("--no-keys", action="store_true",
                         help="leave out the gateway that resolves an API key and a virtual key per request")
     args = parser.parse_args()
@@ -162,6 +164,16 @@ def main() -> int:
             name = gateway_name(metrics)
             targets[name] = f"http://{HOST}:{gateway_port}/v1/chat/completions"
             pids[name] = gateway.pid
+        if args.baseline:
+            # The same gateway from another tree (e.g. a checkout of main), measured in
+            # the same rounds: python -m gateway run from there imports that tree's code.
+            baseline_port = benchlib.free_port()
+            baseline = procs.start(benchlib.gateway_args(baseline_port, args.gateway_workers, args.log_level)
+                                   + ["--metrics", args.metrics.split(",")[0]], port=baseline_port,
+                                   cpus=proxy_cpus if args.gateway_workers == 1 else None, cwd=args.baseline,
+                                   **benchlib.gateway_log(args.log_level))
+            targets[BASELINE_TARGET] = f"http://{HOST}:{baseline_port}/v1/chat/completions"
+            pids[BASELINE_TARGET] = baseline.pid
         target_headers = dict.fromkeys(targets, headers)
         # The keys and limits rows run with the first --metrics setting, as the plain row they are compared with.
         plain_metrics = args.metrics.split(",")[0]
@@ -256,6 +268,7 @@ def main() -> int:
 
 
 KEYS_TARGET = "gateway, API key + virtual key"
+BASELINE_TARGET = "gateway (baseline tree)"
 LIMITS_TARGET = "gateway, keys + rate limit (Redis)"
 
 
@@ -310,6 +323,11 @@ def summary(
         for name in gateways:
             ratio = results[name, body, most]["rps"] / results["bare relay", body, most]["rps"]
             lines.append(f"{body} body: {name} throughput at {most} connections = {ratio:.0%} of the bare relay's")
+            # At saturation throughput is the inverse of CPU per request, which barely
+            # depends on a noisy neighbour: the figure to compare across runs.
+            cpu_gateway, cpu_relay = cpu_per_request[name, body, most], cpu_per_request["bare relay", body, most]
+            lines.append(f"{body} body: {name} CPU per request {cpu_gateway * 1e6:.0f} us, bare relay "
+                         f"{cpu_relay * 1e6:.0f} us: {cpu_relay / cpu_gateway:.0%} of its throughput per core")
             direct, gateway = results["direct", body, one], results[name, body, one]
             lines.append(
                 f"{body} body: {name} adds at {one} connection(s) p50 {(gateway['p50'] - direct['p50']) / 1000:.2f} ms, "

@@ -60,7 +60,8 @@ class Processes:
             if cpus:
                 os.sched_setaffinity(0, cpus)
 
-        process = subprocess.Popen(args, preexec_fn=pin, cwd=REPO, **kwargs)
+        kwargs.setdefault("cwd", REPO)
+        process = subprocess.Popen(args, preexec_fn=pin, **kwargs)
         self._started.append(process)
         if port is not None:
             wait_for_port(port, process)

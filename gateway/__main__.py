@@ -7,12 +7,12 @@ that dies, replaces the workers on SIGHUP (reload) and drains them on SIGTERM.
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
 
 from . import cli_admin
 from .log import configure_logging
+from .process import heap
 from .process.sockets import ListenError, close_all, open_listeners
 from .process.supervisor import Supervisor
 from .process.worker import LISTEN_BACKLOG
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level)
     # Everything imported so far lives as long as the process: keep it out of the
     # collector's full passes and out of the workers' copy-on-write faults.
-    gc.freeze()
+    heap.settle()
     return Supervisor(argv, os.environ, settings, listeners, metrics_sockets).run()
 
 

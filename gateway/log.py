@@ -25,6 +25,46 @@ def process_id() -> int:
     return _pid
 
 
+class FieldsRecord(logging.LogRecord):
+    """An INFO record of a message and its ``fields``, for a line logged once a request.
+
+    Built without ``LogRecord.__init__``'s work for arguments, file names, threads and
+    processes: the attributes it would set are those of a record whose caller, thread
+    and process are not looked up (``configure_logging`` turns those off), copied in
+    one step (formatters read a record's ``__dict__``). Handlers, filters and
+    formatters (pytest's caplog too) see a LogRecord. Hand it to ``logger.handle``
+    once ``logger.isEnabledFor(logging.INFO)``.
+    """
+
+    _UNLOOKED: dict = {
+        "args": (),
+        "levelno": logging.INFO,
+        "levelname": logging.getLevelName(logging.INFO),
+        "pathname": "(unknown file)",
+        "filename": "(unknown file)",
+        "module": "Unknown module",
+        "lineno": 0,
+        "funcName": None,
+        "exc_info": None,
+        "exc_text": None,
+        "stack_info": None,
+        "thread": None,
+        "threadName": None,
+        "processName": None,
+        "process": None,
+        "taskName": None,
+    }
+
+    def __init__(self, name: str, msg: str, fields: dict) -> None:  # not super().__init__: that is the point
+        self.__dict__.update(self._UNLOOKED)
+        self.name = name
+        self.msg = msg
+        self.fields = fields
+        self.created = created = time.time()
+        self.msecs = int((created - int(created)) * 1000) + 0.0
+        self.relativeCreated = (created - logging._startTime) * 1000
+
+
 class JsonFormatter(logging.Formatter):
     # The timestamp's whole seconds, formatted once per second rather than once a line.
     _second: tuple[int, str] = (-1, "")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 
@@ -142,6 +143,13 @@ def _whole(counts: Mapping[str, Any], name: str) -> int:
     return _count(counts, name)
 
 
+_NO_DETAILS: Mapping[str, Any] = MappingProxyType({})
+
+
 def _details(usage: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     value = usage.get(name)
-    return value if isinstance(value, Mapping) else {}
+    # Parsed JSON holds dicts, and most answers none of these keys: neither pays for
+    # an isinstance check against the Mapping ABC (about 0.3 us each, four an answer).
+    if type(value) is dict:
+        return value
+    return value if value is not None and isinstance(value, Mapping) else _NO_DETAILS

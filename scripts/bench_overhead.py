@@ -128,9 +128,13 @@ def main() -> int:
     parser.add_argument("--connections", default="1,64", help="comma-separated connection counts")
     parser.add_argument("--gateway-workers", type=int, default=1, help="the gateway's --workers")
     parser.add_argument("--no-pin", action="store_true", help="do not give the proxies a CPU of their own")
+    parser.add_argument("--log-level", default="info",
+                        help="the gateways' --log-level (info: the access line on, written to /dev/null)")
     parser.add_argument("--metrics", default="off,on", help="gateway rows: comma-separated --metrics settings")
     parser.add_argument("--no-limits", action="store_true",
                         help="leave out the gateway that counts a rate limit in Redis (redis-server)")
+    parser.add_argument("--baseline", metavar="TREE",
+                        help="also run the gateway of another checkout (its root directory), same rounds")
     parser.add_argument("--no-keys", action="store_true",
                         help="leave out the gateway that resolves an API key and a virtual key per request")
     args = parser.parse_args()
@@ -154,11 +158,22 @@ def main() -> int:
         for metrics in args.metrics.split(","):
             gateway_port = benchlib.free_port()
             # Several workers share the port (SO_REUSEPORT) and may use every CPU.
-            gateway = procs.start(benchlib.gateway_args(gateway_port, args.gateway_workers) + ["--metrics", metrics],
-                                  port=gateway_port, cpus=proxy_cpus if args.gateway_workers == 1 else None)
+            gateway = procs.start(benchlib.gateway_args(gateway_port, args.gateway_workers, args.log_level)
+                                  + ["--metrics", metrics], port=gateway_port,
+                                  cpus=proxy_cpus if args.gateway_workers == 1 else None, **benchlib.gateway_log(args.log_level))
             name = gateway_name(metrics)
             targets[name] = f"http://{HOST}:{gateway_port}/v1/chat/completions"
             pids[name] = gateway.pid
+        if args.baseline:
+            # The same gateway from another tree (e.g. a checkout of main), measured in
+            # the same rounds: python -m gateway run from there imports that tree's code.
+            baseline_port = benchlib.free_port()
+            baseline = procs.start(benchlib.gateway_args(baseline_port, args.gateway_workers, args.log_level)
+                                   + ["--metrics", args.metrics.split(",")[0]], port=baseline_port,
+                                   cpus=proxy_cpus if args.gateway_workers == 1 else None, cwd=args.baseline,
+                                   **benchlib.gateway_log(args.log_level))
+            targets[BASELINE_TARGET] = f"http://{HOST}:{baseline_port}/v1/chat/completions"
+            pids[BASELINE_TARGET] = baseline.pid
         target_headers = dict.fromkeys(targets, headers)
         # The keys and limits rows run with the first --metrics setting, as the plain row they are compared with.
         plain_metrics = args.metrics.split(",")[0]
@@ -167,9 +182,9 @@ def main() -> int:
             # virtual key (resolved from the in-memory view) instead of a raw key.
             keys_port = benchlib.free_port()
             env, keys_headers = keys_store(tmp, nginx_port)
-            keyed = procs.start([*benchlib.gateway_args(keys_port, args.gateway_workers), "--metrics", plain_metrics],
-                                port=keys_port, env=env,
-                                cpus=proxy_cpus if args.gateway_workers == 1 else None)
+            keyed = procs.start([*benchlib.gateway_args(keys_port, args.gateway_workers, args.log_level), "--metrics",
+                                 plain_metrics], port=keys_port, env=env,
+                                cpus=proxy_cpus if args.gateway_workers == 1 else None, **benchlib.gateway_log(args.log_level))
             targets[KEYS_TARGET] = f"http://{HOST}:{keys_port}/v1/chat/completions"
             target_headers[KEYS_TARGET] = keys_headers
             pids[KEYS_TARGET] = keyed.pid
@@ -184,9 +199,9 @@ def main() -> int:
             limits_port = benchlib.free_port()
             env, limits_headers = keys_store(tmp / "limited", nginx_port, {"rate_limits": [
                 {"type": "requests", "unit": "rpm", "value": 1_000_000_000}]})
-            limited = procs.start([*benchlib.gateway_args(limits_port, args.gateway_workers), "--metrics", plain_metrics, "--redis",
-                                   f"redis://{HOST}:{redis_port}/0"], port=limits_port, env=env,
-                                  cpus=proxy_cpus if args.gateway_workers == 1 else None)
+            limited = procs.start([*benchlib.gateway_args(limits_port, args.gateway_workers, args.log_level), "--metrics",
+                                   plain_metrics, "--redis", f"redis://{HOST}:{redis_port}/0"], port=limits_port, env=env,
+                                  cpus=proxy_cpus if args.gateway_workers == 1 else None, **benchlib.gateway_log(args.log_level))
             targets[LIMITS_TARGET] = f"http://{HOST}:{limits_port}/v1/chat/completions"
             target_headers[LIMITS_TARGET] = limits_headers
             pids[LIMITS_TARGET] = limited.pid
@@ -234,7 +249,7 @@ def main() -> int:
                                  r["errors"] + r["non2xx"]])
 
     print(f"\nbench_overhead: {benchlib.machine()}")
-    print(f"gateway workers: {args.gateway_workers}; {args.duration:g} s per case in {args.rounds} interleaved rounds (latency: median of the rounds' "
+    print(f"gateway workers: {args.gateway_workers}, log level {args.log_level}; {args.duration:g} s per case in {args.rounds} interleaved rounds (latency: median of the rounds' "
           f"percentiles); proxies pinned to CPU {sorted(proxy_cpus) if proxy_cpus else 'none'}, "
           f"wrk and nginx to {sorted(load_cpus) if load_cpus else 'any'}\n")
     print(benchlib.table(["target", "body", "conns", "req/s", "p50 ms", "p90 ms", "p99 ms", "CPU us/req", "errors"], rows))
@@ -258,6 +273,7 @@ def main() -> int:
 
 
 KEYS_TARGET = "gateway, API key + virtual key"
+BASELINE_TARGET = "gateway (baseline tree)"
 LIMITS_TARGET = "gateway, keys + rate limit (Redis)"
 
 
@@ -312,6 +328,11 @@ def summary(
         for name in gateways:
             ratio = results[name, body, most]["rps"] / results["bare relay", body, most]["rps"]
             lines.append(f"{body} body: {name} throughput at {most} connections = {ratio:.0%} of the bare relay's")
+            # At saturation throughput is the inverse of CPU per request, which barely
+            # depends on a noisy neighbour: the figure to compare across runs.
+            cpu_gateway, cpu_relay = cpu_per_request[name, body, most], cpu_per_request["bare relay", body, most]
+            lines.append(f"{body} body: {name} CPU per request {cpu_gateway * 1e6:.0f} us, bare relay "
+                         f"{cpu_relay * 1e6:.0f} us: {cpu_relay / cpu_gateway:.0%} of its throughput per core")
             direct, gateway = results["direct", body, one], results[name, body, one]
             lines.append(
                 f"{body} body: {name} adds at {one} connection(s) p50 {(gateway['p50'] - direct['p50']) / 1000:.2f} ms, "

@@ -95,8 +95,8 @@ def run_mode(name: str, mode: Mode, args, cpu_per_chunk: dict, notes: list[str])
         upstream_port, gateway_port, relay_port = benchlib.free_port(), benchlib.free_port(), benchlib.free_port()
         procs.start(mode.upstream_args(upstream_port, args), port=upstream_port, cpus=load_cpus)
         # Several workers share the port (SO_REUSEPORT) and may use every CPU.
-        gateway = procs.start(benchlib.gateway_args(gateway_port, args.gateway_workers), port=gateway_port,
-                              cpus=gateway_cpus if args.gateway_workers == 1 else None)
+        gateway = procs.start(benchlib.gateway_args(gateway_port, args.gateway_workers, args.log_level), port=gateway_port,
+                              cpus=gateway_cpus if args.gateway_workers == 1 else None, **benchlib.gateway_log(args.log_level))
         path = "/v1/chat/completions"
         print(f"  {name}: {args.streams} streams direct ...", file=sys.stderr, flush=True)
         direct = run_client(f"http://{HOST}:{upstream_port}{path}", {}, args, load_cpus)
@@ -146,6 +146,8 @@ def main() -> int:
     parser.add_argument("--ramp-s", type=float, default=1.0, help="seconds over which the client starts its streams")
     parser.add_argument("--mode", default="passthrough,bedrock", help=f"comma-separated: {', '.join(MODES)}")
     parser.add_argument("--gateway-workers", type=int, default=1, help="the gateway's --workers (peak RSS: the largest)")
+    parser.add_argument("--log-level", default="info",
+                        help="the gateway's --log-level (info: the access line on, written to /dev/null)")
     parser.add_argument("--no-relay", action="store_true", help="skip the bare relay run (the floor)")
     parser.add_argument("--no-pin", action="store_true", help="do not give the gateway a CPU of its own")
     args = parser.parse_args()
@@ -160,7 +162,7 @@ def main() -> int:
         rows += run_mode(name, MODES[name], args, cpu_per_chunk, notes) or []
     print(f"\nbench_sse: {benchlib.machine()}")
     print(f"{args.streams} concurrent streams (started over {args.ramp_s:g} s), {args.chunks} chunks "
-          f"{args.gap_ms:g} ms apart; gateway workers: {args.gateway_workers}\n")
+          f"{args.gap_ms:g} ms apart; gateway workers: {args.gateway_workers}, log level {args.log_level}\n")
     if rows:
         print(benchlib.table(["run", "TTFB p50 ms", "TTFB p99 ms", "delay p50 ms", "delay p99 ms", "chunks",
                               "errors", "CPU us/chunk", "peak RSS MB"], rows))

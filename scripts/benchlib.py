@@ -60,7 +60,8 @@ class Processes:
             if cpus:
                 os.sched_setaffinity(0, cpus)
 
-        process = subprocess.Popen(args, preexec_fn=pin, cwd=REPO, **kwargs)
+        kwargs.setdefault("cwd", REPO)
+        process = subprocess.Popen(args, preexec_fn=pin, **kwargs)
         self._started.append(process)
         if port is not None:
             wait_for_port(port, process)
@@ -87,9 +88,15 @@ class Processes:
             self.stop(process)
 
 
-def gateway_args(port: int, workers: int = 1) -> list[str]:
-    return [sys.executable, "-m", "gateway", "--host", HOST, "--port", str(port), "--log-level", "warning",
+def gateway_args(port: int, workers: int = 1, log_level: str = "warning") -> list[str]:
+    return [sys.executable, "-m", "gateway", "--host", HOST, "--port", str(port), "--log-level", log_level,
             "--workers", str(workers)]
+
+
+def gateway_log(log_level: str) -> dict:
+    """Popen options for a gateway at ``log_level``: at info its access line, one a
+    request, is written (as in production) and goes to /dev/null, not the terminal."""
+    return {"stderr": subprocess.DEVNULL} if log_level in ("info", "debug") else {}
 
 
 def gateway_headers(upstream_port: int) -> dict[str, str]:

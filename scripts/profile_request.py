@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import gc
 import io
 import json
 import os
@@ -39,6 +38,7 @@ sys.path.insert(0, str(benchlib.REPO))
 
 from gateway.app import create_app  # noqa: E402
 from gateway.log import configure_logging  # noqa: E402
+from gateway.process import heap  # noqa: E402
 from gateway.process.worker import new_loop  # noqa: E402
 from gateway.serving import make_runner  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
@@ -106,7 +106,7 @@ async def serve(args) -> None:
             settings = Settings(log_level=args.log_level)
             runner = make_runner(create_app(settings), settings)
         await runner.setup()
-        gc.freeze()  # as ``python -m gateway`` does: the imports stay out of the collector's passes
+        heap.settle()  # as ``python -m gateway`` does (the collector's settings)
         await web_site(runner, gateway_port).start()
         headers = benchlib.gateway_headers(upstream_port)
         chat = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello there"}], "max_tokens": 16}

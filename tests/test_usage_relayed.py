@@ -149,3 +149,52 @@ async def test_openai_embeddings_relayed_as_bytes(client, auth_headers, access_l
     await response.read()
     [line] = access_lines()
     assert usage_of(line) == Usage(input=2)
+
+
+async def test_cohere_native_embed_relayed_as_bytes_counts_meta_billed_units(client, fake_cohere, access_lines):  # noqa: F811
+    """Cohere's v2 embed answer has no usage object: its counts are in meta.billed_units."""
+    headers = {**cohere_headers(fake_cohere), "x-portkey-provider": "openai", "x-portkey-custom-host": fake_cohere.url + "/v2"}
+    body = {"model": "embed-v4.0", "texts": ["one two", "three"], "input_type": "search_document", "embedding_types": ["float"]}
+    response = await client.post("/v1/embed", json=body, headers=headers)
+    assert response.status == 200
+    raw = await response.read()
+    assert b'"billed_units":' in raw and b'"usage"' not in raw  # Cohere's own answer, untouched
+    assert usage_of(access_lines()[-1]) == Usage(input=3)
+
+
+async def test_a_long_cohere_embed_answer_in_pieces_counts_meta_billed_units(client, aiohttp_server, access_lines):
+    """An answer longer than the sniffer's windows, relayed piece by piece: the middle is
+    let go, the counts at its end are still read."""
+    vectors = [[0.0123] * 512 for _ in range(8)]
+    answer = json.dumps({
+        "id": "e1", "embeddings": {"float": vectors}, "texts": ["x"] * 8,
+        "meta": {"api_version": {"version": "2"}, "billed_units": {"input_tokens": 8}},
+        "response_type": "embeddings_by_type",
+    }).encode()
+    cuts = [0, 5000, 15000, 25000, len(answer)]
+    assert len(answer) > cuts[-2] and b"billed_units" in answer[cuts[-2]:]
+    received = [asyncio.Event() for _ in cuts[1:]]
+
+    async def embed(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        for start, end, seen in zip(cuts, cuts[1:], received, strict=False):
+            await response.write(answer[start:end])
+            await seen.wait()  # one piece at a time: the relay gets them apart
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v2/embed", embed)
+    server = await aiohttp_server(app)
+    headers = {"x-portkey-provider": "openai", "x-portkey-custom-host": str(server.make_url("/v2")), "Authorization": "Bearer any"}
+    response = await client.post("/v1/embed", json={"model": "embed-v4.0", "texts": ["x"] * 8}, headers=headers)
+    assert response.status == 200
+    got = b""
+    for end, seen in zip(cuts[1:], received, strict=True):
+        while len(got) < end:
+            got += await response.content.readany()
+        seen.set()
+    assert got + await response.read() == answer
+    assert usage_of(access_lines()[-1]) == Usage(input=8)

@@ -2,9 +2,11 @@
 
 Create with ``name``, ``provider``, ``key`` (the provider key), ``note``; Azure
 ``resourceName`` / ``deploymentName`` / ``apiVersion`` / ``deploymentConfig``; Bedrock
-``awsAccessKeyId`` / ``awsSecretAccessKey`` / ``awsSessionToken`` / ``awsRegion``
-(snake_case accepted too); ``custom_host``; ``usage_limits``; ``rate_limits``; and,
-beyond Portkey, an optional ``slug`` of your choosing (else one is made from the name).
+``awsAccessKeyId`` / ``awsSecretAccessKey`` / ``awsSessionToken`` / ``awsRegion``;
+Vertex AI ``vertexServiceAccountJson`` (the key file: an object or its JSON text) /
+``vertexProjectId`` / ``vertexRegion`` (see vertex_fields.py); snake_case accepted
+too; ``custom_host``; ``usage_limits``; ``rate_limits``; and, beyond Portkey, an
+optional ``slug`` of your choosing (else one is made from the name).
 Answers carry ``masked_api_key``, never a secret.
 """
 
@@ -21,9 +23,10 @@ from ..providers.registry import PROVIDERS
 from ..settings import SETTINGS
 from ..store import ProviderCredentials, VirtualKey
 from ..store.runtime import StoreRuntime
-from . import limits
+from . import limits, vertex_fields
 from .common import admin_handler, audit, listing, new_id, not_found, now, ok, slug_from
 from .fields import Fields, read_object
+from .vertex_fields import SERVICE_ACCOUNT_FIELD
 
 # model_config entry (Portkey's name) ← the body fields that set it.
 MODEL_CONFIG_FIELDS = {
@@ -32,6 +35,8 @@ MODEL_CONFIG_FIELDS = {
     "apiVersion": ("apiVersion", "api_version"),
     "awsAccessKeyId": ("awsAccessKeyId", "aws_access_key_id"),
     "awsRegion": ("awsRegion", "aws_region"),
+    "vertexProjectId": ("vertexProjectId", "vertex_project_id"),
+    "vertexRegion": ("vertexRegion", "vertex_region"),
 }
 SECRET_FIELDS = {
     "api_key": ("key",),
@@ -67,6 +72,12 @@ def _credentials(fields: Fields, base: ProviderCredentials) -> ProviderCredentia
                 values[name] = value
             else:
                 values.pop(name, None)
+    if fields.has(*SERVICE_ACCOUNT_FIELD):
+        account = vertex_fields.service_account_json(fields)
+        if account:
+            values["vertex_service_account_json"] = account
+        else:
+            values.pop("vertex_service_account_json", None)
     return ProviderCredentials(**values)
 
 
@@ -125,6 +136,7 @@ def parse_virtual_key(body: dict[str, Any], current: VirtualKey | None, allow: H
     )
     _check_provider_needs(fields, updated.provider, dict(updated.model_config))
     _check_aws_pair(fields, updated)
+    vertex_fields.check(fields, updated)
     fields.check()
     return dataclasses.replace(updated, slug=slug or slug_from(updated.name))
 

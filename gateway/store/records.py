@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 
 @dataclass(frozen=True)
 class ProviderCredentials:
@@ -20,12 +22,24 @@ class ProviderCredentials:
     api_key: str | None = field(default=None, repr=False)
     aws_secret_access_key: str | None = field(default=None, repr=False)
     aws_session_token: str | None = field(default=None, repr=False)
+    # Vertex AI: the service account's JSON key file, as compact JSON text.
+    vertex_service_account_json: str | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, str]:
         return {name: value for name, value in self.__dict__.items() if value}
 
     def __bool__(self) -> bool:
-        return bool(self.api_key or self.aws_secret_access_key or self.aws_session_token)
+        return any(self.__dict__.values())
+
+    def masked(self) -> str | None:
+        """What an answer shows of the secret: the key's ends, or a service-account
+        key's ``private_key_id`` (masked too: it names the key, it cannot sign)."""
+        if self.api_key or self.aws_secret_access_key:
+            return mask(self.api_key or self.aws_secret_access_key)
+        if self.vertex_service_account_json:
+            key_id = orjson.loads(self.vertex_service_account_json).get("private_key_id")
+            return mask(key_id) if isinstance(key_id, str) and key_id else "****"
+        return None
 
 
 def mask(secret: str | None) -> str | None:
@@ -43,7 +57,7 @@ class VirtualKey:
 
     ``model_config`` holds the provider's non-secret settings under Portkey's names:
     Azure ``resourceName`` / ``deploymentName`` / ``apiVersion`` / ``deploymentConfig``,
-    Bedrock ``awsRegion`` / ``awsAccessKeyId``.
+    Bedrock ``awsRegion`` / ``awsAccessKeyId``; Vertex ``vertexProjectId`` / ``vertexRegion``.
     """
 
     id: str
@@ -70,7 +84,7 @@ class VirtualKey:
             "note": self.note,
             "model_config": dict(self.model_config),
             "custom_host": self.custom_host,
-            "masked_api_key": mask(self.credentials.api_key or self.credentials.aws_secret_access_key),
+            "masked_api_key": self.credentials.masked(),
             "usage_limits": self.usage_limits,
             "rate_limits": list(self.rate_limits) if self.rate_limits is not None else None,
             "status": self.status,
@@ -86,6 +100,10 @@ class VirtualKey:
         route is built. Holds secrets: never log it.
         """
         fields: dict[str, Any] = {"provider": self.provider, **self.credentials.to_dict()}
+        if self.provider == "vertex-ai":
+            # Without a key of its own the virtual key stands for the gateway's ADC: a
+            # client's config cannot slip its own key in beside it.
+            fields.setdefault("vertex_service_account_json", None)
         for name, key in _TARGET_KEYS.items():
             if self.model_config.get(name):
                 fields[key] = self.model_config[name]
@@ -108,6 +126,8 @@ _TARGET_KEYS = {
     "apiVersion": "api_version",
     "awsAccessKeyId": "aws_access_key_id",
     "awsRegion": "aws_region",
+    "vertexProjectId": "vertex_project_id",
+    "vertexRegion": "vertex_region",
 }
 
 
@@ -192,6 +212,7 @@ class StoredConfig:
 # Config keys (snake_case or camelCase) whose values are credentials.
 SECRET_CONFIG_KEYS = frozenset(
     {"api_key", "apikey", "aws_secret_access_key", "awssecretaccesskey", "aws_session_token", "awssessiontoken"}
+    | {"vertex_service_account_json", "vertexserviceaccountjson"}
 )
 
 
@@ -209,9 +230,16 @@ def config_has_secrets(value: Any) -> bool:
     return False
 
 
+def _mask_secret(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask(value)
+    # A service-account key given as an object: nothing of it is shown.
+    return "****" if value else value
+
+
 def mask_config(value: Any) -> Any:
     if isinstance(value, Mapping):
-        return {k: mask(v) if _is_secret_key(k) and isinstance(v, str) else mask_config(v) for k, v in value.items()}
+        return {k: _mask_secret(v) if _is_secret_key(k) else mask_config(v) for k, v in value.items()}
     if isinstance(value, list):
         return [mask_config(v) for v in value]
     return value

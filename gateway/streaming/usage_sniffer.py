@@ -13,7 +13,9 @@ chunk more than its size).
 
 Gemini names its counts ``"usageMetadata"`` (in every event of a stream, and in a
 whole answer Google pretty-prints), Cohere's v2 ``"usage"`` holds ``billed_units`` and
-``tokens``: :meth:`Usage.from_any` tells the dialects apart.
+``tokens``: :meth:`Usage.from_any` tells the dialects apart. Cohere's embed answers
+have no usage object: their counts are in ``"meta": {"billed_units": {...}}``, read
+only when an answer carried no usage object (one more search over the kept bytes).
 
 The search reads raw JSON: inside a JSON string a quote is escaped, so
 ``"usage":{`` can only be a key. The first object and the last are merged, the last
@@ -39,6 +41,7 @@ TAIL = 8192
 _USAGE_KEY = b'"usage":'
 _GEMINI_KEY = b'"usageMetadata":'
 _KEYS = (_USAGE_KEY, _GEMINI_KEY)
+_COHERE_BILLED_KEY = b'"billed_units":'
 # A JSON object with up to three levels of braces (OpenAI's *_details and Anthropic's
 # cache_creation are two); possessive, so runs without braces are taken in one step.
 _OBJECT = re.compile(rb"\{(?:[^{}]++|\{(?:[^{}]++|\{[^{}]*+\})*+\})*+\}")
@@ -76,7 +79,8 @@ class UsageSniffer:
         """The answer's usage, once it has ended; None when it carried none."""
         if not self._gap:
             return usage_in(b"".join(self._head) + b"".join(self._tail))
-        return _merged(_first_usage(b"".join(self._head)), _last_usage(b"".join(self._tail))[1])
+        tail = b"".join(self._tail)
+        return _merged(_first_usage(b"".join(self._head)), _last_usage(tail)[1]) or _billed_units(tail)
 
 
 def usage_in(data: bytes) -> Usage | None:
@@ -85,7 +89,7 @@ def usage_in(data: bytes) -> Usage | None:
     counts come first, its cumulative output counts last; others send one)."""
     last_at, last = _last_usage(data)
     if last is None:
-        return None
+        return _billed_units(data)
     first_at, length = _first_usage_at(data)
     if first_at < 0 or first_at == last_at:
         return Usage.from_any(last)
@@ -131,6 +135,17 @@ def _last_usage(data: bytes) -> tuple[int, dict[str, Any] | None]:
                 break
             at = data.rfind(key, 0, at)
     return found
+
+
+def _billed_units(data: bytes) -> Usage | None:
+    """Cohere's counts outside a usage object (``meta.billed_units`` of an embed answer)."""
+    at = data.rfind(_COHERE_BILLED_KEY)
+    while at >= 0:
+        value = _object_at(data, at + len(_COHERE_BILLED_KEY))
+        if value is not None:
+            return Usage.from_cohere({"billed_units": value})
+        at = data.rfind(_COHERE_BILLED_KEY, 0, at)
+    return None
 
 
 def _object_at(data: bytes, start: int) -> dict[str, Any] | None:

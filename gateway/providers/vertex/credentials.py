@@ -45,25 +45,45 @@ class ServiceAccount:
         return self.info["token_uri"]
 
 
+class InvalidServiceAccount(ValueError):
+    """What is wrong with a service-account key, in words that never quote it."""
+
+
+def parse_service_account(value: Any) -> dict[str, Any]:
+    """A service-account key (its JSON text, or the object) as google-auth takes it.
+
+    Raises InvalidServiceAccount naming the problem: the caller says where the key
+    came from (a header, a config, a virtual key's field).
+    """
+    info = value
+    if isinstance(value, str | bytes):
+        try:
+            info = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            info = None
+    if not isinstance(info, dict):
+        raise InvalidServiceAccount("is not a JSON object (send the service account's JSON key file)")
+    if info.get("type", "service_account") != "service_account":
+        raise InvalidServiceAccount("is not a service-account key (its type must be 'service_account')")
+    for name in _REQUIRED:
+        if not isinstance(info.get(name), str) or not info[name]:
+            raise InvalidServiceAccount(f"has no {name}")
+    info = dict(info)
+    info.setdefault("token_uri", "https://oauth2.googleapis.com/token")
+    if not isinstance(info["token_uri"], str):
+        raise InvalidServiceAccount("has a token_uri that is not a string")
+    return info
+
+
 def service_account(options: Mapping[str, str]) -> ServiceAccount | None:
     """The request's service account, or None when it names none (ADC then)."""
     text = options.get(OPTION)
     if not text:
         return None
     try:
-        info = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        info = None
-    if not isinstance(info, dict):
-        raise _invalid("is not a JSON object (send the service account's JSON key file)")
-    if info.get("type", "service_account") != "service_account":
-        raise _invalid("is not a service-account key (its type must be 'service_account')")
-    for name in _REQUIRED:
-        if not isinstance(info.get(name), str) or not info[name]:
-            raise _invalid(f"has no {name}")
-    info.setdefault("token_uri", "https://oauth2.googleapis.com/token")
-    if not isinstance(info["token_uri"], str):
-        raise _invalid("has a token_uri that is not a string")
+        info = parse_service_account(text)
+    except InvalidServiceAccount as exc:
+        raise _invalid(str(exc)) from None
     fingerprint = hashlib.sha256(orjson.dumps(info, option=orjson.OPT_SORT_KEYS)).hexdigest()
     return ServiceAccount(info, fingerprint)
 

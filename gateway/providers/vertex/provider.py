@@ -58,6 +58,14 @@ _REGION = re.compile(r"global|[a-z]+(-[a-z]+)*[0-9]+")
 _PROJECT = re.compile(r"([a-z0-9.-]+:)?[a-z][a-z0-9-]{4,28}[a-z0-9]")
 
 
+def is_region(value: str) -> bool:
+    return _REGION.fullmatch(value) is not None
+
+
+def is_project_id(value: str) -> bool:
+    return _PROJECT.fullmatch(value) is not None
+
+
 def publisher_of(model: str) -> str:
     """Claude models are Anthropic's on Vertex; every other name is Google's."""
     return "anthropic" if model.startswith("claude-") else "google"

@@ -4,7 +4,8 @@ Fake upstreams from ``tests/fakes`` run in this process, one per behaviour (answ
 5xx, hangs, silence mid-stream, a stream cut short, Bedrock, an AWS container
 credentials endpoint that hands out a new session on every call); a redis-server holds
 the limits and the response cache; the store holds three API keys: ``team-a``
-(no limits), ``limited`` (2 requests a minute) and ``budgeted`` (a budget of 1 token).
+(no limits), ``limited`` (2 requests a minute) and ``budgeted`` (a budget of 1 token),
+and a virtual key ``team-openai`` for the answering fake.
 
 ``exercise`` sends one of each case the metrics list names; ``mixed`` sends a steady
 mix for ``scripts/dashboard.py render``. Used by ``tests/test_metrics_audit.py``
@@ -14,9 +15,11 @@ and the dashboard script.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import datetime as dt
 import json
+import math
 import os
 import random
 import subprocess
@@ -43,6 +46,7 @@ KEYS = {
     "limited": {"rate_limits": [{"type": "requests", "unit": "rpm", "value": 2}]},
     "budgeted": {"usage_limits": {"token_limit": 1}},
 }
+VIRTUAL_KEY = "team-openai"
 # Milliseconds: the hanging and the silent upstreams are given up on this soon.
 SHORT_TIMEOUT_MS = 300
 
@@ -121,13 +125,14 @@ class Rig:
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
                      "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_WEB_IDENTITY_TOKEN_FILE", "PROMETHEUS_MULTIPROC_DIR"):
             env[name] = None  # the machine's own AWS identity must not leak in
+        master_key = self.directory / "master-key"
+        master_key.write_text(base64.b64encode(os.urandom(32)).decode())
+        env["GATEWAY_MASTER_KEY_FILE"] = str(master_key)
         for name, limits in KEYS.items():
-            created = await asyncio.to_thread(
-                subprocess.run, [sys.executable, "-m", "gateway", "keys", "create", "--name", name,
-                                 "--json", json.dumps({"name": name, **limits})],
-                env={**os.environ, "GATEWAY_STATE_DIR": str(state)}, capture_output=True, check=True, text=True,
-            )
-            self.keys[name] = json.loads(created.stdout)["key"]
+            created = await self._cli(env, "keys", "create", "--name", name, "--json", json.dumps({"name": name, **limits}))
+            self.keys[name] = created["key"]
+        await self._cli(env, "virtual-keys", "create", "--json", json.dumps(
+            {"name": VIRTUAL_KEY, "slug": VIRTUAL_KEY, "provider": "openai", "key": PROVIDER_KEY, "custom_host": self.ok.url}))
         self.metrics_port = free_port()
         self.gateway = await GatewayProcess.start(
             free_port(), "--workers", "2", "--metrics-listen", f"{HOST}:{self.metrics_port}",
@@ -136,6 +141,12 @@ class Rig:
         self.url = self.gateway.url
         self.metrics_url = f"http://{HOST}:{self.metrics_port}/metrics"
         return self
+
+    async def _cli(self, env: dict[str, str | None], *args: str) -> dict:
+        environ = {k: v for k, v in {**os.environ, **env}.items() if v is not None}
+        done = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "gateway", *args], env=environ,
+                                       capture_output=True, check=True, text=True)
+        return json.loads(done.stdout)
 
     async def close(self) -> None:
         if self.gateway is not None:
@@ -158,6 +169,9 @@ class Rig:
                             "Authorization": f"Bearer {PROVIDER_KEY}"})
         return headers
 
+    def virtual_key_headers(self, key: str = "team-a") -> dict[str, str]:
+        return {"x-portkey-api-key": self.keys[key], "x-portkey-virtual-key": VIRTUAL_KEY}
+
     def target(self, upstream: FakeOpenAI | None = None, url: str | None = None, **fields) -> dict:
         return {"provider": "openai", "api_key": PROVIDER_KEY, "custom_host": url or upstream.url, **fields}
 
@@ -175,6 +189,7 @@ class Rig:
         seen: dict[str, object] = {}
         stream = {**CHAT, "stream": True, "stream_options": {"include_usage": True}}
         seen["ok"] = await self.post(session, self.headers())
+        seen["virtual_key"] = await self.post(session, self.virtual_key_headers())
         seen["stream"] = await self.post(session, self.headers(), stream)
         # cached and reasoning tokens (the fake's Responses API reports both)
         seen["responses"] = await self.post(session, self.headers(), {"model": "o3-mini", "input": "hi"}, "/v1/responses")
@@ -219,8 +234,10 @@ class Rig:
             roll = rng.random()
             body = {**CHAT, "model": rng.choice(models)}
             with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError):
-                if roll < 0.3:
+                if roll < 0.15:
                     await self.post(session, self.headers(), body)
+                elif roll < 0.3:
+                    await self.post(session, self.virtual_key_headers(rng.choice(list(KEYS))), body)
                 elif roll < 0.5:
                     await self.post(session, self.headers(), {**stream, "model": body["model"]})
                 elif roll < 0.6:
@@ -256,7 +273,7 @@ class Rig:
                                               "x-portkey-aws-region": "us-east-1"}, {**CHAT, "model": BEDROCK_MODEL})
 
         while time.monotonic() < until:
-            swell = 1 + __import__("math").sin(time.monotonic() / 6)
+            swell = 1 + math.sin(time.monotonic() / 6)
             await asyncio.gather(*(one() for _ in range(3 + int(3 * swell))))
 
 

@@ -83,6 +83,7 @@ EXPECTED = [
     ("gateway_bedrock_credential_refreshes_total", {"result": "resolved"}),
     ("gateway_bedrock_credential_refreshes_total", {"result": "refreshed"}),
     ("gateway_key_requests_total", {"api_key": "limited", "status_class": "4xx"}),
+    ("gateway_key_requests_total", {"api_key": "team-a", "virtual_key": "team-openai", "status_class": "2xx"}),
     ("gateway_key_requests_total", {"api_key": "budgeted", "status_class": "4xx"}),
     ("gateway_key_tokens_total", {"api_key": "team-a", "type": "output"}),
     ("gateway_key_cost_usd_total", {"api_key": "team-a"}),
@@ -104,6 +105,7 @@ async def test_every_item_of_the_list_moves_in_a_real_scrape(rig):
         assert [cache for _, cache in seen["cache"]] == ["MISS", "HIT", "REFRESH"]
         assert seen["limited"][-1] == 429 and seen["budgeted"][-1] == 412
         assert [status for status, _ in seen["bedrock"]] == [200, 200]
+        assert seen["virtual_key"][0] == 200
         assert rig.credentials.calls >= 2  # the chain's session was renewed
 
         # In flight: a request and a stream held open by the silent upstream.

@@ -252,7 +252,10 @@ class Metrics:
             add(self.upstream_errors, (provider, ERROR_KINDS.get(stream_error.code, "protocol")))
         if state.client_gone or status == CLIENT_CLOSED:
             add(self.disconnects, (route, "after_first_byte" if state.body_bytes_out else "before_first_byte"))
-        elif state.error_code is not None and (status in REJECTION_STATUSES or state.error_code in REJECTION_CODES):
+        elif (state.error_code is not None and not state.attempts
+              and (status in REJECTION_STATUSES or state.error_code in REJECTION_CODES)):
+            # Refused before any upstream call: an upstream's refusal (a 429 in a stream's
+            # first event, turned into the gateway's error) is an upstream error, not this.
             add(self.rejections, (state.error_code,))
         usage = state.usage
         if usage is not None:

@@ -205,6 +205,13 @@ class Rig:
             **self.target(self.silent, idle_timeout=SHORT_TIMEOUT_MS)), stream)
         seen["cut"] = await self.post(session, self.headers(upstream=self.cut), stream)
         seen["disconnect"] = await self.post(session, self.headers(upstream=self.silent), stream, read_lines=1)
+        # and one that hangs up while the upstream has not answered yet
+        self.hanging.request_seen.clear()
+        waiting = asyncio.ensure_future(self.post(session, self.headers(upstream=self.hanging)))
+        await self.hanging.request_seen.wait()
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
         # cache: MISS, HIT, REFRESH (Redis: every worker shares it)
         cached = self.headers(**self.target(self.ok), cache={"mode": "simple", "max_age": 60})
         body = {**CHAT, "messages": [{"role": "user", "content": f"cache {time.time()}"}]}

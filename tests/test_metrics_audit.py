@@ -69,6 +69,7 @@ EXPECTED = [
     ("gateway_cost_usd_total", {"provider": "openai"}),
     ("gateway_stream_chunks_total", {"provider": "openai"}),
     ("gateway_client_disconnects_total", {"phase": "after_first_byte"}),
+    ("gateway_client_disconnects_total", {"phase": "before_first_byte"}),
     ("gateway_upstream_errors_total", {"kind": "connect"}),
     ("gateway_upstream_errors_total", {"kind": "timeout"}),
     ("gateway_upstream_errors_total", {"kind": "idle"}),

@@ -4,14 +4,19 @@
     .venv/bin/python scripts/dashboard.py render [--seconds 60]  # writes docs/grafana-dashboard.png
 
 Both come from one list of panels (``PANELS``), so the picture shows what the JSON
-asks Grafana for. ``render`` starts a fake upstream (``fake_upstream.py``) and the
-gateway (``--workers 2``), sends a mix of traffic (plain and streamed chats, a
-fallback from an unreachable target, retries, clients that hang up, unknown routes,
-refused keys), scrapes ``/metrics`` every ``--interval`` seconds, and evaluates each
-panel's query from the scraped samples the way Prometheus would (``rate`` between
-consecutive scrapes, ``sum by``, ``histogram_quantile`` by linear interpolation
-within a bucket), then draws the panels with matplotlib. Grafana itself cannot be
-installed on the machine this was made on (no network beyond package registries).
+asks Grafana for. ``render`` starts a real gateway (``--workers 2``) with the fake
+upstreams, Redis, keys with limits and the AWS credentials endpoint of
+``tests/metrics_rig.py``, sends one request of every case and then a mix that swells
+and ebbs (plain and streamed chats, the Responses API, cache hits and refreshes,
+retries and fallbacks from 5xx, unreachable and hanging targets, silent and cut
+streams, clients that hang up, rate limits and budgets, refused keys, Bedrock with
+the gateway's own renewing AWS identity), scrapes ``/metrics`` every ``--interval``
+seconds, and evaluates each panel's query from the scraped samples the way
+Prometheus would (``rate`` between consecutive scrapes, ``sum by``, label matchers,
+``histogram_quantile`` by linear interpolation within a bucket; ``$api_key`` as
+"All"), then draws the panels at their grid positions with matplotlib. Grafana
+itself cannot be installed where this was made (no Debian, PyPI or npm package, and
+no network beyond those registries), so the picture is not a Grafana screenshot.
 """
 
 from __future__ import annotations
@@ -19,46 +24,57 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import math
-import random
+import re
 import sys
-import tempfile
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import benchlib
-from benchlib import HOST
-
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # the traffic comes from tests/metrics_rig.py
+DOCS = REPO / "docs"
 RATE_WINDOW = "$__rate_interval"
 
 
 @dataclass(frozen=True)
 class Query:
-    """One series group: ``rate`` of a counter, a gauge, or a histogram quantile."""
+    """One series group: ``rate`` of a counter, a gauge, a histogram quantile, or a
+    ratio of two rates of one counter (``ratio``: the rate matching ``match`` over
+    the rate of every series)."""
 
     metric: str
-    kind: str = "rate"  # rate | gauge | quantile
+    kind: str = "rate"  # rate | gauge | quantile | ratio
     by: tuple[str, ...] = ()
     quantile: float = 0.0
     scale: float = 1.0  # e.g. 1000 for ms, 3600 for per hour
     legend: str = ""
-    match: dict[str, str] = field(default_factory=dict)
+    # Label matchers: (label, operator, value), operator one of = != =~ !~; a value
+    # may name a dashboard variable ($api_key).
+    match: tuple[tuple[str, str, str], ...] = ()
+
+    def selector(self, metric: str | None = None, matchers=None) -> str:
+        matchers = self.match if matchers is None else matchers
+        labels = ",".join(f'{label}{op}"{value}"' for label, op, value in matchers)
+        return (metric or self.metric) + ("{" + labels + "}" if labels else "")
 
     def promql(self) -> str:
-        selector = self.metric + ("{" + ",".join(f'{k}="{v}"' for k, v in self.match.items()) + "}" if self.match else "")
         by = f" by ({', '.join(self.by)})" if self.by else ""
         if self.kind == "gauge":
-            expr = f"sum{by} ({selector})"
+            expr = f"sum{by} ({self.selector()})"
         elif self.kind == "rate":
-            expr = f"sum{by} (rate({selector}[{RATE_WINDOW}]))"
+            expr = f"sum{by} (rate({self.selector()}[{RATE_WINDOW}]))"
+        elif self.kind == "ratio":
+            everything = [m for m in self.match if m[2].startswith("$")]  # variables filter both sides
+            expr = (f"sum{by} (rate({self.selector()}[{RATE_WINDOW}])) / "
+                    f"sum{by} (rate({self.selector(matchers=everything)}[{RATE_WINDOW}]))")
         else:
             le_by = ", ".join(("le", *self.by))
             expr = (
                 f"histogram_quantile({self.quantile}, sum by ({le_by}) "
-                f"(rate({selector.replace(self.metric, self.metric + '_bucket', 1)}[{RATE_WINDOW}])))"
+                f"(rate({self.selector(self.metric + '_bucket')}[{RATE_WINDOW}])))"
             )
         return f"{expr} * {self.scale:g}" if self.scale != 1 else expr
 
@@ -71,11 +87,24 @@ class Panel:
     description: str = ""
 
 
+@dataclass(frozen=True)
+class Row:
+    """A row header: the panels after it, up to the next row, are its section."""
+
+    title: str
+
+
 def _quantiles(metric: str, scale: float = 1.0) -> tuple[Query, ...]:
     return tuple(Query(metric, "quantile", quantile=q, scale=scale, legend=f"p{round(q * 100)}") for q in (0.5, 0.95, 0.99))
 
 
+# The limits' refusals (gateway/limits/responses.py); every other rejection is auth.
+LIMIT_REASONS = "rate_limit_exceeded|budget_exhausted|model_price_unknown|limits_unavailable"
+CACHE_HITS = "HIT|SEMANTIC HIT"
+API_KEY = ("api_key", "=~", "$api_key")
+
 PANELS = (
+    Row("Traffic and latency"),
     Panel("Requests by status class", "reqps", (Query("gateway_requests_total", by=("status_class",), legend="{{status_class}}"),)),
     Panel("Requests by provider and model", "reqps",
           (Query("gateway_requests_total", by=("provider", "model"), legend="{{provider}} {{model}}"),)),
@@ -85,49 +114,110 @@ PANELS = (
           "Request time until the answer's headers, minus time awaiting the upstream and retry backoffs"),
     Panel("In flight", "short", (Query("gateway_requests_in_flight", "gauge", legend="requests"),
                                  Query("gateway_streams_in_flight", "gauge", legend="streams"))),
+    Row("Upstreams"),
     Panel("Upstream attempts by target and status", "reqps",
           (Query("gateway_upstream_attempts_total", by=("target", "status_class"), legend="{{target}} {{status_class}}"),)),
     Panel("Retries and fallbacks", "reqps", (Query("gateway_upstream_retries_total", legend="retries"),
                                              Query("gateway_fallbacks_total", legend="fallbacks"))),
-    Panel("Upstream errors by kind", "reqps", (Query("gateway_upstream_errors_total", by=("kind",), legend="{{kind}}"),)),
+    Panel("Upstream errors by kind", "reqps", (Query("gateway_upstream_errors_total", by=("kind",), legend="{{kind}}"),),
+          "connect, timeout (no first byte in time), idle (silent mid-stream), protocol (broken stream), status"),
+    Panel("Bedrock credential refreshes", "short",
+          (Query("gateway_bedrock_credential_refreshes_total", by=("result",), legend="{{result}}"),)),
+    Row("Tokens, cost and streams"),
     Panel("Tokens by type", "short", (Query("gateway_tokens_total", by=("type",), legend="{{type}}"),),
           "Tokens per second; input includes cache_read and cache_write, output includes reasoning"),
     Panel("Cost per hour by model", "currencyUSD",
           (Query("gateway_cost_usd_total", by=("model",), scale=3600, legend="{{model}}"),)),
     Panel("Streamed chunks", "short", (Query("gateway_stream_chunks_total", by=("provider",), legend="{{provider}}"),)),
     Panel("Client disconnects", "reqps", (Query("gateway_client_disconnects_total", by=("phase",), legend="{{phase}}"),)),
-    Panel("Rejections (auth, limits, budgets)", "reqps",
-          (Query("gateway_rejections_total", by=("reason",), legend="{{reason}}"),)),
-    Panel("Cache lookups", "reqps", (Query("gateway_cache_requests_total", by=("status",), legend="{{status}}"),)),
-    Panel("Bedrock credential refreshes", "short",
-          (Query("gateway_bedrock_credential_refreshes_total", by=("result",), legend="{{result}}"),)),
+    Row("Limits, budgets and auth"),
+    Panel("Rate-limit and budget refusals", "reqps",
+          (Query("gateway_rejections_total", by=("reason",), legend="{{reason}}",
+                 match=(("reason", "=~", LIMIT_REASONS),)),),
+          "429 rate_limit_exceeded, 412 budget_exhausted, 400 model_price_unknown, 503 limits_unavailable"),
+    Panel("Auth refusals", "reqps",
+          (Query("gateway_rejections_total", by=("reason",), legend="{{reason}}",
+                 match=(("reason", "!~", LIMIT_REASONS),)),),
+          "401 and 403 answers by error code: unknown, revoked or expired keys, refused scopes"),
+    Row("Response cache"),
+    Panel("Cache hit ratio", "percentunit",
+          (Query("gateway_cache_requests_total", "ratio", legend="hits", match=(("status", "=~", CACHE_HITS),)),),
+          "Hits over lookups, of the requests a cache config applied to"),
+    Panel("Cache lookups by status", "reqps",
+          (Query("gateway_cache_requests_total", by=("status",), legend="{{status}}"),)),
+    Row("Per API key (--metrics-key-labels on; empty when off)"),
+    Panel("Requests by API key", "reqps",
+          (Query("gateway_key_requests_total", by=("api_key", "status_class"), legend="{{api_key}} {{status_class}}",
+                 match=(API_KEY,)),)),
+    Panel("Requests by virtual key", "reqps",
+          (Query("gateway_key_requests_total", by=("virtual_key",), legend="{{virtual_key}}", match=(API_KEY,)),)),
+    Panel("Tokens by API key", "short",
+          (Query("gateway_key_tokens_total", by=("api_key", "type"), legend="{{api_key}} {{type}}", match=(API_KEY,)),)),
+    Panel("Cost per hour by API key", "currencyUSD",
+          (Query("gateway_key_cost_usd_total", by=("api_key",), scale=3600, legend="{{api_key}}", match=(API_KEY,)),)),
 )
 
 
 # -- Grafana JSON -------------------------------------------------------------------
 
+DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
+PANEL_HEIGHT, PANEL_WIDTH, GRID_WIDTH = 8, 12, 24
+
+
+def layout() -> list[tuple[Row | Panel, dict]]:
+    """Each item with its gridPos: rows full width, panels two by two under them."""
+    placed, y, x = [], 0, 0
+    for item in PANELS:
+        if isinstance(item, Row):
+            if x:
+                y, x = y + PANEL_HEIGHT, 0
+            placed.append((item, {"h": 1, "w": GRID_WIDTH, "x": 0, "y": y}))
+            y += 1
+            continue
+        placed.append((item, {"h": PANEL_HEIGHT, "w": PANEL_WIDTH, "x": x, "y": y}))
+        x += PANEL_WIDTH
+        if x >= GRID_WIDTH:
+            y, x = y + PANEL_HEIGHT, 0
+    return placed
+
+
+def _variables() -> list[dict]:
+    return [
+        {"name": "datasource", "label": "Prometheus", "type": "datasource", "query": "prometheus",
+         "current": {}, "hide": 0, "refresh": 1, "options": [], "regex": "", "skipUrlSync": False},
+        {
+            "name": "api_key", "label": "API key", "type": "query", "datasource": DATASOURCE,
+            "definition": "label_values(gateway_key_requests_total, api_key)",
+            "query": {"query": "label_values(gateway_key_requests_total, api_key)", "refId": "api_key", "qryType": 1},
+            "description": "API-key names, exported with --metrics-key-labels on (none when off)",
+            "includeAll": True, "allValue": ".*", "multi": True, "current": {}, "options": [], "hide": 0,
+            "refresh": 2, "regex": "", "sort": 1, "skipUrlSync": False,
+        },
+    ]
+
 
 def grafana_json() -> dict:
     panels = []
-    for index, panel in enumerate(PANELS):
+    for index, (item, grid) in enumerate(layout()):
+        if isinstance(item, Row):
+            panels.append({"id": index + 1, "type": "row", "title": item.title, "collapsed": False, "panels": [],
+                           "gridPos": grid})
+            continue
         panels.append({
             "id": index + 1,
             "type": "timeseries",
-            "title": panel.title,
-            "description": panel.description,
-            "datasource": {"type": "prometheus", "uid": "${DS_PROMETHEUS}"},
-            "gridPos": {"h": 8, "w": 12, "x": 12 * (index % 2), "y": 8 * (index // 2)},
-            "fieldConfig": {"defaults": {"unit": panel.unit}, "overrides": []},
+            "title": item.title,
+            "description": item.description,
+            "datasource": DATASOURCE,
+            "gridPos": grid,
+            "fieldConfig": {"defaults": {"unit": item.unit}, "overrides": []},
             "options": {"legend": {"displayMode": "list", "placement": "bottom"}, "tooltip": {"mode": "multi"}},
             "targets": [
-                {"refId": chr(65 + n), "expr": query.promql(), "legendFormat": query.legend,
-                 "datasource": {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}}
-                for n, query in enumerate(panel.queries)
+                {"refId": chr(65 + n), "expr": query.promql(), "legendFormat": query.legend, "datasource": DATASOURCE}
+                for n, query in enumerate(item.queries)
             ],
         })
     return {
-        "__inputs": [{"name": "DS_PROMETHEUS", "label": "Prometheus", "type": "datasource", "pluginId": "prometheus",
-                      "pluginName": "Prometheus"}],
         "__requires": [{"type": "grafana", "id": "grafana", "name": "Grafana", "version": "9.0.0"},
                        {"type": "datasource", "id": "prometheus", "name": "Prometheus", "version": "1.0.0"},
                        {"type": "panel", "id": "timeseries", "name": "Time series", "version": ""}],
@@ -135,11 +225,13 @@ def grafana_json() -> dict:
         "uid": "ai-gateway",
         "tags": ["ai-gateway", "llm"],
         "timezone": "browser",
+        "editable": True,
         "schemaVersion": 39,
         "version": 1,
         "refresh": "30s",
         "time": {"from": "now-1h", "to": "now"},
-        "templating": {"list": []},
+        "templating": {"list": _variables()},
+        "annotations": {"list": []},
         "panels": panels,
     }
 
@@ -157,6 +249,10 @@ def parse(text: str) -> dict[tuple, float]:
     }
 
 
+# What a dashboard variable stands for when the picture is drawn: every value.
+VARIABLES = {"$api_key": ".*"}
+
+
 def evaluate(query: Query, scrapes: list[tuple[float, dict]]) -> dict[str, list[tuple[float, float]]]:
     """Series by legend: (seconds since the first scrape, value)."""
     series: dict[str, list[tuple[float, float]]] = defaultdict(list)
@@ -164,13 +260,18 @@ def evaluate(query: Query, scrapes: list[tuple[float, dict]]) -> dict[str, list[
     pairs = zip(scrapes, scrapes[1:], strict=False) if query.kind != "gauge" else ((s, s) for s in scrapes)
     for (t0, before), (t1, after) in pairs:
         if query.kind == "gauge":
-            groups = _grouped(query, after, query.metric, lambda key, after=after: after[key])
+            groups = _grouped(query.match, query.by, after, query.metric, lambda key, after=after: after[key])
         else:
             name = query.metric + ("_bucket" if query.kind == "quantile" else "")
+
             def rate(key, before=before, after=after, seconds=t1 - t0):
                 return max(0.0, after[key] - before.get(key, 0.0)) / seconds
 
-            groups = _grouped(query, after, name, rate, keep_le=query.kind == "quantile")
+            groups = _grouped(query.match, query.by, after, name, rate, keep_le=query.kind == "quantile")
+            if query.kind == "ratio":
+                variables = tuple(m for m in query.match if m[2].startswith("$"))
+                totals = _grouped(variables, query.by, after, name, rate)
+                groups = {group: groups.get(group, 0.0) / value for group, value in totals.items() if value > 0}
         if query.kind == "quantile":
             by_group: dict[tuple, list] = defaultdict(list)
             for (group, le), value in groups.items():
@@ -185,15 +286,31 @@ def evaluate(query: Query, scrapes: list[tuple[float, dict]]) -> dict[str, list[
     return series
 
 
-def _grouped(query: Query, samples: dict, name: str, value_of, keep_le: bool = False) -> dict:
+def _matches(matchers, labels: dict) -> bool:
+    for label, op, value in matchers:
+        value = VARIABLES.get(value, value)
+        actual = labels.get(label, "")
+        if op == "=":
+            ok = actual == value
+        elif op == "!=":
+            ok = actual != value
+        else:  # PromQL regexes are anchored
+            ok = re.fullmatch(value, actual) is not None
+            ok = ok if op == "=~" else not ok
+        if not ok:
+            return False
+    return True
+
+
+def _grouped(matchers, by, samples: dict, name: str, value_of, keep_le: bool = False) -> dict:
     groups: dict = defaultdict(float)
     for key in samples:
         if key[0] != name:
             continue
         labels = dict(key[1])
-        if any(labels.get(k) != v for k, v in query.match.items()):
+        if not _matches(matchers, labels):
             continue
-        group = tuple((label, labels.get(label, "")) for label in query.by)
+        group = tuple((label, labels.get(label, "")) for label in by)
         groups[(group, labels["le"]) if keep_le else group] += value_of(key)
     return groups
 
@@ -217,89 +334,70 @@ def _quantile(q: float, buckets: list[tuple[float, float]]) -> float | None:
     return previous_bound
 
 
+# Inches per grid unit: Grafana's 24 columns across 16 in, rows of 30 px at 80 dpi.
+GRID_X, GRID_Y = 16 / GRID_WIDTH, 0.42
+
+
 def draw(scrapes: list[tuple[float, dict]], path: Path, note: str) -> None:
+    """Every panel where its gridPos puts it in Grafana, with what the queries give."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    columns = 2
-    rows = math.ceil(len(PANELS) / columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(16, 3.1 * rows), facecolor="#111217")
-    for ax, panel in zip(axes.flat, PANELS, strict=False):  # the grid may have a spare cell
+    placed = layout()
+    units = max(grid["y"] + grid["h"] for _, grid in placed)
+    header = 0.5  # inches for the title line
+    height = units * GRID_Y + header
+    figure = plt.figure(figsize=(16, height), facecolor="#111217")
+    figure.text(0.005, 1 - 0.3 / height, f"AI gateway — {note}", color="#d8d9da", fontsize=12, va="center")
+
+    def rect(grid, pad_left=0.45, pad_top=0.3, pad_bottom=0.3, pad_right=0.12):
+        left = grid["x"] * GRID_X + pad_left
+        top = header + grid["y"] * GRID_Y + pad_top
+        width = grid["w"] * GRID_X - pad_left - pad_right
+        tall = grid["h"] * GRID_Y - pad_top - pad_bottom
+        return (left / 16, 1 - (top + tall) / height, width / 16, tall / height)
+
+    for item, grid in placed:
+        if isinstance(item, Row):
+            figure.text(grid["x"] * GRID_X / 16 + 0.004, 1 - (header + (grid["y"] + 0.6) * GRID_Y) / height, item.title,
+                        color="#d8d9da", fontsize=11, fontweight="bold", va="center")
+            continue
+        ax = figure.add_axes(rect(grid))
         ax.set_facecolor("#181b1f")
-        ax.set_title(panel.title, color="#d8d9da", fontsize=10, loc="left")
+        ax.set_title(item.title, color="#d8d9da", fontsize=10, loc="left")
         ax.tick_params(colors="#8e8e8e", labelsize=7)
         for spine in ax.spines.values():
             spine.set_color("#2c3235")
         ax.grid(color="#2c3235", linewidth=0.5)
         drawn = 0
-        for query in panel.queries:
+        for query in item.queries:
             for legend, points in sorted(evaluate(query, scrapes).items()):
                 if points:
                     ax.plot([p[0] for p in points], [p[1] for p in points], linewidth=1.2, label=legend)
                     drawn += 1
         if drawn:
-            ax.legend(fontsize=6, loc="upper left", facecolor="#181b1f", labelcolor="#d8d9da", edgecolor="#2c3235",
-                      ncol=2)
+            ax.legend(fontsize=7, loc="upper left", facecolor="#181b1f", labelcolor="#d8d9da", edgecolor="#2c3235",
+                      ncol=3, framealpha=0.8)
         else:
             ax.text(0.5, 0.5, "No data", color="#8e8e8e", ha="center", va="center", transform=ax.transAxes)
-        ax.set_ylabel(panel.unit, color="#8e8e8e", fontsize=7)
-    for ax in list(axes.flat)[len(PANELS):]:
-        ax.set_visible(False)
-    figure.suptitle(f"AI gateway — {note}", color="#d8d9da", fontsize=12, x=0.01, ha="left")
-    figure.tight_layout(rect=(0, 0, 1, 0.98))
-    figure.savefig(path, dpi=80, facecolor=figure.get_facecolor())
+        ax.set_ylabel(item.unit, color="#8e8e8e", fontsize=7)
+    figure.savefig(path, dpi=72, facecolor=figure.get_facecolor())
+    plt.close(figure)
+    _palette(path)
 
 
-# -- traffic -------------------------------------------------------------------------
+def _palette(path: Path) -> None:
+    """256 colours are plenty for flat panels and lines: a third of the bytes."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        small = image.convert("RGB").quantize(colors=128, method=Image.Quantize.MEDIANCUT)
+    small.save(path, optimize=True)
 
 
-async def traffic(gateway: str, upstream_port: int, dead_port: int, until: float) -> None:
-    import aiohttp
-
-    key = {"x-portkey-api-key": "gw-dashboard"}
-    headers = {**benchlib.gateway_headers(upstream_port), **key}
-    chat = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]}
-    models = ["gpt-4o-mini", "gpt-4o", "claude-3-5-sonnet"]
-    fallback = json.dumps({
-        "strategy": {"mode": "fallback"},
-        "targets": [
-            {"provider": "openai", "api_key": "sk-bench", "custom_host": f"http://{HOST}:{dead_port}/v1",
-             "retry": {"attempts": 1}},
-            {"provider": "openai", "api_key": "sk-bench", "custom_host": f"http://{HOST}:{upstream_port}/v1"},
-        ],
-    })
-    rng = random.Random(7)
-    async with aiohttp.ClientSession() as session:
-
-        async def one() -> None:
-            roll = rng.random()
-            body = {**chat, "model": rng.choice(models)}
-            url = gateway + "/v1/chat/completions"
-            if roll < 0.45:
-                async with session.post(url, json=body, headers=headers) as response:
-                    await response.read()
-            elif roll < 0.75:
-                async with session.post(url, json={**body, "stream": True}, headers=headers) as response:
-                    await response.read()
-            elif roll < 0.85:
-                async with session.post(url, json=body, headers={"x-portkey-config": fallback, **key}) as response:
-                    await response.read()
-            elif roll < 0.9:
-                async with session.post(url, json={**body, "stream": True}, headers=headers) as response:
-                    await response.content.readline()  # hang up mid-stream
-            elif roll < 0.95:
-                async with session.get(gateway + "/v1/nowhere/else", headers=headers) as response:
-                    await response.read()
-            else:
-                async with session.post(url, json=body, headers={**headers, "x-portkey-api-key": "wrong"}) as response:
-                    await response.read()
-
-        while time.monotonic() < until:
-            # A load that swells and ebbs, so the panels have a shape.
-            phase = math.sin((until - time.monotonic()) / 8)
-            await asyncio.gather(*(one() for _ in range(4 + int(4 * (1 + phase)))))
+# -- traffic and scrapes ---------------------------------------------------------------
 
 
 async def scrape_loop(url: str, interval: float, until: float) -> list[tuple[float, dict]]:
@@ -315,36 +413,25 @@ async def scrape_loop(url: str, interval: float, until: float) -> list[tuple[flo
 
 
 async def run(seconds: float, interval: float) -> list[tuple[float, dict]]:
-    until = time.monotonic() + seconds
-    return await asyncio.gather(
-        scrape_loop(RENDER["metrics"], interval, until),
-        traffic(RENDER["gateway"], RENDER["upstream_port"], benchlib.free_port(), until),
-    )
+    """A real gateway (``tests/metrics_rig.py``) under mixed traffic, scraped all along."""
+    import aiohttp
 
+    from tests.metrics_rig import running_rig
 
-RENDER: dict = {}
+    async with running_rig("--metrics-key-labels", "on") as rig, aiohttp.ClientSession() as session:
+        await rig.exercise(session)  # one of every case first, so every panel has something
+        until = time.monotonic() + seconds
+        scrapes, _ = await asyncio.gather(scrape_loop(rig.metrics_url, interval, until), rig.mixed(session, until))
+    return scrapes
 
 
 def render(seconds: float, interval: float) -> None:
-    with tempfile.TemporaryDirectory(prefix="dashboard-"), benchlib.Processes() as procs:
-        upstream_port, port, metrics_port = benchlib.free_port(), benchlib.free_port(), benchlib.free_port()
-        procs.start([sys.executable, str(benchlib.SCRIPTS / "fake_upstream.py"), str(upstream_port), "--chunks", "20",
-                     "--gap-ms", "5"], port=upstream_port)
-        procs.start(benchlib.gateway_args(port, 2) + ["--metrics-listen", f"{HOST}:{metrics_port}",
-                                                      "--api-keys-file", str(_keys_file())], port=port)
-        RENDER.update(gateway=f"http://{HOST}:{port}", metrics=f"http://{HOST}:{metrics_port}/metrics",
-                      upstream_port=upstream_port)
-        scrapes, _ = asyncio.run(run(seconds, interval))
-    note = f"rendered from {len(scrapes)} scrapes of a live gateway (--workers 2), {seconds:g} s of mixed traffic"
+    logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)  # the fakes' hung-up streams
+    scrapes = asyncio.run(run(seconds, interval))
+    note = (f"drawn with matplotlib from {len(scrapes)} scrapes of a live gateway (--workers 2), {seconds:g} s of "
+            "mixed traffic (not Grafana)")
     draw(scrapes, DOCS / "grafana-dashboard.png", note)
     print(f"wrote {DOCS / 'grafana-dashboard.png'} from {len(scrapes)} scrapes")
-
-
-def _keys_file() -> Path:
-    """A key file whose key the traffic sends (x-portkey-api-key), except for the refusals."""
-    path = Path(tempfile.mkdtemp(prefix="dashboard-keys-")) / "keys"
-    path.write_text("gw-dashboard\n")
-    return path
 
 
 def main() -> int:

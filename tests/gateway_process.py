@@ -23,11 +23,12 @@ class GatewayProcess:
         self._reader = asyncio.ensure_future(self._read_stderr())
 
     @classmethod
-    async def start(cls, port: int, *args: str, env: dict[str, str] | None = None) -> GatewayProcess:
+    async def start(cls, port: int, *args: str, env: dict[str, str | None] | None = None) -> GatewayProcess:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "gateway", "--port", str(port), *args,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            # A value of None removes that variable from the gateway's environment.
+            env={k: v for k, v in {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}.items() if v is not None},
         )
         gateway = cls(process, port)
         await gateway.wait_until_serving()

@@ -283,3 +283,21 @@ def test_batched_histograms_equal_observing_each_value():
         assert got == reference.collect()[0].samples[list(DURATION_BUCKETS + (float("inf"),)).index(bound)].value
     assert metrics.registry.get_sample_value("gateway_request_duration_seconds_sum", labels) == sum(durations)
     assert metrics.registry.get_sample_value("gateway_request_duration_seconds_count", labels) == len(durations)
+
+
+async def test_an_upstream_refusal_the_gateway_turns_into_its_own_error_is_no_rejection(client, aiohttp_server):
+    """A 429 an upstream reports in its stream's first event becomes the gateway's own
+    error before the first byte (a GatewayError), yet the gateway refused nothing."""
+    from tests.fakes.anthropic import FakeAnthropic
+
+    fake = FakeAnthropic(error_event_after=0, error_event_type="rate_limit_error")
+    server = await aiohttp_server(fake.app())
+    headers = {"x-portkey-provider": "anthropic", "x-portkey-custom-host": str(server.make_url("/v1")),
+               "Authorization": "Bearer sk-ant-test-0123456789"}
+    body = {"model": "claude-3-5-sonnet-20241022", "max_tokens": 16, "stream": True,
+            "messages": [{"role": "user", "content": "hi"}]}
+    response = await client.post("/v1/chat/completions", json=body, headers=headers)
+    assert response.status == 429, await response.text()
+    samples = await scrape(client)
+    assert value(samples, "gateway_upstream_attempts_total", provider="anthropic", target="config", status_class="4xx") == 1
+    assert not [key for key in samples if key[0] == "gateway_rejections_total"]

@@ -102,12 +102,21 @@ async def test_counts_add_up_across_workers_and_survive_kills_and_reloads(gatewa
     assert ready_count(samples) == sent  # the dead workers' counts stay
     assert in_flight(samples) == 0  # their in-flight requests do not
 
+    # The restarted workers answer some requests, and a reload retires them at once
+    # (before their once-a-second flush): a retiring worker writes its counts as it stops.
+    sent_again, _ = await ready_until_both_workers_answered(gateway.url)
     gateway.signal(signal.SIGHUP)
     await gateway.wait_for_log(msg("reloaded"))
+    await gateway.wait_for_log(msg("worker exited"), count=2)  # both retired workers are gone
+    samples = await scrape(gateway.metrics_url)
+    assert ready_count(samples) == sent + sent_again
     async with aiohttp.ClientSession() as session, session.get(gateway.url + "/ready") as response:
         assert response.status == 200
-    samples = await scrape_until(gateway.metrics_url, lambda samples: ready_count(samples) >= sent + 1)
-    assert ready_count(samples) == sent + 1
+    samples = await scrape_until(gateway.metrics_url, lambda samples: ready_count(samples) >= sent + sent_again + 1)
+    assert ready_count(samples) == sent + sent_again + 1
+    # Histograms survive as counters do: one duration per /ready answered.
+    duration = samples[("gateway_request_duration_seconds_count", (("provider", "none"), ("route", "/ready")))]
+    assert duration == sent + sent_again + 1
 
     # The metrics address is the only place /metrics is served.
     async with aiohttp.ClientSession() as session, session.get(gateway.url + "/metrics") as response:

@@ -84,8 +84,10 @@ ERROR_KINDS = {
     "upstream_too_large": "protocol",
 }
 CLIENT_CLOSED = 499
-# Statuses the gateway answers itself when it refuses a request (auth, limits, budgets).
-REJECTION_STATUSES = frozenset({401, 403, 429})
+# Statuses the gateway answers itself when it refuses a request: auth (401, 403),
+# rate limits (429), budgets (412); and the limits' other refusals by their code.
+REJECTION_STATUSES = frozenset({401, 403, 412, 429})
+REJECTION_CODES = frozenset({"model_price_unknown", "limits_unavailable"})
 
 
 def multiprocess_dir() -> str | None:
@@ -250,7 +252,10 @@ class Metrics:
             add(self.upstream_errors, (provider, ERROR_KINDS.get(stream_error.code, "protocol")))
         if state.client_gone or status == CLIENT_CLOSED:
             add(self.disconnects, (route, "after_first_byte" if state.body_bytes_out else "before_first_byte"))
-        elif status in REJECTION_STATUSES and state.error_code is not None:
+        elif (state.error_code is not None and not state.attempts
+              and (status in REJECTION_STATUSES or state.error_code in REJECTION_CODES)):
+            # Refused before any upstream call: an upstream's refusal (a 429 in a stream's
+            # first event, turned into the gateway's error) is an upstream error, not this.
             add(self.rejections, (state.error_code,))
         usage = state.usage
         if usage is not None:

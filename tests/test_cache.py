@@ -8,7 +8,7 @@ import openai
 import orjson
 import pytest
 
-from gateway.cache import RESPONSE_CACHE
+from gateway.cache import RESPONSE_CACHE, Found
 from gateway.settings import Settings
 from tests.cache_client import CACHE, HELLO, chat, config_headers, counting_upstream, status_of  # noqa: F401 (the upstream fixture)
 from tests.conftest import TEST_KEY
@@ -302,3 +302,31 @@ async def test_a_translated_answer_is_replayed_as_the_client_first_got_it(client
     assert first.status == 200 and (status_of(first), status_of(second)) == ("MISS", "HIT")
     assert second_body == first_body and len(fake_anthropic.requests) == 1
     assert second.headers["Content-Type"] == first.headers["Content-Type"]
+
+
+class PartitionLookup:
+    """A second mode through the seam, as the semantic mode will plug in: it finds any
+    answer of the same partition (caller, route, target), whatever the body."""
+
+    miss_status = "SEMANTIC MISS"
+
+    def __init__(self) -> None:
+        self.entries = {}
+
+    async def find(self, query):
+        entry = self.entries.get(query.key.partition)
+        return None if entry is None else Found(entry, "SEMANTIC HIT")
+
+    async def remember(self, query, entry):
+        self.entries[query.key.partition] = entry
+
+
+async def test_a_mode_plugs_in_as_a_lookup(client, upstream, gateway):
+    gateway.app[RESPONSE_CACHE].lookups["semantic"] = PartitionLookup()
+    headers = config_headers(upstream, cache={"mode": "semantic", "similarity_threshold": 0.9})
+    first, first_body = await chat(client, headers, messages=[{"role": "user", "content": "What is the capital of France?"}])
+    second, second_body = await chat(client, headers, messages=[{"role": "user", "content": "France's capital?"}])
+    assert (status_of(first), status_of(second)) == ("SEMANTIC MISS", "SEMANTIC HIT")
+    assert second_body == first_body and upstream.calls == 1
+    metrics = await (await client.get("/metrics")).text()
+    assert 'gateway_cache_requests_total{status="SEMANTIC HIT"} 1.0' in metrics

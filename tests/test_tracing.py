@@ -160,3 +160,12 @@ async def test_tracing_off_sends_no_traceparent_upstream(aiohttp_client, auth_he
     assert response.status == 200
     assert client.app[TRACING] is NO_TRACING
     assert "traceparent" not in fake_openai.last.headers
+
+
+async def test_a_cache_hit_is_a_request_span_without_attempts(client, auth_headers, fake_openai, exporter):
+    headers = {**auth_headers, "x-portkey-config": json.dumps({"cache": {"mode": "simple"}})}
+    for _ in range(2):
+        assert (await client.post("/v1/chat/completions", json=CHAT, headers=headers)).status == 200
+    server, clients = spans_by_kind(exporter)
+    assert [span.attributes["gateway.cache.status"] for span in server] == ["MISS", "HIT"]
+    assert len(clients) == 1  # the hit called no upstream

@@ -3,9 +3,20 @@
 A :class:`CacheLookup` answers a :class:`CacheQuery` with a :class:`Found` (an entry
 and the status to report) or None, and remembers the answer of a request that was
 not found. :class:`SimpleLookup` is the simple mode: the exact key. A semantic
-lookup is a second implementation of the same two methods (its ``find`` may try
-the exact key first, as Portkey's does), registered for ``"semantic"`` in
-:class:`gateway.cache.runtime.ResponseCache` ``.lookups``.
+lookup is a second implementation of the same two methods, registered for
+``"semantic"`` in :class:`gateway.cache.runtime.ResponseCache` ``.lookups``:
+
+* ``find`` may try the exact key first (``SimpleLookup``, as Portkey's does), then
+  search the answers of ``query.key.partition`` (same caller, route, target and
+  namespace) by the last user message of ``query.call.json``, with the threshold and
+  the embeddings target in ``query.policy.options``; ``Found(entry, SEMANTIC_HIT)``.
+  Anything that fails (the embeddings call included) is ``None``: a miss.
+* ``miss_status`` is ``SEMANTIC_MISS``;
+* ``remember`` stores the entry (``store.put(query.key.digest, entry, query.max_age)``)
+  and indexes it.
+
+Routing, the relay, the headers, the metrics and the zero-token usage of a hit need
+nothing else: whatever ``find`` returns is replayed as the answer.
 """
 
 from __future__ import annotations

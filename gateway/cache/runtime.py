@@ -35,7 +35,7 @@ from .stores import CacheStore, MemoryStore
 log = logging.getLogger("gateway.cache")
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class CacheTicket:
     """What the cache did for one request at one target, and what it will do after."""
 
@@ -72,8 +72,8 @@ class ResponseCache:
 
     async def begin(self, request: web.Request, call: Call, leaf: Leaf) -> CacheTicket:
         policy = leaf.cache
-        key = cache_key(call, leaf.target, request.headers, shared=self.shared)
-        if policy is None or key is None:
+        key = None if policy is None else cache_key(call, leaf.target, request.headers, shared=self.shared)
+        if key is None:
             return NOT_CACHEABLE
         max_age = min(policy.max_age or self.max_age, self.max_age)
         query = CacheQuery(key, call, leaf.target, policy, max_age, request)

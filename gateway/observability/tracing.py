@@ -131,6 +131,8 @@ class Tracing:
             span.set_attribute("gen_ai.provider.name", provider_name(state.provider))
         if state.option_path is not None:
             span.set_attribute("gateway.target", state.option_path)
+        if state.cache_status is not None:
+            span.set_attribute("gateway.cache.status", state.cache_status)  # a hit has no attempt span
         if status >= 500 or state.stream_error is not None:
             error = state.stream_error
             span.set_status(self._trace.Status(self._trace.StatusCode.ERROR))

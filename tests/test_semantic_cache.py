@@ -252,3 +252,19 @@ async def test_a_redis_that_is_down_is_a_miss_and_the_request_is_answered(embedd
             await gateway.app[RESPONSE_CACHE].settled()
             await redis_server.kill()
             assert await asyncio.wait_for(ask(client, SIMILAR), 10) == ("MISS", "answer 2 for 2")
+
+
+async def test_concurrent_similar_questions_each_store_a_whole_answer(gateway, sdk, upstream, embeddings):
+    questions = [f"{SIMILAR} ({number})" for number in range(6)]
+    for question in questions:
+        embeddings.like(question, QUESTION, 0.97)
+    upstream.gate = asyncio.Event()
+    asking = asyncio.gather(*(ask(sdk, question) for question in questions))
+    await upstream.wait_for_calls(len(questions))  # all in flight: none can hit another
+    upstream.gate.set()
+    answers = await asyncio.wait_for(asking, 10)
+    assert sorted(answers) == sorted(("SEMANTIC MISS", f"answer {n} for 2") for n in range(1, 7))
+    assert len(gateway.app[SEMANTIC_LOOKUP].index) == len(questions)
+    status, text = await ask(sdk, QUESTION)
+    assert status == "SEMANTIC HIT" and text in {f"answer {n} for 2" for n in range(1, 7)}
+    assert upstream.calls == len(questions)

@@ -268,3 +268,25 @@ async def test_concurrent_similar_questions_each_store_a_whole_answer(gateway, s
     status, text = await ask(sdk, QUESTION)
     assert status == "SEMANTIC HIT" and text in {f"answer {n} for 2" for n in range(1, 7)}
     assert upstream.calls == len(questions)
+
+
+async def test_anthropic_messages_through_the_anthropic_sdk(gateway, embeddings, aiohttp_server):
+    import anthropic
+
+    from tests.fakes.anthropic import FakeAnthropic
+
+    fake = FakeAnthropic()
+    server = await aiohttp_server(fake.app())
+    target = {"provider": "anthropic", "api_key": "sk-ant-test-0123456789", "custom_host": str(server.make_url("/v1")),
+              "cache": SEMANTIC}
+    client = anthropic.AsyncAnthropic(base_url=str(gateway.make_url("/")).rstrip("/"), api_key="unused", max_retries=0,
+                                      default_headers={"x-portkey-config": orjson.dumps(target).decode()})
+    async with client:
+        answers = []
+        for text in (QUESTION, SIMILAR):
+            raw = await client.messages.with_raw_response.create(
+                model="claude-test-1", max_tokens=50, system="Be brief.", messages=[{"role": "user", "content": text}]
+            )
+            answers.append((raw.headers["x-portkey-cache-status"], (await raw.parse()).content[0].text))
+    assert [status for status, _ in answers] == ["SEMANTIC MISS", "SEMANTIC HIT"]
+    assert answers[1][1] == answers[0][1] and len(fake.requests) == 1

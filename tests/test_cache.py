@@ -330,3 +330,35 @@ async def test_a_mode_plugs_in_as_a_lookup(client, upstream, gateway):
     assert second_body == first_body and upstream.calls == 1
     metrics = await (await client.get("/metrics")).text()
     assert 'gateway_cache_requests_total{status="SEMANTIC HIT"} 1.0' in metrics
+
+
+@pytest.mark.parametrize("include_usage", [False, True])
+async def test_a_cached_whole_answer_serves_a_stream_request(gateway, upstream, include_usage):
+    sdk = openai.AsyncOpenAI(
+        base_url=str(gateway.make_url("/v1")), api_key="unused", default_headers=config_headers(upstream), max_retries=0
+    )
+    async with sdk:
+        whole = await sdk.chat.completions.create(model="gpt-4o-mini", messages=HELLO, temperature=0)
+        options = {"stream_options": {"include_usage": True}} if include_usage else {}
+        raw = await sdk.chat.completions.with_raw_response.create(
+            model="gpt-4o-mini", messages=HELLO, temperature=0, stream=True, **options
+        )
+        chunks = [chunk async for chunk in raw.parse()]
+    assert raw.headers["x-portkey-cache-status"] == "HIT" and upstream.calls == 1
+    assert raw.headers["Content-Type"].startswith("text/event-stream")
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == whole.choices[0].message.content
+    assert {c.id for c in chunks} == {whole.id} and {c.created for c in chunks} == {whole.created}
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+    usage = [c.usage for c in chunks if c.usage is not None]
+    assert usage == ([whole.usage] if include_usage else [])
+
+
+async def test_a_stream_of_another_protocol_is_not_made_from_a_whole_answer(client, fake_anthropic):
+    config = {"provider": "anthropic", "api_key": "sk-ant-test-0123456789", "custom_host": fake_anthropic.url,
+              "cache": "simple"}
+    headers = {"x-portkey-config": orjson.dumps(config).decode()}
+    body = {"model": "claude-sonnet-4-5", "max_tokens": 50, "messages": HELLO}
+    await client.post("/v1/messages", json=body, headers=headers)
+    streamed = await client.post("/v1/messages", json={**body, "stream": True}, headers=headers)
+    await streamed.read()
+    assert status_of(streamed) == "MISS" and len(fake_anthropic.requests) == 2

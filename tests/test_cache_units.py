@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from gateway.cache.as_stream import as_stream
 from gateway.cache.entry import BadEntry, CachedAnswer
 from gateway.cache.key import cache_key
 from gateway.cache.stores import MemoryStore
@@ -109,3 +111,41 @@ def test_cache_settings():
         parse_settings(["--cache-backend", "redis"], {})
     with pytest.raises(SettingsError, match="GATEWAY_CACHE_BACKEND: must be auto, memory, redis or off"):
         parse_settings([], {"GATEWAY_CACHE_BACKEND": "disk"})
+
+
+def whole(answer: dict, status: int = 200) -> CachedAnswer:
+    return CachedAnswer(status, (("Content-Type", "application/json"), ("openai-version", "v")), (orjson.dumps(answer),), 1.0)
+
+
+TOOL_ANSWER = {
+    "id": "chatcmpl-9", "object": "chat.completion", "created": 7, "model": "gpt-4o", "system_fingerprint": "fp",
+    "choices": [{"index": 0, "finish_reason": "tool_calls", "logprobs": None, "message": {
+        "role": "assistant", "content": None,
+        "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{\"a\":1}"}}]}}],
+    "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+}
+
+
+def test_a_whole_answer_with_tool_calls_as_a_stream():
+    stream = as_stream(whole(TOOL_ANSWER), include_usage=True)
+    assert stream.headers[0] == ("Content-Type", "text/event-stream; charset=utf-8") and ("openai-version", "v") in stream.headers
+    events = [orjson.loads(chunk[6:]) for chunk in stream.chunks[:-1]]
+    assert stream.chunks[-1] == b"data: [DONE]\n\n"
+    assert events[0]["choices"][0]["delta"]["tool_calls"] == [{"index": 0, **TOOL_ANSWER["choices"][0]["message"]["tool_calls"][0]}]
+    assert events[0]["choices"][0]["delta"]["role"] == "assistant" and "content" not in events[0]["choices"][0]["delta"]
+    assert events[1]["choices"][0]["finish_reason"] == "tool_calls"
+    assert events[2] == {"id": "chatcmpl-9", "created": 7, "model": "gpt-4o", "system_fingerprint": "fp",
+                         "object": "chat.completion.chunk", "choices": [], "usage": TOOL_ANSWER["usage"]}
+    assert {event["id"] for event in events} == {"chatcmpl-9"} and events[0]["usage"] is None
+
+
+@pytest.mark.parametrize("entry", [
+    whole({"object": "embedding", "data": []}),
+    whole({"object": "response", "choices": [{"index": 0, "message": {"role": "assistant", "content": "x"}}]}),
+    whole({"object": "chat.completion", "choices": [{"index": 0}]}),
+    whole(TOOL_ANSWER, status=201),
+    CachedAnswer(200, (), (b"not json",), 1.0),
+    CachedAnswer(200, (), (b"data: 1\n\n", b"data: 2\n\n"), 1.0),
+])
+def test_what_is_not_a_chat_completion_stays_a_miss(entry):
+    assert as_stream(entry, include_usage=False) is None

@@ -290,3 +290,17 @@ async def test_anthropic_messages_through_the_anthropic_sdk(gateway, embeddings,
             answers.append((raw.headers["x-portkey-cache-status"], (await raw.parse()).content[0].text))
     assert [status for status, _ in answers] == ["SEMANTIC MISS", "SEMANTIC HIT"]
     assert answers[1][1] == answers[0][1] and len(fake.requests) == 1
+
+
+@pytest.mark.parametrize("embeddings_up", [True, False], ids=["embeddings-up", "embeddings-down"])
+async def test_a_whole_answer_serves_the_same_question_streamed(gateway, upstream, embeddings, aiohttp_client, embeddings_up):
+    client = await aiohttp_client(gateway)
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": QUESTION}]}
+    whole = await client.post("/v1/chat/completions", json=body, headers=config(upstream))
+    assert whole.headers["x-portkey-cache-status"] == "SEMANTIC MISS" and b"answer 1" in await whole.read()
+    if not embeddings_up:
+        embeddings.status = 503  # the semantic search cannot run: the exact whole answer still serves
+    streamed = await client.post("/v1/chat/completions", json={**body, "stream": True}, headers=config(upstream))
+    text = await streamed.read()
+    assert streamed.headers["x-portkey-cache-status"] == "HIT"
+    assert b"answer 1" in text and text.endswith(b"data: [DONE]\n\n") and upstream.calls == 1

@@ -8,6 +8,9 @@ is remembered, unless the request said ``Cache-Control: no-store``. Request head
 * ``x-portkey-cache-force-refresh: true`` (or ``Cache-Control: no-cache``): no lookup,
   the fresh answer is stored, status ``REFRESH``;
 * ``Cache-Control: no-store``: the answer is not stored (a lookup may still hit).
+
+A streamed chat completion that is not found may be answered by the same request's
+whole answer, as a stream (:mod:`.as_stream`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from aiohttp import web
 
@@ -25,9 +28,11 @@ from ..config import Leaf
 from ..providers.base import Call
 from ..settings import Settings
 from ..streaming.result import RelayResult
+from ..streaming.usage_filter import USAGE_FILTER
+from .as_stream import ENDPOINT, as_stream, whole_body
 from .entry import CachedAnswer
 from .key import cache_key
-from .lookup import CacheLookup, CacheQuery, SimpleLookup
+from .lookup import CacheLookup, CacheQuery, Found, SimpleLookup
 from .recording import Recording, recorded_entry
 from .status import DISABLED, FORCE_REFRESH_HEADER, REFRESH
 from .stores import CacheStore, MemoryStore
@@ -63,8 +68,8 @@ class ResponseCache:
         self.clock = time.time  # stamps entries; lookups judge their age by it
         # The lookup of each mode. Semantic mode answers exact matches only, as its
         # first stage, until its own lookup is registered here.
-        simple = SimpleLookup(store, clock=self.now)
-        self.lookups: dict[str, CacheLookup] = {"simple": simple, "semantic": simple}
+        self.exact = SimpleLookup(store, clock=self.now)
+        self.lookups: dict[str, CacheLookup] = {"simple": self.exact, "semantic": self.exact}
         self._writes: set[asyncio.Task] = set()
 
     def now(self) -> float:
@@ -82,11 +87,26 @@ class ResponseCache:
         if no_cache or _true(request.headers.get(FORCE_REFRESH_HEADER)):
             return CacheTicket(REFRESH, query, lookup, store=not no_store)
         found = await lookup.find(query)
+        if (found is None or found.entry is None) and call.wants_stream and call.endpoint == ENDPOINT:
+            found = await self._whole_as_stream(request, query) or found
         if found is not None and found.entry is not None:
             return CacheTicket(found.status, query, lookup, hit=found.entry)
         # A lookup may say which miss it was (semantic mode: MISS when it could not compare).
         status = lookup.miss_status if found is None else found.status
         return CacheTicket(status, query, lookup, store=not no_store)
+
+    async def _whole_as_stream(self, request: web.Request, query: CacheQuery) -> Found | None:
+        """The same request's whole answer, if cached, as a stream (``as_stream``)."""
+        call = replace(query.call, json=whole_body(query.call.json))
+        key = cache_key(call, query.target, request.headers, shared=self.shared)
+        found = await self.exact.find(replace(query, key=key, call=call))
+        if found is None:
+            return None
+        # A usage chunk only for a client that asked for one (not the limits, USAGE_FILTER).
+        options = query.call.json.get("stream_options")
+        include_usage = isinstance(options, dict) and options.get("include_usage") is True
+        stream = as_stream(found.entry, include_usage=include_usage and request.get(USAGE_FILTER) is None)
+        return None if stream is None else Found(stream, found.status)
 
     async def finish(self, ticket: CacheTicket, response: web.StreamResponse, result: RelayResult) -> None:
         """Remember a relayed answer, when the ticket says so and it ended cleanly."""

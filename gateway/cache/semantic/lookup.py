@@ -154,19 +154,19 @@ class SemanticLookup:
         try:
             await self.index.add(bucket, key, vector, expires_at)
         except (RedisError, OSError) as exc:
-            self._failed("store", exc)
+            self._failed("write", exc)
 
     async def _forget(self, bucket: str, key: str) -> None:
         try:
             await self.index.remove(bucket, key)
         except (RedisError, OSError) as exc:
-            self._failed("remove", exc)
+            self._failed("removal", exc)
 
     def _failed(self, operation: str, exc: BaseException) -> None:
         skipped = self._throttle.due()
         if skipped is not None:
             log.warning(
-                "semantic cache: vector store %s failed, answered as a miss",
+                "semantic cache: a %s in the vector store failed (a miss; the request goes on)",
                 operation,
                 extra={"fields": {"error": type(exc).__name__, "failures_not_logged": skipped}},
             )

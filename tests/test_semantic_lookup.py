@@ -88,6 +88,7 @@ async def test_a_vector_store_that_fails_is_a_plain_miss_and_one_log_line(caplog
         missed = await lookup.find(query(text))
         assert (missed.status, missed.entry) == ("MISS", None)
     await lookup.remember(query("a"), entry("answer"))  # stored exactly; the vector is given up
+    await lookup.settled()
     [record] = caplog.records
     assert record.fields["error"] == "ConnectionError" and "refused" not in caplog.text
 
@@ -98,6 +99,16 @@ async def test_vectors_kept_between_find_and_remember_are_bounded(monkeypatch):
     for number in range(5):
         await lookup.find(query(f"question {number}"))
     assert len(lookup._pending) == 3
+
+
+async def test_only_a_miss_keeps_its_vector_for_remember():
+    lookup, _, _ = semantic()
+    first = query("first question")
+    await lookup.find(first)
+    await lookup.remember(first, entry("first answer"))
+    assert not lookup._pending
+    assert (await lookup.find(query("second question"))).status == "SEMANTIC HIT"
+    assert not lookup._pending  # a hit is never remembered: nothing to keep
 
 
 async def test_remember_reuses_the_vector_find_computed():

@@ -9,6 +9,7 @@ Bedrock) answers the same stream as AWS event-stream frames: messageStart, one
 contentBlockDelta per chunk, contentBlockStop, messageStop, metadata. Each chunk's
 text is ``t=<time.monotonic() at send>`` so that a client on the same host can tell
 how long it took to reach it (CLOCK_MONOTONIC is one clock for all processes).
+``POST /v1/embeddings`` answers one 1536-float embedding (``embeddings_answer``).
 
 Raw asyncio protocol and libuv timers rather than a web framework, so that the
 upstream costs far less per chunk than what is measured; HTTP/1.1 keep-alive, and
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import struct
 import time
 import zlib
@@ -105,6 +107,24 @@ class BedrockStream:
     ) + b"0\r\n\r\n"
 
 
+EMBEDDING_DIMENSIONS = 1536
+_random = random.Random(7)
+_BASES = [[_random.gauss(0.0, 1.0) for _ in range(EMBEDDING_DIMENSIONS)] for _ in range(2)]
+
+
+def embeddings_answer(body: bytes) -> bytes:
+    """OpenAI's embeddings list for ``input`` (one text): texts whose first word is the
+    same get the same vector, others nearly orthogonal ones (two base vectors rolled by
+    hashes of the first word), so a benchmark can ask for a semantic hit or a miss."""
+    word = orjson.loads(body)["input"].split(" ", 1)[0].encode()
+    digest = zlib.crc32(word)
+    first, second = digest % EMBEDDING_DIMENSIONS, (digest // EMBEDDING_DIMENSIONS) % EMBEDDING_DIMENSIONS
+    a, b = _BASES[0][first:] + _BASES[0][:first], _BASES[1][second:] + _BASES[1][:second]
+    vector = [x + y for x, y in zip(a, b, strict=True)]
+    return orjson.dumps({"object": "list", "data": [{"object": "embedding", "index": 0, "embedding": vector}],
+                         "model": "text-embedding-3-small", "usage": {"prompt_tokens": 8, "total_tokens": 8}})
+
+
 class Upstream(asyncio.Protocol):
     chunks = 100
     gap = 0.01
@@ -136,6 +156,10 @@ class Upstream(asyncio.Protocol):
             self.answer(request_line, body)
 
     def answer(self, request_line: bytes, body: bytes) -> None:
+        if b"/embeddings " in request_line:
+            payload = embeddings_answer(body)
+            self.transport.write(JSON_HEAD % len(payload) + payload)
+            return
         if b"/converse-stream " in request_line:
             self.stream = BedrockStream
         else:

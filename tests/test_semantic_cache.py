@@ -252,3 +252,55 @@ async def test_a_redis_that_is_down_is_a_miss_and_the_request_is_answered(embedd
             await gateway.app[RESPONSE_CACHE].settled()
             await redis_server.kill()
             assert await asyncio.wait_for(ask(client, SIMILAR), 10) == ("MISS", "answer 2 for 2")
+
+
+async def test_concurrent_similar_questions_each_store_a_whole_answer(gateway, sdk, upstream, embeddings):
+    questions = [f"{SIMILAR} ({number})" for number in range(6)]
+    for question in questions:
+        embeddings.like(question, QUESTION, 0.97)
+    upstream.gate = asyncio.Event()
+    asking = asyncio.gather(*(ask(sdk, question) for question in questions))
+    await upstream.wait_for_calls(len(questions))  # all in flight: none can hit another
+    upstream.gate.set()
+    answers = await asyncio.wait_for(asking, 10)
+    assert sorted(answers) == sorted(("SEMANTIC MISS", f"answer {n} for 2") for n in range(1, 7))
+    assert len(gateway.app[SEMANTIC_LOOKUP].index) == len(questions)
+    status, text = await ask(sdk, QUESTION)
+    assert status == "SEMANTIC HIT" and text in {f"answer {n} for 2" for n in range(1, 7)}
+    assert upstream.calls == len(questions)
+
+
+async def test_anthropic_messages_through_the_anthropic_sdk(gateway, embeddings, aiohttp_server):
+    import anthropic
+
+    from tests.fakes.anthropic import FakeAnthropic
+
+    fake = FakeAnthropic()
+    server = await aiohttp_server(fake.app())
+    target = {"provider": "anthropic", "api_key": "sk-ant-test-0123456789", "custom_host": str(server.make_url("/v1")),
+              "cache": SEMANTIC}
+    client = anthropic.AsyncAnthropic(base_url=str(gateway.make_url("/")).rstrip("/"), api_key="unused", max_retries=0,
+                                      default_headers={"x-portkey-config": orjson.dumps(target).decode()})
+    async with client:
+        answers = []
+        for text in (QUESTION, SIMILAR):
+            raw = await client.messages.with_raw_response.create(
+                model="claude-test-1", max_tokens=50, system="Be brief.", messages=[{"role": "user", "content": text}]
+            )
+            answers.append((raw.headers["x-portkey-cache-status"], (await raw.parse()).content[0].text))
+    assert [status for status, _ in answers] == ["SEMANTIC MISS", "SEMANTIC HIT"]
+    assert answers[1][1] == answers[0][1] and len(fake.requests) == 1
+
+
+@pytest.mark.parametrize("embeddings_up", [True, False], ids=["embeddings-up", "embeddings-down"])
+async def test_a_whole_answer_serves_the_same_question_streamed(gateway, upstream, embeddings, aiohttp_client, embeddings_up):
+    client = await aiohttp_client(gateway)
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": QUESTION}]}
+    whole = await client.post("/v1/chat/completions", json=body, headers=config(upstream))
+    assert whole.headers["x-portkey-cache-status"] == "SEMANTIC MISS" and b"answer 1" in await whole.read()
+    if not embeddings_up:
+        embeddings.status = 503  # the semantic search cannot run: the exact whole answer still serves
+    streamed = await client.post("/v1/chat/completions", json={**body, "stream": True}, headers=config(upstream))
+    text = await streamed.read()
+    assert streamed.headers["x-portkey-cache-status"] == "HIT"
+    assert b"answer 1" in text and text.endswith(b"data: [DONE]\n\n") and upstream.calls == 1

@@ -154,3 +154,40 @@ def test_the_fingerprint_names_the_model_but_never_the_key():
     assert "sk-secret" not in spec.fingerprint
     assert "text-embedding-3-small" in spec.fingerprint and "256" in spec.fingerprint
     assert spec.config == {"provider": "openai", "api_key": "sk-secret"}
+
+
+async def test_a_virtual_key_is_resolved_from_the_store_and_follows_its_rotation(tmp_path, fake_embeddings):
+    import portkey_ai
+
+    from gateway.middlewares.keys import store_view
+    from gateway.settings import Settings
+    from gateway.store.runtime import STORE_RUNTIME
+
+    admin_key = "admin-key-0123456789abcdef"
+    (tmp_path / "admin.key").write_text(admin_key + "\n")
+    (tmp_path / "master.key").write_text("a master key of more than thirty-two bytes, for tests\n")
+    settings = Settings(store=str(tmp_path / "gateway.db"), admin_key_file=str(tmp_path / "admin.key"),
+                        master_key_file=str(tmp_path / "master.key"))
+    async with TestServer(create_app(settings)) as server:
+        app = server.app
+        view = app[STORE_RUNTIME].view
+
+        async def settled():
+            version = await view.store.version()
+            await view.wait_until(lambda v: v.current.version == version, timeout=5)
+
+        admin = portkey_ai.AsyncPortkey(api_key=admin_key, base_url=str(server.make_url("/v1")), max_retries=0)
+        async with admin:
+            await admin.virtual_keys.create(name="emb", provider="openai", key=KEY, slug="emb", custom_host=fake_embeddings.url)
+            await settled()
+            spec = parse_embeddings_target('{"virtual_key": "emb", "model": "text-embedding-3-small"}')
+            embeddings = Embedder(spec, app, lambda: app[TRANSPORT], lambda: store_view(app), timeout=5)
+            assert await embeddings.embed("hello") is not None
+            assert fake_embeddings.requests[-1][1]["Authorization"] == f"Bearer {KEY}"
+            await admin.virtual_keys.update(slug="emb", key="sk-test-rotated")
+            await settled()
+            assert await embeddings.embed("hello") is not None
+            assert fake_embeddings.requests[-1][1]["Authorization"] == "Bearer sk-test-rotated"
+            await admin.virtual_keys.delete(slug="emb")
+            await settled()
+            assert await embeddings.embed("hello") is None  # a deleted credential: a miss, not an error

@@ -76,7 +76,19 @@ def test_legacy_completions_embed_a_prompt_string_only():
     assert semantic_query("completions", {"model": "m", "prompt": ["a", "b"]}) is None
 
 
-@pytest.mark.parametrize("endpoint", ["embeddings", "responses", "messages", "images/generations"])
+def test_anthropic_messages_embed_the_last_user_text_blocks():
+    body = {"model": "claude-test-1", "max_tokens": 100, "system": "Be brief.",
+            "messages": [{"role": "user", "content": [{"type": "text", "text": "Capital"}, {"type": "text", "text": "of France?"}]}]}
+    query = semantic_query("messages", body)
+    assert query.text == "Capital\nof France?"
+    assert query.rest["system"] == "Be brief." and query.rest["messages"] == [{"role": "user", "content": None}]
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AAAA"}}
+    assert semantic_query("messages", {**body, "messages": [{"role": "user", "content": [image]}]}) is None
+    tool_result = {"type": "tool_result", "tool_use_id": "t1", "content": "42"}
+    assert semantic_query("messages", {**body, "messages": [{"role": "user", "content": [tool_result]}]}) is None
+
+
+@pytest.mark.parametrize("endpoint", ["embeddings", "responses", "images/generations", "messages/count_tokens"])
 def test_other_endpoints_are_not_semantically_cacheable(endpoint):
     assert semantic_query(endpoint, chat(user("hi"))) is None
 

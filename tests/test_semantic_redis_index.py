@@ -81,11 +81,11 @@ async def test_the_bucket_carries_a_redis_ttl_of_its_longest_lived_entry(redis, 
     vectors = index(redis, clock)
     await vectors.add("b", "long", random_unit(1), clock.now + 600)
     await vectors.add("b", "short", random_unit(2), clock.now + 30)
-    ttl = await redis.pttl(vectors.prefix + "b")
-    assert 590_000 < ttl <= 600_000
+    for key in (vectors.hash_key("b"), vectors.order_key("b")):
+        assert 590_000 < await redis.pttl(key) <= 600_000
     await vectors.add("c", "k", random_unit(1), clock.now + 30)
     await vectors.add("c", "k2", random_unit(2), clock.now + 600)
-    assert 590_000 < await redis.pttl(vectors.prefix + "c") <= 600_000
+    assert 590_000 < await redis.pttl(vectors.hash_key("c")) <= 600_000
 
 
 async def test_a_full_bucket_drops_expired_entries_then_the_one_closest_to_expiry(redis, clock):
@@ -96,9 +96,19 @@ async def test_a_full_bucket_drops_expired_entries_then_the_one_closest_to_expir
     await vectors.add("b", "later", units[2], clock.now + 60)
     clock.now += 10
     await vectors.add("b", "k3", units[3], clock.now + 60)  # takes the expired entry's room
-    assert sorted(await redis.hkeys(vectors.prefix + "b")) == [b"k3", b"later", b"soonest"]
+    assert sorted(await redis.hkeys(vectors.hash_key("b"))) == [b"k3", b"later", b"soonest"]
     await vectors.add("b", "k4", units[4], clock.now + 60)  # full: the one closest to expiry goes
-    assert sorted(await redis.hkeys(vectors.prefix + "b")) == [b"k3", b"k4", b"later"]
+    assert sorted(await redis.hkeys(vectors.hash_key("b"))) == [b"k3", b"k4", b"later"]
+    assert sorted(await redis.zrange(vectors.order_key("b"), 0, -1)) == [b"k3", b"k4", b"later"]
+
+
+async def test_the_entry_just_stored_stays_even_when_it_expires_first(redis, clock):
+    vectors = index(redis, clock, per_bucket=2)
+    units = [random_unit(seed) for seed in range(3)]
+    await vectors.add("b", "k0", units[0], clock.now + 600)
+    await vectors.add("b", "k1", units[1], clock.now + 600)
+    await vectors.add("b", "brief", units[2], clock.now + 10)
+    assert sorted(await redis.hkeys(vectors.hash_key("b"))) == [b"brief", b"k1"]
 
 
 async def test_storing_a_key_again_replaces_its_vector(redis, clock):
@@ -106,7 +116,7 @@ async def test_storing_a_key_again_replaces_its_vector(redis, clock):
     old, new = random_unit(1), random_unit(2)
     await vectors.add("b", "k", old, clock.now + 60)
     await vectors.add("b", "k", new, clock.now + 60)
-    assert await redis.hlen(vectors.prefix + "b") == 1
+    assert await redis.hlen(vectors.hash_key("b")) == 1
     assert await vectors.search("b", old, 0.9) is None
     assert (await vectors.search("b", new, 0.9)).key == "k"
 
@@ -117,13 +127,14 @@ async def test_removed_entries_are_not_found(redis, clock):
     await vectors.add("b", "k", question, clock.now + 60)
     await vectors.remove("b", "k")
     assert await vectors.search("b", question, 0.5) is None
+    assert await redis.zcard(vectors.order_key("b")) == 0
 
 
 async def test_entries_of_other_dimensions_are_skipped(redis, clock):
     vectors = index(redis, clock)
     question = random_unit(1)
-    await redis.hset(vectors.prefix + "b", "short", encode_record(unit_vector(np.ones(8)), clock.now + 60))
-    await redis.hset(vectors.prefix + "b", "junk", b"xyz")
+    await redis.hset(vectors.hash_key("b"), "short", encode_record(unit_vector(np.ones(8)), clock.now + 60))
+    await redis.hset(vectors.hash_key("b"), "junk", b"xyz")
     await vectors.add("b", "k", question, clock.now + 60)
     assert (await vectors.search("b", question, 0.9)).key == "k"
 
@@ -139,7 +150,7 @@ async def test_concurrent_stores_from_many_gateways_keep_the_bound(redis_server,
                 for entry in range(20)
             )
         )
-        entries = await clients[0].hgetall(gateways[0].prefix + "b")
+        entries = await clients[0].hgetall(gateways[0].hash_key("b"))
         assert len(entries) == 5
         assert all(len(value) == 8 + 4 * 32 for value in entries.values())
     finally:
@@ -152,4 +163,4 @@ async def test_the_script_is_loaded_again_after_a_server_restart(redis, clock):
     await vectors.add("b", "k", random_unit(1), clock.now + 60)
     await redis.script_flush()
     await vectors.add("b", "k2", random_unit(2), clock.now + 60)
-    assert await redis.hlen(vectors.prefix + "b") == 2
+    assert await redis.hlen(vectors.hash_key("b")) == 2

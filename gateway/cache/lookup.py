@@ -10,7 +10,9 @@ lookup is a second implementation of the same two methods, registered for
   search the answers of ``query.key.partition`` (same caller, route, target and
   namespace) by the last user message of ``query.call.json``, with the threshold and
   the embeddings target in ``query.policy.options``; ``Found(entry, SEMANTIC_HIT)``.
-  Anything that fails (the embeddings call included) is ``None``: a miss.
+  Anything that fails (the embeddings call included) is a miss: ``None`` (reported
+  as ``miss_status``), or an object with ``entry = None`` and its own ``status``
+  (semantic mode's ``MISS`` when it could not compare at all).
 * ``miss_status`` is ``SEMANTIC_MISS``;
 * ``remember`` stores the entry (``store.put(query.key.digest, entry, query.max_age)``)
   and indexes it.

@@ -22,6 +22,7 @@ import orjson
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from ...config import Target
 from ...config.stored import StoredLookup
 from ...errors import GatewayError, UpstreamTimeout
 from ...limits.counters import ThrottledLog
@@ -63,6 +64,7 @@ class Embedder:
         self.timeout = timeout
         self._throttle = ThrottledLog(LOG_EVERY)
         self.failures = 0  # since start: what a test or the metrics read
+        self._target: tuple[int, Target] | None = None  # built once (per store version for a virtual key)
 
     async def embed(self, text: str) -> np.ndarray | None:
         try:
@@ -80,7 +82,7 @@ class Embedder:
 
     async def _embed(self, text: str) -> np.ndarray:
         spec = self.spec
-        target = spec.target(self._stored() if "virtual_key" in spec.config else None)
+        target = self._current_target()
         provider = get_provider(target.provider)
         body = {**spec.body(text), **target.override_params}
         payload = orjson.dumps(body)
@@ -100,6 +102,13 @@ class Embedder:
             except (ValueError, KeyError, IndexError, TypeError):
                 raise EmbeddingFailed("answer could not be translated") from None
         return _first_vector(raw)
+
+    def _current_target(self) -> Target:
+        stored = self._stored() if "virtual_key" in self.spec.config else None
+        version = getattr(stored, "version", -1)  # a changed store: a rotated or deleted credential
+        if self._target is None or self._target[0] != version:
+            self._target = (version, self.spec.target(stored))
+        return self._target[1]
 
     def _failed(self, reason: str) -> None:
         self.failures += 1

@@ -99,19 +99,18 @@ class SemanticLookup:
         if vector is None:
             return NOT_COMPARED
         bucket = self._bucket(query, split.rest)
-        self._keep(query.key.digest, bucket, vector)
         try:
             match = await self.index.search(bucket, vector, threshold_of(query.policy.options, self.threshold))
         except (RedisError, OSError) as exc:
             self._failed("search", exc)
             return NOT_COMPARED
-        if match is None:
-            return None
-        entry = await self.store.get(match.key)
-        if entry is None or entry.age(self._clock()) >= query.max_age:
+        if match is not None:
+            entry = await self.store.get(match.key)
+            if entry is not None and entry.age(self._clock()) < query.max_age:
+                return Found(entry, SEMANTIC_HIT)
             await self._forget(bucket, match.key)
-            return None
-        return Found(entry, SEMANTIC_HIT)
+        self._keep(query.key.digest, bucket, vector)  # for remember(), once the answer is in
+        return None
 
     async def remember(self, query: CacheQuery, entry: CachedAnswer) -> None:
         await self.exact.remember(query, entry)
@@ -154,19 +153,19 @@ class SemanticLookup:
         try:
             await self.index.add(bucket, key, vector, expires_at)
         except (RedisError, OSError) as exc:
-            self._failed("store", exc)
+            self._failed("write", exc)
 
     async def _forget(self, bucket: str, key: str) -> None:
         try:
             await self.index.remove(bucket, key)
         except (RedisError, OSError) as exc:
-            self._failed("remove", exc)
+            self._failed("removal", exc)
 
     def _failed(self, operation: str, exc: BaseException) -> None:
         skipped = self._throttle.due()
         if skipped is not None:
             log.warning(
-                "semantic cache: vector store %s failed, answered as a miss",
+                "semantic cache: a %s in the vector store failed (a miss; the request goes on)",
                 operation,
                 extra={"fields": {"error": type(exc).__name__, "failures_not_logged": skipped}},
             )

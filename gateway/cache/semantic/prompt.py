@@ -2,9 +2,10 @@
 
 A request is split in two:
 
-* the **text** that is embedded: the last ``user`` message's content (chat), or the
-  ``prompt`` string (legacy completions). A content given as parts is its ``text``
-  parts joined with a newline, in order; a part of any other type (an image, audio,
+* the **text** that is embedded: the last ``user`` message's content (OpenAI chat, and
+  Anthropic's ``/v1/messages``, whose ``system`` is a parameter like any other), or
+  the ``prompt`` string (legacy completions). A content given as parts (or Anthropic
+  content blocks) is its ``text`` parts joined with a newline, in order; a part of any other type (an image, audio,
   a file) makes the request not semantically cacheable (its meaning is not in the
   text), and so does an empty text or one longer than :data:`MAX_TEXT_CHARS`
   (more than embedding models take);
@@ -29,8 +30,9 @@ MAX_TEXT_CHARS = 30_000
 PART_SEPARATOR = "\n"
 
 CHAT = "chat/completions"
+MESSAGES = "messages"  # Anthropic's: the same messages, role and text blocks
 COMPLETIONS = "completions"
-ENDPOINTS = (CHAT, COMPLETIONS)
+ENDPOINTS = (CHAT, MESSAGES, COMPLETIONS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +47,7 @@ def semantic_query(endpoint: str, body: Mapping[str, Any] | None) -> SemanticQue
     """The request split for a semantic lookup; None when it cannot be one."""
     if not isinstance(body, Mapping):
         return None
-    if endpoint == CHAT:
+    if endpoint in (CHAT, MESSAGES):
         return _chat(body)
     if endpoint == COMPLETIONS:
         return _completions(body)

@@ -4,10 +4,12 @@ Redis 7.0 (Debian bookworm's) has no vector search, so each bucket is one hash, 
 whole in one round trip (``HGETALL``) and scored in the gateway with numpy; the
 bucket's bound (``per_bucket``, e.g. 64 entries of 1536 float32s: 400 kB a lookup)
 keeps that round trip small. Field: the cached answer's key; value: the entry's
-expiry time and vector (:mod:`.vectors`). The hash expires with its longest-lived
-entry (``PEXPIRE``, Redis's own TTL), expired entries are skipped when scored and
-dropped when the bucket is full, and then the entry closest to expiry (the oldest,
-for equal ``max_age``) makes room: one script call, atomic across gateways.
+expiry time and vector (:mod:`.vectors`). Beside it a sorted set orders the fields
+by expiry, so that storing never reads the vectors: one script call, atomic across
+gateways, adds the entry, drops the expired ones, and, past the bound, the ones
+closest to expiry (the oldest, for equal ``max_age``). Both keys expire with the
+longest-lived entry (``PEXPIRE``, Redis's own TTL); expired entries still in the
+hash are skipped when scored.
 
 A fleet with many similar requests per bucket, or larger vectors, wants real vector
 search instead: Redis Stack / Redis 8 (``FT.SEARCH`` with a ``VECTOR`` field), or
@@ -26,33 +28,33 @@ from redis.exceptions import NoScriptError
 from .memory_index import Match
 from .vectors import decode_records, encode_record
 
-# KEYS[1]: the bucket's hash. ARGV: field, value, ttl (ms), bound, now (s).
+# KEYS: the bucket's hash, its order (a sorted set: field → expiry time).
+# ARGV: field, value, ttl (ms), bound, now (s), expiry time (s).
 ADD_SCRIPT = """
-local bucket = KEYS[1]
-redis.call('HSET', bucket, ARGV[1], ARGV[2])
-local bound = tonumber(ARGV[4])
-if redis.call('HLEN', bucket) > bound then
-  local now = tonumber(ARGV[5])
-  local all = redis.call('HGETALL', bucket)
-  local live = {}
-  for i = 1, #all, 2 do
-    local value = all[i + 1]
-    local at = -1
-    if #value >= 8 then at = struct.unpack('<d', value) end
-    if at <= now then
-      redis.call('HDEL', bucket, all[i])
-    elseif all[i] ~= ARGV[1] then
-      table.insert(live, {at, all[i]})
+local hash, order, field = KEYS[1], KEYS[2], ARGV[1]
+redis.call('HSET', hash, field, ARGV[2])
+redis.call('ZADD', order, ARGV[6], field)
+local gone = redis.call('ZRANGEBYSCORE', order, '-inf', ARGV[5])
+if #gone > 0 then
+  redis.call('HDEL', hash, unpack(gone))
+  redis.call('ZREMRANGEBYSCORE', order, '-inf', ARGV[5])
+end
+local extra = redis.call('ZCARD', order) - tonumber(ARGV[4])
+if extra > 0 then
+  local dropped = 0
+  for _, other in ipairs(redis.call('ZRANGE', order, 0, extra)) do
+    if dropped < extra and other ~= field then
+      redis.call('HDEL', hash, other)
+      redis.call('ZREM', order, other)
+      dropped = dropped + 1
     end
-  end
-  local extra = #live + 1 - bound
-  if extra > 0 then
-    table.sort(live, function(a, b) return a[1] < b[1] end)
-    for i = 1, extra do redis.call('HDEL', bucket, live[i][2]) end
   end
 end
 local ttl = tonumber(ARGV[3])
-if redis.call('PTTL', bucket) < ttl then redis.call('PEXPIRE', bucket, ttl) end
+if redis.call('PTTL', hash) < ttl then
+  redis.call('PEXPIRE', hash, ttl)
+  redis.call('PEXPIRE', order, ttl)
+end
 return 1
 """
 
@@ -61,18 +63,22 @@ class RedisVectorIndex:
     """Buckets as Redis hashes; every method may raise ``redis.exceptions.RedisError``
     (or a timeout), which the caller answers as a miss."""
 
-    def __init__(self, redis: aioredis.Redis, *, per_bucket: int, prefix: str = "gw:sc:v:", clock=time.time) -> None:
+    def __init__(self, redis: aioredis.Redis, *, per_bucket: int, prefix: str = "gw:sc:", clock=time.time) -> None:
         self._redis = redis
         self.per_bucket = per_bucket
         self.prefix = prefix
         self._clock = clock
         self._sha = hashlib.sha1(ADD_SCRIPT.encode()).hexdigest()
 
-    def _key(self, bucket: str) -> str:
-        return self.prefix + bucket
+    def hash_key(self, bucket: str) -> str:
+        # Both keys of a bucket in one hash slot ({...}): the script runs on Redis Cluster too.
+        return f"{self.prefix}{{{bucket}}}:v"
+
+    def order_key(self, bucket: str) -> str:
+        return f"{self.prefix}{{{bucket}}}:e"
 
     async def search(self, bucket: str, vector: np.ndarray, threshold: float) -> Match | None:
-        entries = await self._redis.hgetall(self._key(bucket))
+        entries = await self._redis.hgetall(self.hash_key(bucket))
         if not entries:
             return None
         fields = list(entries)
@@ -94,11 +100,15 @@ class RedisVectorIndex:
     async def add(self, bucket: str, key: str, vector: np.ndarray, expires_at: float) -> None:
         now = self._clock()
         ttl_ms = max(1, int((expires_at - now) * 1000))
-        args = (key, encode_record(vector, expires_at), ttl_ms, self.per_bucket, repr(now))
+        keys = (self.hash_key(bucket), self.order_key(bucket))
+        args = (key, encode_record(vector, expires_at), ttl_ms, self.per_bucket, repr(now), repr(expires_at))
         try:
-            await self._redis.evalsha(self._sha, 1, self._key(bucket), *args)
+            await self._redis.evalsha(self._sha, 2, *keys, *args)
         except NoScriptError:
-            await self._redis.eval(ADD_SCRIPT, 1, self._key(bucket), *args)
+            await self._redis.eval(ADD_SCRIPT, 2, *keys, *args)
 
     async def remove(self, bucket: str, key: str) -> None:
-        await self._redis.hdel(self._key(bucket), key)
+        async with self._redis.pipeline(transaction=False) as pipe:  # one round trip
+            pipe.hdel(self.hash_key(bucket), key)
+            pipe.zrem(self.order_key(bucket), key)
+            await pipe.execute()

@@ -35,9 +35,11 @@ class GatewayProcess:
         return gateway
 
     async def wait_until_serving(self) -> None:
-        """Readiness probe: ``/health`` answers (up to ~10 s for the interpreter to start)."""
+        """Readiness probe: ``/health`` answers (up to 30 s: on a loaded machine the
+        interpreter's imports alone can take several seconds)."""
+        deadline = asyncio.get_running_loop().time() + 30
         async with aiohttp.ClientSession() as session:
-            for _ in range(200):
+            while asyncio.get_running_loop().time() < deadline:
                 try:
                     async with session.get(self.url + "/health") as response:
                         if response.status == 200:

@@ -20,8 +20,9 @@ async def start_gateway(port: int, *args: str) -> asyncio.subprocess.Process:
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+    deadline = asyncio.get_running_loop().time() + 30  # readiness probe: a loaded machine starts slowly
     async with aiohttp.ClientSession() as session:
-        for _ in range(200):  # readiness probe: up to ~10 s for the interpreter to start
+        while asyncio.get_running_loop().time() < deadline:
             try:
                 async with session.get(f"http://127.0.0.1:{port}/health") as response:
                     if response.status == 200:

@@ -12,7 +12,7 @@ import time
 from aiohttp import web
 
 from ..errors import BodyTooLarge, GatewayError, GatewayShutdown, MethodNotAllowed, NotFound, speaks_anthropic
-from ..log import FieldsRecord, process_id
+from ..log import process_id, write_info_line
 from ..observability import METRICS, TRACING, set_overhead
 from ..observability.labels import route_label
 from ..routing.records import ROUTED, Routed
@@ -217,7 +217,7 @@ def _access_line(request: web.Request, state: RequestState, status: int, respons
     ended = _ended(state, status)
     if ended is not None:
         fields["ended"] = ended
-    access_log.handle(FieldsRecord(access_log.name, "request", fields))  # isEnabledFor: checked above
+    write_info_line(access_log, "request", fields)  # isEnabledFor: checked above
 
 
 def _ended(state: RequestState, status: int) -> str | None:

@@ -5,17 +5,19 @@ from __future__ import annotations
 from aiohttp import web
 
 from .cache import cache_context
+from .cache.runtime import RESPONSE_CACHE
 from .custom_host import custom_hosts_context
 from .handlers import add_routes
 from .middlewares import MIDDLEWARES
 from .middlewares.config import route_cache_context
 from .middlewares.context import on_response_prepare
 from .middlewares.drain import IN_FLIGHT, InFlight
-from .middlewares.limits import add_limit_headers, limits_context
+from .middlewares.limits import LIMITS, add_limit_headers, limits_context
 from .observability import METRICS, build_metrics, metrics_handler, observability_context
 from .providers.bedrock.lifecycle import aws_credentials_context
 from .providers.vertex.lifecycle import vertex_tokens_context
 from .settings import SETTINGS, Settings
+from .store.runtime import STORE_RUNTIME
 from .upstream import session_context
 
 
@@ -24,6 +26,9 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=settings.max_body_size)
     app[SETTINGS] = settings
     app[IN_FLIGHT] = InFlight()
+    # Present from the start (None until their cleanup_ctx opens them): each request
+    # looks them up, and a missing key costs a KeyError raised and caught inside get().
+    app[LIMITS] = app[STORE_RUNTIME] = app[RESPONSE_CACHE] = None
     app.cleanup_ctx.append(session_context(settings))
     app.cleanup_ctx.append(aws_credentials_context)
     app.cleanup_ctx.append(vertex_tokens_context)

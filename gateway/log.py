@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sys
@@ -25,58 +26,25 @@ def process_id() -> int:
     return _pid
 
 
-class FieldsRecord(logging.LogRecord):
-    """An INFO record of a message and its ``fields``, for a line logged once a request.
+# The timestamp's whole seconds, formatted once per second rather than once a line.
+_second: tuple[int, str] = (-1, "")
 
-    Built without ``LogRecord.__init__``'s work for arguments, file names, threads and
-    processes: the attributes it would set are those of a record whose caller, thread
-    and process are not looked up (``configure_logging`` turns those off), copied in
-    one step (formatters read a record's ``__dict__``). Handlers, filters and
-    formatters (pytest's caplog too) see a LogRecord. Hand it to ``logger.handle``
-    once ``logger.isEnabledFor(logging.INFO)``.
-    """
 
-    _UNLOOKED: dict = {
-        "args": (),
-        "levelno": logging.INFO,
-        "levelname": logging.getLevelName(logging.INFO),
-        "pathname": "(unknown file)",
-        "filename": "(unknown file)",
-        "module": "Unknown module",
-        "lineno": 0,
-        "funcName": None,
-        "exc_info": None,
-        "exc_text": None,
-        "stack_info": None,
-        "thread": None,
-        "threadName": None,
-        "processName": None,
-        "process": None,
-        "taskName": None,
-    }
-
-    def __init__(self, name: str, msg: str, fields: dict) -> None:  # not super().__init__: that is the point
-        self.__dict__.update(self._UNLOOKED)
-        self.name = name
-        self.msg = msg
-        self.fields = fields
-        self.created = created = time.time()
-        self.msecs = int((created - int(created)) * 1000) + 0.0
-        self.relativeCreated = (created - logging._startTime) * 1000
+def timestamp(created: float) -> str:
+    """``created`` (``time.time()``) as the lines' ``ts``: UTC, to the millisecond."""
+    global _second
+    second = int(created)
+    cached, prefix = _second
+    if cached != second:
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        _second = (second, prefix)
+    return f"{prefix}.{int((created - second) * 1000):03d}Z"
 
 
 class JsonFormatter(logging.Formatter):
-    # The timestamp's whole seconds, formatted once per second rather than once a line.
-    _second: tuple[int, str] = (-1, "")
-
     def format(self, record: logging.LogRecord) -> str:
-        second = int(record.created)
-        cached, prefix = self._second
-        if cached != second:
-            prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-            self._second = (second, prefix)
         entry = {
-            "ts": f"{prefix}.{int(record.msecs):03d}Z",
+            "ts": timestamp(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -89,9 +57,99 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
+class JsonLineHandler(logging.StreamHandler):
+    """``configure_logging``'s handler: every record as a JSON line, and the access
+    lines (:func:`write_info_line`) without a record, batched.
+
+    An access line is one ``orjson.dumps`` appended to ``pending``; the batch is
+    written once per event-loop turn (``call_soon``), before any record this handler
+    writes (lines stay in order), and when the handler is flushed (logging.shutdown,
+    and the worker's exit, which passes no ``atexit``).
+    """
+
+    def __init__(self, stream) -> None:
+        super().__init__(stream)
+        self.pending: list[bytes] = []
+        self._scheduled = False
+        # Bytes go to the binary layer under a text stream (stderr); the text layer
+        # holds nothing then, since every record is flushed once written.
+        self._binary = getattr(stream, "buffer", None)
+
+    def add_line(self, line: bytes) -> None:
+        self.pending.append(line)
+        if self._scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a script, a test): at once
+            self.write_pending()
+            return
+        self._scheduled = True
+        loop.call_soon(self.write_pending)
+
+    def write_pending(self) -> None:
+        self._scheduled = False
+        if not self.pending:
+            return
+        with self.lock:  # a record may be written from another thread meanwhile
+            lines, self.pending = self.pending, []
+            data = b"".join(lines)
+            try:
+                if self._binary is not None:
+                    self._binary.write(data)
+                    self._binary.flush()
+                else:
+                    self.stream.write(data.decode())
+                    self.stream.flush()
+            except (OSError, ValueError):
+                pass  # stderr closed (journald gone): like logging, never fail a request for it
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.pending:
+            self.write_pending()
+        super().emit(record)
+
+    def flush(self) -> None:
+        if self.pending:
+            self.write_pending()
+        super().flush()
+
+
+_root = logging.getLogger()
+
+
+def write_info_line(logger: logging.Logger, msg: str, fields: dict) -> None:
+    """Log ``msg`` with ``fields`` at INFO on ``logger``, once it is enabled for INFO.
+
+    Where ``configure_logging``'s handler is the only one the line would reach (the
+    gateway's processes), the line is written by that handler without a LogRecord
+    (about 2 us instead of 7); anywhere else (pytest's capture, an operator's handler)
+    it is an ordinary record.
+    """
+    handlers = _root.handlers
+    parent = logger.parent
+    if (
+        len(handlers) == 1
+        and type(handler := handlers[0]) is JsonLineHandler
+        and not logger.handlers
+        and (parent is _root or not parent.handlers)
+    ):
+        entry = {"ts": timestamp(time.time()), "level": "info", "logger": logger.name, "msg": msg}
+        entry.update(fields)
+        handler.add_line(orjson.dumps(entry, default=str, option=orjson.OPT_APPEND_NEWLINE))
+    else:
+        logger.info(msg, extra={"fields": fields})
+
+
+def flush_logs() -> None:
+    """Write what the handlers hold (the worker calls this before ``os._exit``)."""
+    for handler in _root.handlers:
+        handler.flush()
+
+
 def configure_logging(level: str, stream=None) -> None:
     """One JSON line a record to ``stream`` (stderr; a benchmark gives /dev/null)."""
-    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler = JsonLineHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -55,6 +55,8 @@ class Usage:
     @classmethod
     def from_openai(cls, usage: Mapping[str, Any]) -> Usage:
         """Chat Completions (``prompt_tokens``) or Responses (``input_tokens`` + ``total_tokens``)."""
+        if type(usage) is dict and _OPENAI_PLAIN.isdisjoint(usage):  # no details: the usual small answer
+            return cls(_count(usage, "prompt_tokens"), _count(usage, "completion_tokens"))
         prompt = _details(usage, "prompt_tokens_details") or _details(usage, "input_tokens_details")
         completion = _details(usage, "completion_tokens_details") or _details(usage, "output_tokens_details")
         return cls(
@@ -127,6 +129,20 @@ class Usage:
         if "billed_units" in usage or "tokens" in usage:
             return cls.from_cohere(usage)
         return None
+
+
+# Keys whose presence needs from_openai's whole reading (else two counts are all).
+_OPENAI_PLAIN = frozenset(
+    (
+        "prompt_tokens_details",
+        "input_tokens_details",
+        "completion_tokens_details",
+        "output_tokens_details",
+        "cache_creation_input_tokens",
+        "input_tokens",
+        "output_tokens",
+    )
+)
 
 
 def _count(usage: Mapping[str, Any], name: str) -> int:

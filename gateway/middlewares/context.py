@@ -12,11 +12,12 @@ import time
 from aiohttp import web
 
 from ..errors import BodyTooLarge, GatewayError, GatewayShutdown, MethodNotAllowed, NotFound, speaks_anthropic
-from ..log import FieldsRecord, process_id
+from ..log import process_id, write_info_line
 from ..observability import METRICS, TRACING, set_overhead
 from ..observability.labels import route_label
 from ..routing.records import ROUTED, Routed
 from ..settings import SETTINGS
+from .drain import IN_FLIGHT, track, untrack
 from .keys import key_names
 from .state import STATE_KEY, RequestState
 
@@ -38,7 +39,7 @@ async def context_middleware(request: web.Request, handler):
     state = RequestState(trace_id=trace_id or new_trace_id(), started=started)
     request[STATE_KEY] = state
     app = request.app
-    metrics, tracing = app[METRICS], app[TRACING]
+    metrics, tracing, in_flight = app[METRICS], app[TRACING], app[IN_FLIGHT]
     metrics.request_started()
     if tracing.enabled:
         state.span = tracing.start_request(request)
@@ -54,7 +55,18 @@ async def context_middleware(request: web.Request, handler):
                 code="invalid_trace_id",
                 param=TRACE_HEADER,
             )
-        response = await handler(request)
+        task = track(request, in_flight)  # the drain's count (drain.py)
+        try:
+            response = await handler(request)
+        except asyncio.CancelledError:
+            untrack(request, in_flight, task, cancelled=True)  # GatewayShutdown when the drain cut it
+            raise
+        except BaseException:
+            untrack(request, in_flight, task)
+            raise
+        untrack(request, in_flight, task)
+        if in_flight.draining and not response.prepared:
+            response.force_close()  # the client moves to a worker that is not going away
         status = response.status
     except GatewayError as exc:
         response, status = exc.response(anthropic=speaks_anthropic(request.path)), exc.status
@@ -217,7 +229,7 @@ def _access_line(request: web.Request, state: RequestState, status: int, respons
     ended = _ended(state, status)
     if ended is not None:
         fields["ended"] = ended
-    access_log.handle(FieldsRecord(access_log.name, "request", fields))  # isEnabledFor: checked above
+    write_info_line(access_log, "request", fields)  # isEnabledFor: checked above
 
 
 def _ended(state: RequestState, status: int) -> str | None:

@@ -1,4 +1,4 @@
-"""Second middleware: the worker's in-flight requests, so a shutdown knows what to wait for.
+"""The worker's in-flight requests (counted by the context middleware), so a shutdown knows what to wait for.
 
 While the worker drains (after SIGTERM, or as the old generation of a reload), every
 answer that has not started yet carries ``Connection: close``, so a client that
@@ -75,24 +75,19 @@ class InFlight:
 IN_FLIGHT = web.AppKey("in_flight", InFlight)
 
 
-@web.middleware
-async def drain_middleware(request: web.Request, handler):
-    in_flight = request.app[IN_FLIGHT]
+def track(request: web.Request, in_flight: InFlight) -> asyncio.Task:
+    """Count ``request`` in flight until :func:`untrack` (the context middleware
+    does both, around the handler: one coroutine frame fewer than a middleware of
+    its own, for each request and each chunk of a stream)."""
     task = asyncio.current_task()
     in_flight._enter(request, task)
-    try:
-        response = await handler(request)
-    except asyncio.CancelledError:
-        # Cancelled by the drain's deadline before its answer began: say so (the
-        # context middleware answers it, in the client's protocol, and closes).
-        if not (in_flight._leave(request) and task.uncancel() == 0 and request.writer.output_size == 0):
-            raise
+    return task
+
+
+def untrack(request: web.Request, in_flight: InFlight, task: asyncio.Task, cancelled: bool = False) -> None:
+    """Forget ``request``; with ``cancelled``, the handler was cancelled: when the
+    drain's deadline did it before the answer began, raise GatewayShutdown (the
+    context middleware answers it, in the client's protocol, and closes)."""
+    cut = in_flight._leave(request)
+    if cancelled and cut and task.uncancel() == 0 and request.writer.output_size == 0:
         raise GatewayShutdown() from None
-    except BaseException:
-        in_flight._leave(request)
-        raise
-    else:
-        in_flight._leave(request)
-    if in_flight.draining and not response.prepared:
-        response.force_close()
-    return response

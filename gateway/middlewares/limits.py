@@ -125,13 +125,19 @@ async def limits_context(app: web.Application) -> AsyncIterator[None]:
 
 
 @web.middleware
-async def limits_middleware(request: web.Request, handler):
+def limits_middleware(request: web.Request, handler):
+    # Not a coroutine (as auth's): a request without limits gets the handler's awaitable
+    # as it is, with no frame of ours for each resumption (each chunk of a stream).
     runtime = request.app.get(LIMITS)
     if runtime is None or not is_api_request(request):
-        return await handler(request)
+        return handler(request)
     subjects = subjects_of(request, runtime)
     if not subjects:
-        return await handler(request)
+        return handler(request)
+    return _limited(request, handler, runtime, subjects)
+
+
+async def _limited(request: web.Request, handler, runtime: LimitsRuntime, subjects: tuple[Subject, ...]):
     state = state_of(request)
     model = None
     priced = True

@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from ..app import create_app
+from ..log import flush_logs
 from ..middlewares.drain import IN_FLIGHT
 from ..observability import METRICS, metrics_app
 from ..serving import make_runner
@@ -90,6 +91,7 @@ def run_worker(
         return loop.run_until_complete(_serve(settings, sockets, ready_fd, metrics_sockets))
     finally:
         loop.close()
+        flush_logs()  # the last access lines: the worker leaves by os._exit, without atexit
 
 
 def new_loop() -> asyncio.AbstractEventLoop:

@@ -34,7 +34,7 @@ from ..settings import SETTINGS
 from .idle import IdleDeadline
 from .result import RelayResult
 from .usage_filter import UsageChunkFilter
-from .usage_sniffer import UsageSniffer, model_in, usage_in
+from .usage_sniffer import UsageSniffer, model_in, usage_in, whole_json_answer
 
 log = logging.getLogger("gateway.relay")
 
@@ -117,13 +117,16 @@ async def relay(
             )
         finally:
             result.usage = getattr(stream_translator, "usage", None)
-    if sniff_model:
-        result.model = model_in(answer.first_chunk)  # the body was streamed, never parsed
     if answer.ended and answer.content_type != EVENT_STREAM:
         # The whole (small) body came with the first read: one write, with a length
         # (an event stream keeps its stream headers, however short).
-        result.usage = usage_in(answer.first_chunk)
+        usage, model = whole_json_answer(answer.first_chunk)
+        result.usage = usage
+        if sniff_model:
+            result.model = model  # the request's body was streamed, never parsed
         return web.Response(status=status, headers=headers, body=answer.first_chunk)
+    if sniff_model:
+        result.model = model_in(answer.first_chunk)  # the body was streamed, never parsed
     return await _relay_bytes(
         request, answer, result, headers, idle_timeout, anthropic, in_flight, watch_finish, usage_filter
     )

@@ -96,6 +96,37 @@ def usage_in(data: bytes) -> Usage | None:
     return _merged(_object_at(data, first_at + length), last)
 
 
+# A whole JSON answer up to this size is parsed once (about 1 us for a chat answer)
+# rather than searched; a larger one (an embeddings answer) is searched from its end.
+WHOLE_JSON_PARSED = 64 * 1024
+
+
+def whole_json_answer(body: bytes) -> tuple[Usage | None, str | None]:
+    """The usage and the model of a whole JSON answer: its top-level ``usage`` (or
+    Gemini's ``usageMetadata``) and ``model`` (``modelVersion``), read with one parse
+    of a small body; :func:`usage_in` and :func:`model_in` when the body is large, not
+    a JSON object, or does not carry them at its top level."""
+    found: Any = None
+    if len(body) <= WHOLE_JSON_PARSED:
+        try:
+            found = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+    if type(found) is not dict:
+        return usage_in(body), model_in(body)
+    counts = found.get("usage")
+    if type(counts) is not dict:
+        counts = found.get("usageMetadata")
+    usage = Usage.from_any(counts) if type(counts) is dict else None
+    model = found.get("model")
+    if type(model) is not str:
+        model = found.get("modelVersion")
+    return (
+        usage if usage is not None else usage_in(body),
+        model[:200] if type(model) is str and model else model_in(body),
+    )
+
+
 def model_in(first_chunk: bytes) -> str | None:
     """The model an answer names near its start (its first event, or a JSON answer's
     ``model`` key), or None."""

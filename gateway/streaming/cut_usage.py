@@ -12,6 +12,9 @@ the access line and metrics report the same counts.
   input estimate), which only a request whose key has token limits carries.
 
 Nothing is estimated for a stream that sent nothing (the request alone is charged).
+The request's input estimate comes with the usage filter, which only a key with token
+limits gets: for other requests (never charged) a cut translated stream whose provider
+had not reported its input logs an input of 0, its output estimated all the same.
 """
 
 from __future__ import annotations

@@ -20,6 +20,8 @@ from gateway.settings import Settings
 from gateway.store.runtime import STORE_RUNTIME
 from tests.fakes.anthropic import FakeAnthropic, sse, stream_events
 from tests.fakes.bedrock import ACCESS_KEY, SECRET_KEY, FakeBedrock, Script
+from tests.fakes.google import API_KEY_PREFIX as GEMINI_KEY_PREFIX
+from tests.fakes.google import FakeGemini
 from tests.keys.test_limits_wiring import charged, until
 from tests.keys.test_wiring import ADMIN, ADMIN_KEY, settled
 from tests.test_metrics import scrape
@@ -72,6 +74,14 @@ async def fake_anthropic(aiohttp_server):
 @pytest.fixture
 async def fake_bedrock(aiohttp_server):
     fake = FakeBedrock(region=REGION)
+    server = await aiohttp_server(fake.app())
+    fake.url = str(server.make_url("")).rstrip("/")
+    return fake
+
+
+@pytest.fixture
+async def fake_gemini(aiohttp_server):
+    fake = FakeGemini()
     server = await aiohttp_server(fake.app())
     fake.url = str(server.make_url("")).rstrip("/")
     return fake
@@ -174,6 +184,21 @@ async def test_a_bedrock_stream_cut_short_is_charged_the_estimated_input_and_the
     assert (today["requests"], today["input_tokens"], today["output_tokens"]) == (1, ESTIMATED_INPUT, output)
     assert logged["estimated"] is True and (logged["input"], logged["output"]) == (ESTIMATED_INPUT, output)
     await assert_metrics(client, "bedrock", ESTIMATED_INPUT, output)
+
+
+@pytest.mark.parametrize("deltas", [2, 5])
+async def test_a_gemini_stream_that_ends_before_its_finish_is_charged_its_prompt_count_and_the_deltas(
+    admin, gateway, client, fake_gemini, access_lines, deltas
+):
+    headers = await limited_key(admin, gateway, "google", key=GEMINI_KEY_PREFIX + "0123456789", custom_host=fake_gemini.url)
+    fake_gemini.end_after = deltas  # one word per event, each with usageMetadata.promptTokenCount; no finishReason
+    await stream_until(client, headers, "gemini-2.0-flash", "", leave=False)
+    today, logged = await charged_usage(client, gateway, access_lines, 200)
+    output = output_estimate(CLAUDE_PIECES[:deltas])  # the same echo, one word per event
+    # Gemini's prompt count (5: its fake counts a word per word and one per part), not the estimate (6).
+    assert (today["requests"], today["input_tokens"], today["output_tokens"]) == (1, 5, output)
+    assert logged["estimated"] is True and (logged["input"], logged["output"]) == (5, output)
+    await assert_metrics(client, "google", 5, output)
 
 
 async def test_a_whole_translated_stream_is_charged_the_providers_usage_not_an_estimate(

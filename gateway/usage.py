@@ -19,7 +19,8 @@ Providers count tokens in three dialects:
 :class:`Usage` always means what OpenAI means: ``input`` is every input token,
 ``cache_read`` and ``cache_write`` are the parts of it read from or written to a
 prompt cache, ``output`` is every output token and ``reasoning`` the part of it spent
-thinking. A count the provider did not report is 0.
+thinking. A count the provider did not report is 0. ``estimated``: the counts are the
+gateway's estimate of a stream cut short before its usage (``streaming/cut_usage.py``).
 """
 
 from __future__ import annotations
@@ -37,20 +38,24 @@ class Usage:
     cache_read: int = 0
     cache_write: int = 0
     reasoning: int = 0
+    estimated: bool = False
 
     @property
     def total(self) -> int:
         return self.input + self.output
 
     def fields(self) -> dict[str, int]:
-        """For a log line: the counts, under short names."""
-        return {
+        """For a log line: the counts, under short names (``estimated`` only when true)."""
+        fields = {
             "input": self.input,
             "output": self.output,
             "cache_read": self.cache_read,
             "cache_write": self.cache_write,
             "reasoning": self.reasoning,
         }
+        if self.estimated:
+            fields["estimated"] = True
+        return fields
 
     @classmethod
     def from_openai(cls, usage: Mapping[str, Any]) -> Usage:

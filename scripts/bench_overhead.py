@@ -17,8 +17,10 @@ Prints one table; stops everything.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -205,6 +207,7 @@ def main() -> int:
             targets[LIMITS_TARGET] = f"http://{HOST}:{limits_port}/v1/chat/completions"
             target_headers[LIMITS_TARGET] = limits_headers
             pids[LIMITS_TARGET] = limited.pid
+            redis_reads = functools.partial(redis_stat, redis_port, "total_reads_processed")
         bodies = {"small": chat_body(0), f"{args.large_kb} KB": chat_body(args.large_kb * 1024)}
         scripts = {}
         for name, body in bodies.items():
@@ -223,6 +226,7 @@ def main() -> int:
         # three targets alike instead of whichever ran at the wrong moment.
         runs: dict[tuple, list[dict]] = {}
         cpu: dict[tuple, float] = {}
+        reads: dict[tuple, int] = {}  # the limits row: reads Redis made (its round trips)
         for round_ in range(args.rounds):
             for body_name in bodies:
                 for conns in connections:
@@ -232,9 +236,12 @@ def main() -> int:
                         lua = scripts[body_name, target][0]
                         key = target, body_name, conns
                         before = benchlib.cpu_seconds_tree(pids[target]) if pids[target] else 0.0
+                        reads_before = redis_reads() if target == LIMITS_TARGET else 0
                         runs.setdefault(key, []).append(wrk(url, lua, conns, args.duration / args.rounds, load_cpus))
                         if pids[target]:
                             cpu[key] = cpu.get(key, 0.0) + benchlib.cpu_seconds_tree(pids[target]) - before
+                        if target == LIMITS_TARGET:
+                            reads[key] = reads.get(key, 0) + redis_reads() - reads_before
         results = {key: merge(r) for key, r in runs.items()}
         rows = []
         for target in targets:
@@ -266,10 +273,31 @@ def main() -> int:
             print(f"{body} body: with a rate limit counted in Redis, throughput at {most} connections = {ratio:.0%} "
                   "of the same gateway without limits")
             # CPU per request barely depends on a noisy neighbour; at saturation throughput is its inverse.
-            keyed, limited = cpu_per_request[KEYS_TARGET, body, most], cpu_per_request[LIMITS_TARGET, body, most]
-            print(f"{body} body: CPU per request with the Redis rate limit {limited * 1e6:.0f} us, without "
-                  f"{keyed * 1e6:.0f} us: it keeps {keyed / limited:.0%} of the throughput per core")
+            for conns in connections:
+                key = body, conns
+                keyed, limited = cpu_per_request[KEYS_TARGET, *key], cpu_per_request[LIMITS_TARGET, *key]
+                requests = results[LIMITS_TARGET, *key]["requests"]
+                print(f"{body} body, {conns} connections: CPU per request with the Redis rate limit {limited * 1e6:.0f} us, "
+                      f"without {keyed * 1e6:.0f} us: it keeps {keyed / limited:.0%} of the throughput per core; "
+                      f"Redis reads per request {reads[LIMITS_TARGET, *key] / requests:.2f}")
     return 0
+
+
+def redis_stat(port: int, name: str) -> int:
+    """One counter of the Redis server's INFO stats (total_reads_processed: the reads it
+    made, so the round trips clients made to it)."""
+    with socket.create_connection((HOST, port), timeout=5) as connection:
+        connection.sendall(b"INFO stats\r\n")
+        reply = b""
+        while b"\r\n" not in reply or len(reply) < reply.index(b"\r\n") + 2 + int(reply[1:reply.index(b"\r\n")]):
+            chunk = connection.recv(65536)  # a bulk string: $LENGTH, then the text
+            if not chunk:
+                break
+            reply += chunk
+    for line in reply.decode().splitlines():
+        if line.startswith(name + ":"):
+            return int(line.split(":", 1)[1])
+    raise RuntimeError(f"{name} not in Redis INFO stats")
 
 
 KEYS_TARGET = "gateway, API key + virtual key"

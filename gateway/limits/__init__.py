@@ -19,7 +19,7 @@ call and charged after it, so the requests in flight when one is crossed are all
 charged: with at most C requests of at most T tokens between admission and charge, the
 count ends at no more than ``limit - 1 + C × T`` (tested through the gateway in
 ``tests/keys/test_limits_overshoot.py``). Request limits never overshoot. A stream cut
-short is charged an estimate of what it streamed (``gateway/streaming/usage_filter.py``).
+short is charged an estimate of what it streamed (``gateway/streaming/cut_usage.py``).
 
 Wiring (``gateway/middlewares/limits.py``), per worker and per request of a key with limits::
 

@@ -31,7 +31,7 @@ from ..limits.responses import limit_error, limit_headers
 from ..routing.records import ROUTED
 from ..settings import SETTINGS
 from ..store.runtime import STORE_RUNTIME
-from ..streaming.usage_filter import NEEDS_USAGE, USAGE_FILTER
+from ..streaming.usage_filter import NEEDS_USAGE
 from ..usage import Usage
 from .keys import CLIENT_KEY
 from .state import is_api_request, state_of
@@ -190,15 +190,6 @@ async def _asked_model(request: web.Request) -> str | None:
     return model if isinstance(model, str) else None
 
 
-def _streamed_estimate(request: web.Request, relayed) -> Usage | None:
-    """A stream that ended without its usage (cut short): what was relayed, estimated
-    (streaming/usage_filter.py); None when nothing was streamed."""
-    counted = request.get(USAGE_FILTER)
-    if counted is None or relayed is None or not relayed.bytes_out:
-        return None
-    return counted.estimated_usage()
-
-
 def charge(request: web.Request, runtime: LimitsRuntime) -> None:
     """Charge the answer's usage (what streamed, for a stream cut short) after the request."""
     admission = request.get(ADMISSION)
@@ -208,9 +199,8 @@ def charge(request: web.Request, runtime: LimitsRuntime) -> None:
     # writes it into the request's state only after this runs.
     routed = request.get(ROUTED)
     relayed = routed.relay if routed is not None else None
-    usage = relayed.usage if relayed is not None else None
-    if usage is None or not usage.total:
-        usage = _streamed_estimate(request, relayed) or usage or Usage()
+    # A stream cut short carries the relay's estimate of what it streamed (streaming/cut_usage.py).
+    usage = (relayed.usage if relayed is not None else None) or Usage()
     provider = (routed.provider if routed is not None else None) or state_of(request).provider or ""
     model = routed.answered_model if routed is not None else None
     cost = runtime.prices.cost(provider, model, usage) if model else None

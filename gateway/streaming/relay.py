@@ -31,6 +31,7 @@ from ..observability.finish import note, watching
 from ..providers.base import ResponseTranslator, StreamTranslator
 from ..response_headers import HeaderAllowList
 from ..settings import SETTINGS
+from .cut_usage import passthrough_cut_usage, translated_cut_usage
 from .idle import IdleDeadline
 from .result import RelayResult
 from .usage_filter import UsageChunkFilter
@@ -91,7 +92,8 @@ async def relay(
     a shutdown's deadline can end it in band. ``watch_finish`` (tracing): note the
     finish reasons in the bytes out, in ``result.finish_reasons``.
     ``usage_filter``: drops the usage event a passthrough stream was asked for by
-    the limits (``usage_filter.py``), after the usage is read.
+    the limits (``usage_filter.py``), after the usage is read; its counts are the
+    usage of a stream cut short (``cut_usage.py``).
     """
     status = answer.status
     headers = client_headers(answer.headers, extra_headers, request.app[SETTINGS].pass_response_headers)
@@ -117,6 +119,8 @@ async def relay(
             )
         finally:
             result.usage = getattr(stream_translator, "usage", None)
+            if result.usage is None and result.bytes_out:  # cut short: what was streamed (cut_usage.py)
+                result.usage = translated_cut_usage(stream_translator, usage_filter)
     if answer.ended and answer.content_type != EVENT_STREAM:
         # The whole (small) body came with the first read: one write, with a length
         # (an event stream keeps its stream headers, however short).
@@ -158,6 +162,8 @@ async def _relay_bytes(
         )
     finally:
         result.usage = sniffer.usage()
+        if result.usage is None and result.bytes_out:  # cut short: what was streamed (cut_usage.py)
+            result.usage = passthrough_cut_usage(usage_filter)
 
 
 async def _relay_translated(

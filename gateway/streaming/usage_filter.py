@@ -22,9 +22,10 @@ itself) that counts what was relayed:
 - input tokens: the characters of the request's message text (and tool definitions)
   divided by 4, rounded up (OpenAI's rule of thumb for English).
 
-Translated streams (Anthropic, Bedrock, Gemini, ...) are charged the input estimate,
-their output only when the provider reported it. A stream that ended with its usage is
-charged that usage, never the estimate.
+Translated streams (Anthropic, Bedrock, Gemini, ...) count their own deltas and take
+the provider's early counts (``streaming/cut_usage.py``); their filter only lends the
+input estimate. A stream that ended with its usage is charged that usage, never the
+estimate.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ class UsageChunkFilter:
 
     def estimated_usage(self) -> Usage:
         """What was streamed, for a stream that ended without its usage."""
-        return Usage(input=self.input_estimate, output=self.deltas)
+        return Usage(input=self.input_estimate, output=self.deltas, estimated=True)
 
 
 # A text delta starts one of these strings; inside a JSON string a quote is escaped,
@@ -141,7 +142,7 @@ def ask_for_stream_usage(request: web.Request, call: Call, route: RouteSpec) -> 
         request[USAGE_FILTER] = UsageChunkFilter(strip=False, input_estimate=estimate)
         return
     if any(get_provider(leaf.target.provider).needs_body(call) for leaf in route.leaves):
-        # Translated answers carry their usage anyway (the filter only estimates).
+        # Translated answers carry their usage (their translator counts a cut one's deltas).
         request[USAGE_FILTER] = UsageChunkFilter(strip=False, input_estimate=estimate)
         return
     call.json = {**call.json, "stream_options": {**(options if isinstance(options, dict) else {}), "include_usage": True}}

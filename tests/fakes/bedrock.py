@@ -13,7 +13,8 @@ The answer is ``script`` (content blocks in Converse form, stop reason, usage); 
 default the model echoes the last user text. Knobs: ``exception_at`` (frame index,
 exception type, message) replaces that frame by an exception frame and ends the
 stream; ``truncate_after`` ends the body after that many frames (no messageStop);
-``gate`` is awaited after the first frame; ``first_frame_sent`` is set after it.
+``gate`` is awaited after the first frame (after frame ``gate_after``, when set);
+``first_frame_sent`` is set after the first frame.
 Unknown models answer 400 ``ValidationException`` as AWS does, and so do the request
 checks of :func:`converse_problem`. A scripted ``toolUse`` of a tool the request did
 not declare is refused (500: a model cannot call it). ``Script.stop_sequence`` is the
@@ -102,6 +103,7 @@ class FakeBedrock:
     truncate_after: int | None = None
     chunk_size: int | None = None
     gate: asyncio.Event | None = None
+    gate_after: int = 0
     first_frame_sent: asyncio.Event = field(default_factory=asyncio.Event)
     raw_stream: list[bytes] | None = None
     raw_repeat: bytes | None = None
@@ -205,8 +207,8 @@ class FakeBedrock:
             await response.write(frame)
             if number == 0:
                 self.first_frame_sent.set()
-                if self.gate is not None:
-                    await self.gate.wait()
+            if number == self.gate_after and self.gate is not None:
+                await self.gate.wait()
         await response.write_eof()
         return response
 

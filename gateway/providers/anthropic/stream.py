@@ -96,6 +96,11 @@ class MessagesEvents:
             return self._start({}) + out
         return out
 
+    def reported_usage(self) -> Usage | None:
+        """The counts so far (a stream cut short): the input from ``message_start``, the
+        output from the latest ``message_delta`` (``message_start`` says 1)."""
+        return Usage.from_anthropic(self._usage) if self._usage else None
+
     def close(self) -> tuple[Any, ...]:
         raise UpstreamBroken(
             "anthropic's stream ended before message_stop: the answer is incomplete",

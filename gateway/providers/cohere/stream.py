@@ -98,6 +98,10 @@ class CohereEvents:
             self._usage = cohere_usage(delta.get("usage"))
         return out
 
+    def reported_usage(self) -> Usage | None:
+        """Cohere counts only in ``message-end`` (a stream cut just after it has them)."""
+        return self._usage if self._ended else None
+
     def close(self) -> tuple[Any, ...]:
         if not self._ended:
             raise UpstreamBroken(

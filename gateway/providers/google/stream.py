@@ -73,6 +73,11 @@ class GeminiEvents:
                 self._candidate(candidate, position, out)
         return out
 
+    def reported_usage(self) -> Usage | None:
+        """The latest ``usageMetadata`` (a stream cut short): the prompt's count, and the
+        candidates' so far when Gemini sent it."""
+        return Usage.from_gemini(self._usage) if self._usage else None
+
     def close(self) -> tuple[Any, ...]:
         if not self._finished or not all(self._finished.values()):
             raise UpstreamBroken(

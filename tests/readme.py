@@ -1,4 +1,4 @@
-"""Reading README.rst's literal blocks, for the tests that run what it documents."""
+"""Reading literal blocks of README.rst and docs/*.rst, for the tests that run what they document."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def literal_blocks(text: str, heading: str) -> list[str]:
-    """The ``::`` blocks of one README section, dedented."""
+    """The ``::`` blocks of one section of a reStructuredText page, dedented."""
     start = text.index(heading + "\n")
     end = re.search(r"\n[^\n]+\n[-~=]{4,}\n", text[start + len(heading) + 1 :])
     section = text[start : start + len(heading) + 1 + end.start()] if end else text[start:]

@@ -45,8 +45,8 @@ def test_optional_files_do_not_fail_the_unit():
     assert loaded and loaded <= defaults
 
 
-def test_readme_example_environment_file_holds_valid_settings():
-    [example] = literal_blocks((REPO / "README.rst").read_text(), "Settings, keys and the environment file")
+def test_documented_example_environment_file_holds_valid_settings():
+    [example] = literal_blocks((REPO / "docs" / "operations.rst").read_text(), "Settings, keys and the environment file")
     environ = {}
     for line in example.splitlines():
         name, _, value = line.lstrip("#").partition("=")

@@ -170,7 +170,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def table(headers: list[str], rows: list[list]) -> str:
-    """A reStructuredText simple table (prints well and pastes into README.rst)."""
+    """A reStructuredText simple table (prints well and pastes into docs/benchmarks.rst)."""
     cells = [[_cell(v) for v in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
     rule = "  ".join("=" * w for w in widths)

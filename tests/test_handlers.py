@@ -19,7 +19,7 @@ async def test_other_methods_are_a_405_naming_the_allowed_ones(client, fake_open
 
 
 async def test_a_405_echoes_neither_the_path_nor_the_method(gateway, fake_openai, auth_headers):
-    """The README promises refusals never echo the path: one may hold an id or a key."""
+    """docs/errors.rst promises refusals never echo the path: one may hold an id or a key."""
     headers = {name: value.encode() for name, value in auth_headers.items()}
     answer = await raw_request(gateway, b"PUT", b"/v1/files/sk-secret-in-the-path", headers)
     assert answer.status == 405

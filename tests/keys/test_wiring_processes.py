@@ -14,7 +14,7 @@ from gateway.store import REFRESH_BOUND_S
 from tests.gateway_process import GatewayProcess
 from tests.keys.test_wiring import ADMIN_KEY, CHAT, PROVIDER_KEY
 
-# The bound is what the README promises; the slack only absorbs a loaded test machine
+# The bound is what docs/keys-and-limits.rst promises; the slack only absorbs a loaded test machine
 # (a poll that starts late), never a missed change, which would take forever.
 SLACK_S = 1.5
 

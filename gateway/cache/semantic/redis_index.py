@@ -13,7 +13,7 @@ hash are skipped when scored.
 
 A fleet with many similar requests per bucket, or larger vectors, wants real vector
 search instead: Redis Stack / Redis 8 (``FT.SEARCH`` with a ``VECTOR`` field), or
-PostgreSQL with pgvector; neither is packaged here (see README.rst).
+PostgreSQL with pgvector; neither is packaged here (see docs/caching.rst).
 """
 
 from __future__ import annotations

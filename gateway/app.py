@@ -15,6 +15,7 @@ from .middlewares.limits import add_limit_headers, limits_context
 from .observability import METRICS, build_metrics, metrics_handler, observability_context
 from .providers.bedrock.lifecycle import aws_credentials_context
 from .providers.vertex.lifecycle import vertex_tokens_context
+from .redis_client import redis_context
 from .settings import SETTINGS, Settings
 from .upstream import session_context
 
@@ -25,6 +26,8 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[SETTINGS] = settings
     app[IN_FLIGHT] = InFlight()
     app.cleanup_ctx.append(session_context(settings))
+    # The worker's one Redis client (limits, cache, semantic index): before its users, closed after them.
+    app.cleanup_ctx.append(redis_context(settings.redis_url, timeout=max(settings.limits_timeout, settings.cache_timeout)))
     app.cleanup_ctx.append(aws_credentials_context)
     app.cleanup_ctx.append(vertex_tokens_context)
     app.cleanup_ctx.append(custom_hosts_context(settings.allowed_custom_hosts, settings.custom_host_cache_size))

@@ -10,7 +10,7 @@ import redis.asyncio as redis_py
 from gateway.limits.counters import Subject
 from gateway.limits.model import parse_limits
 from gateway.limits.redis_backend import RedisCounters
-from gateway.limits.resp import Address, RedisClient, RedisUnavailable, ReplyError, parse_redis_url
+from gateway.redis_client import Address, RedisClient, RedisUnavailable, ReplyError, parse_redis_url
 from tests.redis_server import RedisServer
 
 

@@ -16,6 +16,7 @@ from .middlewares.limits import LIMITS, add_limit_headers, limits_context
 from .observability import METRICS, build_metrics, metrics_handler, observability_context
 from .providers.bedrock.lifecycle import aws_credentials_context
 from .providers.vertex.lifecycle import vertex_tokens_context
+from .redis_client import redis_context
 from .settings import SETTINGS, Settings
 from .store.runtime import STORE_RUNTIME
 from .upstream import session_context
@@ -30,6 +31,8 @@ def create_app(settings: Settings | None = None) -> web.Application:
     # looks them up, and a missing key costs a KeyError raised and caught inside get().
     app[LIMITS] = app[STORE_RUNTIME] = app[RESPONSE_CACHE] = None
     app.cleanup_ctx.append(session_context(settings))
+    # The worker's one Redis client (limits, cache, semantic index): before its users, closed after them.
+    app.cleanup_ctx.append(redis_context(settings.redis_url, timeout=max(settings.limits_timeout, settings.cache_timeout)))
     app.cleanup_ctx.append(aws_credentials_context)
     app.cleanup_ctx.append(vertex_tokens_context)
     app.cleanup_ctx.append(custom_hosts_context(settings.allowed_custom_hosts, settings.custom_host_cache_size))

@@ -193,7 +193,7 @@ def main() -> int:
         if not args.no_keys and not args.no_limits:
             # The same again with a rate limit on the API key (never reached), counted
             # in a Redis on loopback: one admit per request, charges batched, all of one
-            # event-loop turn's commands in one write (gateway/limits/resp.py).
+            # event-loop turn's commands in one write (gateway/redis_client.py).
             redis_port = benchlib.free_port()
             benchlib.need_commands({"redis-server": "redis-server"})
             procs.start(["redis-server", "--port", str(redis_port), "--bind", HOST, "--save", "", "--appendonly", "no",

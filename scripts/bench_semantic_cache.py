@@ -32,7 +32,6 @@ import aiohttp
 import benchlib
 import numpy as np
 import orjson
-import redis.asyncio as aioredis
 from bench_cache import one
 from benchlib import HOST
 
@@ -42,6 +41,7 @@ from gateway.cache.semantic.memory_index import MemoryVectorIndex
 from gateway.cache.semantic.prompt import semantic_query
 from gateway.cache.semantic.redis_index import RedisVectorIndex
 from gateway.cache.semantic.vectors import unit_vector
+from gateway.redis_client import RedisClient
 
 DIMENSIONS = 1536
 PER_BUCKET = 64
@@ -75,7 +75,7 @@ async def pieces(redis_url: str) -> list[list]:
         ["read a 1536-float embeddings answer", median_us(lambda: _first_vector(answer))],
         [f"search {PER_BUCKET} x {DIMENSIONS} in memory", median_us(lambda: memory.search_now("b", question, 0.95))],
     ]
-    client = aioredis.Redis.from_url(redis_url)
+    client = RedisClient(redis_url)  # the gateway's own client
     try:
         fleet = RedisVectorIndex(client, per_bucket=PER_BUCKET)
         for number, vector in enumerate(vectors[:-1]):
@@ -87,7 +87,7 @@ async def pieces(redis_url: str) -> list[list]:
             times.append(time.perf_counter() - started)
         rows.append([f"search {PER_BUCKET} x {DIMENSIONS} in redis (one HGETALL, local)", statistics.median(times) * 1e6])
     finally:
-        await client.aclose()
+        await client.close()
     return rows
 
 

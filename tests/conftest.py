@@ -13,6 +13,7 @@ from gateway.app import create_app
 from gateway.serving import make_runner
 from gateway.settings import Settings
 from tests.fakes.openai import FakeOpenAI
+from tests.redis_server import RedisServer
 
 TEST_KEY = "sk-test-0123456789"
 
@@ -40,6 +41,15 @@ async def make_fake(aiohttp_server):
     yield make
     for fake in fakes:
         fake.released.set()  # let hanging handlers end before the servers close
+
+
+@pytest.fixture
+async def redis_server(tmp_path, unused_tcp_port):
+    """A real redis-server on a free port (a missing one skips, or fails under CI=true)."""
+    server = RedisServer(tmp_path, unused_tcp_port)
+    await server.start()
+    yield server
+    await server.stop()
 
 
 @pytest.fixture

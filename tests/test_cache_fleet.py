@@ -9,15 +9,6 @@ import redis.asyncio as aioredis
 from gateway.cache.redis_store import KEY_PREFIX
 from tests.cache_client import HELLO, config_headers, counting_upstream  # noqa: F401 (the upstream fixture)
 from tests.gateway_process import GatewayProcess
-from tests.redis_server import RedisServer
-
-
-@pytest.fixture
-async def redis_server(tmp_path, unused_tcp_port):
-    server = RedisServer(tmp_path, unused_tcp_port)
-    await server.start()
-    yield server
-    await server.stop()
 
 
 @pytest.fixture

@@ -14,15 +14,6 @@ from gateway.cache.entry import CachedAnswer
 from gateway.cache.redis_store import KEY_PREFIX
 from gateway.settings import Settings
 from tests.cache_client import chat, config_headers, counting_upstream, status_of  # noqa: F401 (the upstream fixture)
-from tests.redis_server import RedisServer
-
-
-@pytest.fixture
-async def redis_server(tmp_path, unused_tcp_port):
-    server = RedisServer(tmp_path, unused_tcp_port)
-    await server.start()
-    yield server
-    await server.stop()
 
 
 @pytest.fixture

@@ -39,14 +39,6 @@ def rpm(value: int) -> list[dict]:
     return [{"type": "requests", "unit": "rpm", "value": value}]
 
 
-@pytest.fixture
-async def redis_server(tmp_path, unused_tcp_port):
-    server = RedisServer(tmp_path, unused_tcp_port)
-    await server.start()
-    yield server
-    await server.stop()
-
-
 @pytest.fixture(params=["embedded", "redis"])
 async def backend(request, tmp_path, unused_tcp_port):
     """``(make_counters(**policy), spec for tests.limits_load)`` for each backend."""

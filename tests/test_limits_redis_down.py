@@ -24,14 +24,6 @@ class Usage:
 
 
 @pytest.fixture
-async def redis_server(tmp_path, unused_tcp_port):
-    server = RedisServer(tmp_path, unused_tcp_port)
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 async def make_counters(redis_server):
     opened = []
 

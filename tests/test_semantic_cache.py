@@ -16,7 +16,6 @@ from gateway.settings import Settings
 from tests.conftest import TEST_KEY, GatewayTestServer
 from tests.fakes.counting import CountingUpstream
 from tests.fakes.embeddings import FakeEmbeddings
-from tests.redis_server import RedisServer
 
 SEMANTIC = {"mode": "semantic", "max_age": 60}
 QUESTION = "What is the capital of France?"
@@ -218,14 +217,6 @@ async def test_a_bad_threshold_is_a_400_naming_the_field(sdk, upstream):
         await ask(sdk, QUESTION)
     assert "config.cache.similarity_threshold" in raised.value.message
     assert upstream.calls == 0
-
-
-@pytest.fixture
-async def redis_server(tmp_path, unused_tcp_port):
-    server = RedisServer(tmp_path, unused_tcp_port)
-    await server.start()
-    yield server
-    await server.stop()
 
 
 async def test_a_fleet_shares_semantic_hits_through_redis(embeddings, upstream, redis_server):

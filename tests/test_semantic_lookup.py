@@ -8,7 +8,6 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
-from redis.exceptions import ConnectionError as RedisConnectionError
 
 from gateway.cache.entry import CachedAnswer
 from gateway.cache.key import cache_key
@@ -21,6 +20,7 @@ from gateway.cache.stores import MemoryStore
 from gateway.config import Target
 from gateway.config.cache import CachePolicy
 from gateway.providers.base import Call
+from gateway.redis_client import RedisUnavailable
 
 pytestmark = pytest.mark.unit
 
@@ -42,13 +42,13 @@ class StubEmbedder:
 
 class BrokenIndex:
     async def search(self, bucket, vector, threshold):
-        raise RedisConnectionError("Connection refused")
+        raise RedisUnavailable("cannot connect: Connection refused")
 
     async def add(self, bucket, key, vector, expires_at):
-        raise RedisConnectionError("Connection refused")
+        raise RedisUnavailable("cannot connect: Connection refused")
 
     async def remove(self, bucket, key):
-        raise RedisConnectionError("Connection refused")
+        raise RedisUnavailable("cannot connect: Connection refused")
 
 
 def query(text: str) -> CacheQuery:
@@ -90,7 +90,7 @@ async def test_a_vector_store_that_fails_is_a_plain_miss_and_one_log_line(caplog
     await lookup.remember(query("a"), entry("answer"))  # stored exactly; the vector is given up
     await lookup.settled()
     [record] = caplog.records
-    assert record.fields["error"] == "ConnectionError" and "refused" not in caplog.text
+    assert record.fields["error"] == "RedisUnavailable" and "refused" not in caplog.text
 
 
 async def test_vectors_kept_between_find_and_remember_are_bounded(monkeypatch):

@@ -1,7 +1,8 @@
 """Cached answers in Redis, shared by a fleet: one ``GET`` per lookup, one ``SET ... EX``
 per answer stored (Redis expires it by itself).
 
-The server is the one ``--redis`` names (the limits' too), under keys ``gw:c:<digest>``;
+The server is the one ``--redis`` names, reached through the worker's one client (the
+limits' too, :mod:`gateway.redis_client`), under keys ``gw:c:<digest>``;
 entries are encoded (:meth:`CachedAnswer.encode`) and compressed above a size. Any
 failure (refused, timed out after ``timeout`` seconds, a damaged entry) is a miss or
 a store given up, and a warning at most once a minute per worker, never an error for
@@ -13,11 +14,7 @@ from __future__ import annotations
 import logging
 import time
 
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
-
+from ..redis_client import RedisClient, RedisUnavailable
 from .entry import COMPRESS_ABOVE, BadEntry, CachedAnswer
 
 log = logging.getLogger("gateway.cache")
@@ -29,14 +26,14 @@ WARN_EVERY_S = 60.0
 class RedisStore:
     remote = True
 
-    def __init__(self, url: str, *, timeout: float, compress_above: int = COMPRESS_ABOVE, max_entry: int) -> None:
-        self._redis = aioredis.Redis.from_url(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),
-            decode_responses=False,
-        )
+    def __init__(
+        self, redis: RedisClient | str, *, timeout: float, compress_above: int = COMPRESS_ABOVE, max_entry: int
+    ) -> None:
+        """``redis``: the app's shared client (closed by its owner), or a URL for a
+        client of this store's own (tests, benchmarks)."""
+        self._owns_client = isinstance(redis, str)
+        self._redis = RedisClient(redis, timeout=timeout) if isinstance(redis, str) else redis
+        self.timeout = timeout  # each call's bound (the client's timer), --cache-timeout
         self.compress_above = compress_above
         self.max_entry = max_entry
         self._warned_at = float("-inf")
@@ -44,9 +41,9 @@ class RedisStore:
 
     async def get(self, key: str) -> CachedAnswer | None:
         try:
-            blob = await self._redis.get(KEY_PREFIX + key)
+            blob = await self._redis.call("GET", KEY_PREFIX + key, timeout=self.timeout)
             return None if blob is None else CachedAnswer.decode(blob)
-        except (RedisError, OSError, BadEntry) as exc:
+        except (RedisUnavailable, TimeoutError, OSError, BadEntry) as exc:
             self._warn("lookup", exc)
             return None
 
@@ -55,8 +52,8 @@ class RedisStore:
         if len(blob) > self.max_entry:
             return
         try:
-            await self._redis.set(KEY_PREFIX + key, blob, ex=ttl)
-        except (RedisError, OSError) as exc:
+            await self._redis.call("SET", KEY_PREFIX + key, blob, "EX", ttl, timeout=self.timeout)
+        except (RedisUnavailable, TimeoutError, OSError) as exc:
             self._warn("store", exc)
 
     def _warn(self, what: str, exc: BaseException) -> None:
@@ -73,4 +70,5 @@ class RedisStore:
         self._warned_at, self._unwarned = now, 0
 
     async def close(self) -> None:
-        await self._redis.aclose()
+        if self._owns_client:
+            await self._redis.close()

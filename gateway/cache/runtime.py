@@ -26,6 +26,7 @@ from aiohttp import web
 
 from ..config import Leaf
 from ..providers.base import Call
+from ..redis_client import REDIS, RedisClient
 from ..settings import Settings
 from ..streaming.result import RelayResult
 from ..streaming.usage_filter import USAGE_FILTER
@@ -153,14 +154,16 @@ def _cache_control(value: str | None) -> tuple[bool, bool]:
     return "no-cache" in directives, "no-store" in directives
 
 
-def open_store(settings: Settings) -> CacheStore | None:
+def open_store(settings: Settings, redis: RedisClient | None = None) -> CacheStore | None:
+    """``redis``: the app's shared client (:data:`gateway.redis_client.REDIS`); without
+    one, a Redis store opens a client of its own."""
     backend = settings.cache_backend
     if backend == "off":
         return None
     if backend == "redis" or (backend == "auto" and settings.redis_url):
         from .redis_store import RedisStore  # only fleets need the client
 
-        return RedisStore(settings.redis_url, timeout=settings.cache_timeout, max_entry=settings.cache_max_entry_size)
+        return RedisStore(redis or settings.redis_url, timeout=settings.cache_timeout, max_entry=settings.cache_max_entry_size)
     return MemoryStore(settings.cache_memory_size, settings.cache_max_entry_size)
 
 
@@ -168,7 +171,7 @@ def cache_context(settings: Settings):
     """cleanup_ctx: the response cache (none with ``--cache-backend off``)."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:
-        store = open_store(settings)
+        store = open_store(settings, app.get(REDIS))  # the worker's one Redis client
         if store is None:
             yield
             return

@@ -10,8 +10,9 @@ Layers, each usable alone:
 - :mod:`.counters`: the async counter interface (admit before the call; charges after it,
   queued and written in batches), with an embedded backend (SQLite, shared by the workers
   of one machine) and a Redis backend (shared by a fleet);
-- :mod:`.resp`: the Redis backend's client: one connection, every command of an
-  event-loop turn in one write;
+- :mod:`gateway.redis_client`: the Redis backend's client (the worker's one, shared
+  with the response cache): one connection, every command of an event-loop turn in
+  one write;
 - :mod:`.responses`: a decision turned into a 429 / 412 error or the remaining-headers.
 
 **The most a budget can overshoot**: token windows and budgets are checked before the

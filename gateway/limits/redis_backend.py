@@ -3,9 +3,10 @@
 ``admit`` is one ``EVALSHA`` of :data:`CHECK_SCRIPT` (read every counter, refuse or charge
 them all; Redis runs a script alone, so concurrent gateways cannot interleave); the
 charges after the answers are batched (:meth:`.LimitCounters.charge_soon`) into one
-``EVALSHA`` of :data:`ADD_SCRIPT` per batch. Commands go through :mod:`.resp`, which
-writes every command of one event-loop turn in one send: a busy worker's admits and
-its batch of charges share a round trip. Scripts are sent by their
+``EVALSHA`` of :data:`ADD_SCRIPT` per batch. Commands go through the worker's one
+:mod:`gateway.redis_client` (the response cache's too), which writes every command of
+one event-loop turn in one send: a busy worker's admits and its batch of charges share
+a round trip. Scripts are sent by their
 SHA-1 and loaded again when the server answers ``NOSCRIPT`` (after a restart or a
 ``SCRIPT FLUSH``). Every counter carries an ``EXPIREAT`` a little after its window or
 period ends; daily usage is kept for ``USAGE_RETENTION_DAYS``.
@@ -22,8 +23,8 @@ import asyncio
 import hashlib
 from collections.abc import Sequence
 
+from ..redis_client import RedisClient, RedisUnavailable, ReplyError, encode
 from .counters import Add, Check, CountersUnavailable, DailyAdd, LimitCounters
-from .resp import RedisClient, RedisUnavailable, ReplyError, encode
 
 # KEYS: the counters. ARGV: limit, charge, expire_at (0: never) for each.
 CHECK_SCRIPT = """
@@ -80,28 +81,32 @@ return out
 
 
 class RedisCounters(LimitCounters):
-    bounds_its_calls = True  # the client's timer per write (resp.py)
+    bounds_its_calls = True  # the client's timer per write (gateway/redis_client.py)
 
-    def __init__(self, url: str, *, prefix: str = "gw:", **policy) -> None:
+    def __init__(self, redis: RedisClient | str, *, prefix: str = "gw:", **policy) -> None:
+        """``redis``: the app's shared client (closed by its owner), or a URL for a
+        client of this object's own (the CLI, tests)."""
         super().__init__(**policy)
         self.prefix = prefix
-        self._redis = RedisClient(url, timeout=self.timeout)
+        self._owns_client = isinstance(redis, str)
+        self._redis = RedisClient(redis, timeout=self.timeout) if isinstance(redis, str) else redis
         self._scripts = {text: hashlib.sha1(text.encode()).hexdigest() for text in (CHECK_SCRIPT, ADD_SCRIPT)}
         # The encoded check command per plan (a plan's counters and limits hold for its minute).
         self._commands: dict[int, tuple[Sequence[Check], bytes]] = {}
 
     async def _close_backend(self) -> None:
-        await self._redis.close()
+        if self._owns_client:
+            await self._redis.close()
 
     async def _eval(self, script: str, keys: Sequence[str], args: Sequence[int | str]):
         try:
             try:
-                return await self._redis.call("EVALSHA", self._scripts[script], len(keys), *keys, *args)
+                return await self._redis.call("EVALSHA", self._scripts[script], len(keys), *keys, *args, timeout=self.timeout)
             except ReplyError as exc:
                 if not str(exc).startswith("NOSCRIPT"):
                     raise
-                await self._redis.call("SCRIPT", "LOAD", script)
-                return await self._redis.call("EVALSHA", self._scripts[script], len(keys), *keys, *args)
+                await self._redis.call("SCRIPT", "LOAD", script, timeout=self.timeout)
+                return await self._redis.call("EVALSHA", self._scripts[script], len(keys), *keys, *args, timeout=self.timeout)
         except RedisUnavailable as exc:
             raise CountersUnavailable(f"redis: {exc}") from exc
 
@@ -117,12 +122,12 @@ class RedisCounters(LimitCounters):
             cached = self._commands[id(checks)] = (checks, encode(tuple(args)))
         try:
             try:
-                reply = await self._redis.call_encoded(cached[1])
+                reply = await self._redis.call_encoded(cached[1], self.timeout)
             except ReplyError as exc:
                 if not str(exc).startswith("NOSCRIPT"):
                     raise
-                await self._redis.call("SCRIPT", "LOAD", CHECK_SCRIPT)
-                reply = await self._redis.call_encoded(cached[1])
+                await self._redis.call("SCRIPT", "LOAD", CHECK_SCRIPT, timeout=self.timeout)
+                reply = await self._redis.call_encoded(cached[1], self.timeout)
         except RedisUnavailable as exc:
             raise CountersUnavailable(f"redis: {exc}") from exc
         return reply[0], reply[1:]  # integers already
@@ -142,7 +147,7 @@ class RedisCounters(LimitCounters):
 
     async def _read_usage(self, scope: str, days: Sequence[str]) -> dict[str, dict[str, int]]:
         try:  # sent in one write (one event-loop turn)
-            replies = await asyncio.gather(*(self._redis.call("HGETALL", self._usage_key(scope, day)) for day in days))
+            replies = await asyncio.gather(*(self._redis.call("HGETALL", self._usage_key(scope, day), timeout=self.timeout) for day in days))
         except RedisUnavailable as exc:
             raise CountersUnavailable(f"redis: {exc}") from exc
         return {

@@ -28,6 +28,7 @@ from ..limits.factory import open_counters
 from ..limits.model import Limits, LimitsError, parse_limits
 from ..limits.pricing import PriceTable, load_price_table
 from ..limits.responses import limit_error, limit_headers
+from ..redis_client import REDIS
 from ..routing.records import ROUTED
 from ..settings import SETTINGS
 from ..store.runtime import STORE_RUNTIME
@@ -108,7 +109,8 @@ async def limits_context(app: web.Application) -> AsyncIterator[None]:
     if app.get(STORE_RUNTIME) is None:  # limits live on stored keys
         yield
         return
-    runtime = LimitsRuntime(open_counters(settings, os.environ), load_price_table(settings.pricing_file))
+    counters = open_counters(settings, os.environ, app.get(REDIS))  # the worker's one Redis client
+    runtime = LimitsRuntime(counters, load_price_table(settings.pricing_file))
     runtime.webhook_url = settings.alert_webhook_url
     if runtime.webhook_url:
         runtime.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WEBHOOK_TIMEOUT_S))

@@ -12,7 +12,6 @@ import pytest
 
 from tests.gateway_process import GatewayProcess
 from tests.keys.test_wiring import ADMIN_KEY, CHAT, PROVIDER_KEY
-from tests.redis_server import RedisServer
 
 L = 5
 
@@ -27,14 +26,6 @@ def base_args(tmp_path) -> list[str]:
         "--master-key-file", str(tmp_path / "master.key"),
         "--limits-db", str(tmp_path / "limits.sqlite3"),
     ]
-
-
-@pytest.fixture
-async def redis_server(tmp_path, unused_tcp_port):
-    server = RedisServer(tmp_path, unused_tcp_port)
-    await server.start()
-    yield server
-    await server.stop()
 
 
 async def limited_key(gateway: GatewayProcess, fake_openai, limits: dict) -> dict:

@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
-from redis.exceptions import RedisError
 
 from ...limits.counters import ThrottledLog
+from ...redis_client import RedisUnavailable
 from ..entry import CachedAnswer
 from ..lookup import CacheQuery, Found, SimpleLookup
 from ..status import MISS, SEMANTIC_HIT, SEMANTIC_MISS
@@ -101,7 +101,7 @@ class SemanticLookup:
         bucket = self._bucket(query, split.rest)
         try:
             match = await self.index.search(bucket, vector, threshold_of(query.policy.options, self.threshold))
-        except (RedisError, OSError) as exc:
+        except (RedisUnavailable, TimeoutError, OSError) as exc:
             self._failed("search", exc)
             return NOT_COMPARED
         if match is not None:
@@ -152,13 +152,13 @@ class SemanticLookup:
     async def _add(self, bucket: str, key: str, vector: np.ndarray, expires_at: float) -> None:
         try:
             await self.index.add(bucket, key, vector, expires_at)
-        except (RedisError, OSError) as exc:
+        except (RedisUnavailable, TimeoutError, OSError) as exc:
             self._failed("write", exc)
 
     async def _forget(self, bucket: str, key: str) -> None:
         try:
             await self.index.remove(bucket, key)
-        except (RedisError, OSError) as exc:
+        except (RedisUnavailable, TimeoutError, OSError) as exc:
             self._failed("removal", exc)
 
     def _failed(self, operation: str, exc: BaseException) -> None:

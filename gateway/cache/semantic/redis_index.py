@@ -18,13 +18,12 @@ PostgreSQL with pgvector; neither is packaged here (see docs/caching.rst).
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 import time
 
 import numpy as np
-import redis.asyncio as aioredis
-from redis.exceptions import NoScriptError
 
+from ...redis_client import RedisClient, Script
 from .memory_index import Match
 from .vectors import decode_records, encode_record
 
@@ -60,15 +59,19 @@ return 1
 
 
 class RedisVectorIndex:
-    """Buckets as Redis hashes; every method may raise ``redis.exceptions.RedisError``
-    (or a timeout), which the caller answers as a miss."""
+    """Buckets as Redis hashes, through the worker's one client; every method may raise
+    :class:`~gateway.redis_client.RedisUnavailable` or ``TimeoutError`` (past
+    ``timeout``), which the caller answers as a miss."""
 
-    def __init__(self, redis: aioredis.Redis, *, per_bucket: int, prefix: str = "gw:sc:", clock=time.time) -> None:
+    def __init__(
+        self, redis: RedisClient, *, per_bucket: int, prefix: str = "gw:sc:", clock=time.time, timeout: float | None = None
+    ) -> None:
         self._redis = redis
         self.per_bucket = per_bucket
         self.prefix = prefix
         self._clock = clock
-        self._sha = hashlib.sha1(ADD_SCRIPT.encode()).hexdigest()
+        self.timeout = timeout  # each call's bound (--cache-timeout); None: the client's
+        self._add_script = Script(ADD_SCRIPT)
 
     def hash_key(self, bucket: str) -> str:
         # Both keys of a bucket in one hash slot ({...}): the script runs on Redis Cluster too.
@@ -78,14 +81,14 @@ class RedisVectorIndex:
         return f"{self.prefix}{{{bucket}}}:e"
 
     async def search(self, bucket: str, vector: np.ndarray, threshold: float) -> Match | None:
-        entries = await self._redis.hgetall(self.hash_key(bucket))
-        if not entries:
+        reply = await self._redis.call("HGETALL", self.hash_key(bucket), timeout=self.timeout)
+        if not reply:
             return None
-        fields = list(entries)
-        records = decode_records(entries.values(), vector.shape[0])
+        fields, values = reply[0::2], reply[1::2]  # field, value, field, value...
+        records = decode_records(values, vector.shape[0])
         if len(records) != len(fields):  # some written for other dimensions: keep the rest aligned
             size = records.dtype.itemsize
-            fields = [field for field, value in entries.items() if len(value) == size]
+            fields = [field for field, value in zip(fields, values, strict=True) if len(value) == size]
         if not len(records):
             return None
         scores = records["vector"] @ vector
@@ -102,13 +105,10 @@ class RedisVectorIndex:
         ttl_ms = max(1, int((expires_at - now) * 1000))
         keys = (self.hash_key(bucket), self.order_key(bucket))
         args = (key, encode_record(vector, expires_at), ttl_ms, self.per_bucket, repr(now), repr(expires_at))
-        try:
-            await self._redis.evalsha(self._sha, 2, *keys, *args)
-        except NoScriptError:
-            await self._redis.eval(ADD_SCRIPT, 2, *keys, *args)
+        await self._add_script.run(self._redis, keys, args, timeout=self.timeout)
 
     async def remove(self, bucket: str, key: str) -> None:
-        async with self._redis.pipeline(transaction=False) as pipe:  # one round trip
-            pipe.hdel(self.hash_key(bucket), key)
-            pipe.zrem(self.order_key(bucket), key)
-            await pipe.execute()
+        await asyncio.gather(  # one event-loop turn: one write, one round trip
+            self._redis.call("HDEL", self.hash_key(bucket), key, timeout=self.timeout),
+            self._redis.call("ZREM", self.order_key(bucket), key, timeout=self.timeout),
+        )

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import redis.asyncio as aioredis
 from aiohttp import web
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
+from ...redis_client import REDIS
 from ...settings import Settings
 from ...upstream import TRANSPORT
 from ..runtime import RESPONSE_CACHE
@@ -43,16 +41,10 @@ def semantic_cache_context(settings: Settings):
             lambda: store_view(app),
             timeout=settings.semantic_cache_timeout,
         )
-        redis = None
-        if cache.store.remote:
-            redis = aioredis.Redis.from_url(
-                settings.redis_url,
-                socket_timeout=settings.cache_timeout,
-                socket_connect_timeout=settings.cache_timeout,
-                retry=Retry(NoBackoff(), 0),
-                decode_responses=False,
+        if cache.store.remote:  # the worker's one Redis client, the cache's and the limits'
+            index = RedisVectorIndex(
+                app[REDIS], per_bucket=settings.semantic_cache_per_bucket, clock=cache.now, timeout=settings.cache_timeout
             )
-            index = RedisVectorIndex(redis, per_bucket=settings.semantic_cache_per_bucket, clock=cache.now)
         else:
             index = MemoryVectorIndex(
                 per_bucket=settings.semantic_cache_per_bucket, max_bytes=settings.semantic_cache_vectors_size, clock=cache.now
@@ -63,7 +55,5 @@ def semantic_cache_context(settings: Settings):
             yield
         finally:
             await lookup.settled()
-            if redis is not None:
-                await redis.aclose()
 
     return context

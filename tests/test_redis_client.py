@@ -10,7 +10,7 @@ import redis.asyncio as redis_py
 from gateway.limits.counters import Subject
 from gateway.limits.model import parse_limits
 from gateway.limits.redis_backend import RedisCounters
-from gateway.limits.resp import Address, RedisClient, RedisUnavailable, ReplyError, parse_redis_url
+from gateway.redis_client import Address, RedisClient, RedisUnavailable, ReplyError, parse_redis_url
 from tests.redis_server import RedisServer
 
 
@@ -73,3 +73,54 @@ async def test_a_password_and_a_database_from_the_url(server):
     finally:
         await counters.close()
         await check.aclose()
+
+
+async def test_each_caller_is_bounded_by_its_own_timeout(redis_server):
+    """The cache's --cache-timeout and the limits' --limits-timeout on one connection:
+    a hung server fails each command at its caller's bound, not the client's."""
+    client = RedisClient(redis_server.url, timeout=30)
+    try:
+        await client.call("PING")
+        redis_server.pause()
+        async with asyncio.timeout(10):  # the client's own 30 s would hang the test
+            results = await asyncio.gather(
+                client.call("GET", "cache", timeout=0.1),
+                client.call("GET", "limits", timeout=0.3),
+                return_exceptions=True,
+            )
+        assert [str(result) for result in results] == [
+            "no answer from Redis within 0.1 s",
+            "no answer from Redis within 0.3 s",
+        ]
+        assert all(isinstance(result, TimeoutError) for result in results)
+        redis_server.resume()
+        assert await client.call("PING", timeout=5) == b"PONG"  # the late replies were dropped in step
+    finally:
+        redis_server.resume()
+        await client.close()
+
+
+async def test_waiting_for_a_connection_is_bounded_by_the_callers_timeout(unused_tcp_port):
+    """A server that accepts but never answers AUTH: the caller gives up at its own bound."""
+    accepted = asyncio.Event()
+    writers = []
+
+    async def silent(reader, writer):
+        writers.append(writer)
+        accepted.set()
+        await reader.read()  # never answers; returns when the client hangs up
+
+    server = await asyncio.start_server(silent, "127.0.0.1", unused_tcp_port)
+    client = RedisClient(f"redis://:pw@127.0.0.1:{unused_tcp_port}/0", timeout=30)
+    try:
+        async with asyncio.timeout(10):
+            with pytest.raises(TimeoutError):
+                await client.call("GET", "k", timeout=0.1)
+        assert accepted.is_set()
+    finally:
+        await client.close()
+        server.close()
+        for writer in writers:
+            writer.close()
+            await writer.wait_closed()
+        await server.wait_closed()

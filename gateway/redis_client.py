@@ -1,17 +1,25 @@
-"""A small Redis client for the limit counters: one connection, commands pipelined.
+"""The worker's Redis client: one connection, commands pipelined, shared by every user.
+
+One client per app (:func:`redis_context`, ``app[REDIS]``) serves the limit counters,
+the response cache and the semantic cache's vectors, so a worker holds one connection
+to the ``--redis`` server, whoever calls. Each caller bounds its own commands
+(``timeout=``: ``--limits-timeout``, ``--cache-timeout``) and keeps its own failure
+policy.
 
 Every command issued during one turn of the event loop goes out in one ``write``, and
 replies are handed back in order (Redis answers a connection's commands in the order
 it received them), so N concurrent requests cost one send and one receive instead of
 N of each, and no pool checkout. Replies are parsed by hiredis (C). Every command is
-bounded by ``timeout``: one timer per write fails the commands of that write still
-unanswered when it fires (instead of arming a timer per command).
+bounded by its caller's ``timeout``: one timer per write and per distinct timeout fails
+the commands of that write still unanswered when it fires (instead of arming a timer
+per command).
 
 Why not redis-py: measured on the limit counters' calls (``scripts/bench_limits.py``,
 admit + charge per request on loopback), redis-py cost ~190 µs CPU per request (~175
 with hiredis): a pool checkout, command packing through its encoder, a stream write
 (one ``send`` system call) and an ``asyncio.timeout`` per command. This client does
-what the counters need and nothing else: ``redis://``, ``rediss://`` and ``unix://``
+what its callers need and nothing else (any command; :class:`Script` for
+``EVALSHA`` with a reload on ``NOSCRIPT``): ``redis://``, ``rediss://`` and ``unix://``
 URLs with a user, password and database; no retries (a check-and-charge whose reply was
 lost may have charged), no cluster.
 
@@ -21,12 +29,15 @@ A lost connection fails the commands waiting on it; the next command reconnects.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import ssl
 from collections import deque
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import hiredis
+from aiohttp import web
 
 # Commands waiting for a reply, beyond which a hung server is not queued more work.
 MAX_WAITING = 10_000
@@ -94,13 +105,15 @@ class _Connection(asyncio.Protocol):
         self._waiting: deque[asyncio.Future] = deque()
         self._out: list[bytes] = []
         self._sent: list[asyncio.Future] = []  # the futures of the commands in _out
+        # Those bounded by another timeout than the client's, by timeout.
+        self._sent_within: dict[float, list[asyncio.Future]] = {}
         self._transport: asyncio.Transport | None = None
         self.lost = False
 
     def connection_made(self, transport) -> None:
         self._transport = transport
 
-    def send(self, command: bytes) -> asyncio.Future:
+    def send(self, command: bytes, timeout: float | None = None) -> asyncio.Future:
         if self.lost:
             raise RedisUnavailable("connection lost")
         if len(self._waiting) >= MAX_WAITING:
@@ -110,15 +123,22 @@ class _Connection(asyncio.Protocol):
         if not self._out:  # the first command of this turn: write them all at its end
             self._loop.call_soon(self._flush)
         self._out.append(command)
-        self._sent.append(future)
+        if timeout is None or timeout == self._timeout:
+            self._sent.append(future)
+        else:
+            self._sent_within.setdefault(timeout, []).append(future)
         return future
 
     def _flush(self) -> None:
         out, self._out = self._out, []
         sent, self._sent = self._sent, []
+        within, self._sent_within = self._sent_within, {}
         if not self.lost:
             self._transport.write(b"".join(out) if len(out) > 1 else out[0])
-            self._loop.call_later(self._timeout, _give_up, sent, self._timeout)
+            if sent:
+                self._loop.call_later(self._timeout, _give_up, sent, self._timeout)
+            for timeout, futures in within.items():
+                self._loop.call_later(timeout, _give_up, futures, timeout)
 
     def data_received(self, data: bytes) -> None:
         self._reader.feed(data)
@@ -154,34 +174,39 @@ def _give_up(sent: list[asyncio.Future], timeout: float) -> None:
 
 
 class RedisClient:
-    """``await client.call("EVALSHA", sha, 1, key, ...)`` → the decoded reply (ints,
-    bytes, lists); raises :class:`RedisUnavailable` (or :class:`ReplyError`)."""
+    """``await client.call("GET", key, timeout=0.25)`` → the decoded reply (ints, bytes,
+    lists); raises :class:`RedisUnavailable` (or :class:`ReplyError`), or
+    ``TimeoutError`` past ``timeout`` (the client's own when None)."""
 
     def __init__(self, url: str, *, timeout: float = 1.0) -> None:
         self.address = parse_redis_url(url)
-        self.timeout = timeout  # for connecting, and for each command
+        self.timeout = timeout  # for connecting, and for each command that names none
         self._connection: _Connection | None = None
         self._connecting: asyncio.Future | None = None
 
-    async def call(self, *args) -> object:
+    async def call(self, *args, timeout: float | None = None) -> object:
         connection = self._connection
         if connection is None or connection.lost:
-            connection = await self._connected()
-        return await connection.send(encode(args))
+            connection = await self._connected(timeout)
+        return await connection.send(encode(args), timeout)
 
-    async def call_encoded(self, command: bytes) -> object:
+    async def call_encoded(self, command: bytes, timeout: float | None = None) -> object:
         """:meth:`call` with the command already in RESP (:func:`encode`)."""
         connection = self._connection
         if connection is None or connection.lost:
-            connection = await self._connected()
-        return await connection.send(command)
+            connection = await self._connected(timeout)
+        return await connection.send(command, timeout)
 
-    async def _connected(self) -> _Connection:
-        """One connection attempt at a time; concurrent callers share it."""
+    async def _connected(self, timeout: float | None = None) -> _Connection:
+        """One connection attempt at a time; concurrent callers share it, each waiting
+        at most its own timeout."""
         if self._connecting is None:
             self._connecting = asyncio.ensure_future(self._connect())
             self._connecting.add_done_callback(self._connect_done)
-        return await asyncio.shield(self._connecting)
+        if timeout is None or timeout >= self.timeout:
+            return await asyncio.shield(self._connecting)
+        async with asyncio.timeout(timeout):
+            return await asyncio.shield(self._connecting)
 
     def _connect_done(self, attempt: asyncio.Future) -> None:
         self._connecting = None
@@ -227,3 +252,41 @@ class RedisClient:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+class Script:
+    """A Lua script called by its SHA-1 (``EVALSHA``), loaded again when the server
+    answers ``NOSCRIPT`` (after a restart or a ``SCRIPT FLUSH``)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.sha = hashlib.sha1(text.encode()).hexdigest()
+
+    async def run(self, client: RedisClient, keys: Sequence[str], args: Sequence, *, timeout: float | None = None):
+        try:
+            return await client.call("EVALSHA", self.sha, len(keys), *keys, *args, timeout=timeout)
+        except ReplyError as exc:
+            if not str(exc).startswith("NOSCRIPT"):
+                raise
+        await client.call("SCRIPT", "LOAD", self.text, timeout=timeout)
+        return await client.call("EVALSHA", self.sha, len(keys), *keys, *args, timeout=timeout)
+
+
+REDIS = web.AppKey("redis", RedisClient)
+
+
+def redis_context(url: str | None, *, timeout: float):
+    """cleanup_ctx (before its users': it closes after them): the worker's one client
+    of ``--redis``, connected at its first command; none without a URL."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        if not url:
+            yield
+            return
+        client = app[REDIS] = RedisClient(url, timeout=timeout)
+        try:
+            yield
+        finally:
+            await client.close()
+
+    return context

@@ -14,8 +14,12 @@ from gateway.app import create_app
 from gateway.serving import make_runner
 from gateway.settings import Settings
 from gateway.store.runtime import STORE_RUNTIME
+from tests.fakes.anthropic import FakeAnthropic
+from tests.fakes.bedrock import FakeBedrock
+from tests.fakes.google import FakeGemini
 from tests.fakes.openai import FakeOpenAI
 from tests.keys.admin_setup import ADMIN_KEY
+from tests.providers.bedrock.samples import REGION
 
 TEST_KEY = "sk-test-0123456789"
 
@@ -25,6 +29,30 @@ async def fake_openai(aiohttp_server):
     fake = FakeOpenAI()
     server = await aiohttp_server(fake.app())
     fake.url = str(server.make_url("/v1"))
+    return fake
+
+
+@pytest.fixture
+async def fake_anthropic(aiohttp_server):
+    fake = FakeAnthropic()
+    server = await aiohttp_server(fake.app())
+    fake.url = str(server.make_url("/v1"))
+    return fake
+
+
+@pytest.fixture
+async def fake_bedrock(aiohttp_server):
+    fake = FakeBedrock(region=REGION)
+    server = await aiohttp_server(fake.app())
+    fake.url = str(server.make_url("")).rstrip("/")
+    return fake
+
+
+@pytest.fixture
+async def fake_gemini(aiohttp_server):
+    fake = FakeGemini()
+    server = await aiohttp_server(fake.app())
+    fake.url = str(server.make_url("")).rstrip("/")
     return fake
 
 

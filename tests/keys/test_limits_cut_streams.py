@@ -18,9 +18,8 @@ from gateway.providers.anthropic.stream import ChatStreamTranslator
 from gateway.settings import Settings
 from gateway.store.runtime import STORE_RUNTIME
 from tests.fakes.anthropic import FakeAnthropic, sse, stream_events
-from tests.fakes.bedrock import ACCESS_KEY, SECRET_KEY, FakeBedrock, Script
+from tests.fakes.bedrock import ACCESS_KEY, SECRET_KEY, Script
 from tests.fakes.google import API_KEY_PREFIX as GEMINI_KEY_PREFIX
-from tests.fakes.google import FakeGemini
 from tests.keys.admin_setup import ADMIN, settled, store_settings
 from tests.keys.test_limits_wiring import charged, until
 from tests.test_metrics import scrape
@@ -45,30 +44,6 @@ def output_estimate(pieces: list[str]) -> int:
 @pytest.fixture
 def settings(tmp_path) -> Settings:
     return store_settings(tmp_path, limits_db=str(tmp_path / "limits.sqlite3"), alert_webhook_url=None)
-
-
-@pytest.fixture
-async def fake_anthropic(aiohttp_server):
-    fake = FakeAnthropic()
-    server = await aiohttp_server(fake.app())
-    fake.url = str(server.make_url("/v1"))
-    return fake
-
-
-@pytest.fixture
-async def fake_bedrock(aiohttp_server):
-    fake = FakeBedrock(region=REGION)
-    server = await aiohttp_server(fake.app())
-    fake.url = str(server.make_url("")).rstrip("/")
-    return fake
-
-
-@pytest.fixture
-async def fake_gemini(aiohttp_server):
-    fake = FakeGemini()
-    server = await aiohttp_server(fake.app())
-    fake.url = str(server.make_url("")).rstrip("/")
-    return fake
 
 
 async def limited_key(admin, gateway, provider: str, **credentials) -> dict[str, str]:

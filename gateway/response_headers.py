@@ -17,23 +17,18 @@ import re
 
 from .hop_by_hop import HOP_BY_HOP
 
-PASSED_NAMES = frozenset(
+# Request ids: OpenAI and most OpenAI-compatible APIs, Anthropic, Bedrock, Azure.
+REQUEST_ID_HEADERS = frozenset(
+    {"x-request-id", "request-id", "x-amzn-requestid", "apim-request-id", "x-ms-request-id", "x-ms-client-request-id"}
+)
+# Retry hints: the OpenAI and Anthropic SDKs read the first three; Azure's own.
+RETRY_HINT_HEADERS = frozenset({"retry-after", "retry-after-ms", "x-should-retry", "x-ms-retry-after-ms"})
+
+PASSED_NAMES = REQUEST_ID_HEADERS | RETRY_HINT_HEADERS | frozenset(
     {
         # The body, as the client receives it (aiohttp decodes it and the gateway frames it).
         "content-type",
         "content-disposition",  # file downloads (/v1/files/{id}/content)
-        # Request ids: OpenAI and most OpenAI-compatible APIs, Anthropic, Bedrock, Azure.
-        "x-request-id",
-        "request-id",
-        "x-amzn-requestid",
-        "apim-request-id",
-        "x-ms-request-id",
-        "x-ms-client-request-id",
-        # Retry hints: the OpenAI and Anthropic SDKs read these three; Azure's own.
-        "retry-after",
-        "retry-after-ms",
-        "x-should-retry",
-        "x-ms-retry-after-ms",
         "x-ms-region",
         # Bedrock's error type (``ValidationException:...``), read by AWS SDKs.
         "x-amzn-errortype",

@@ -52,6 +52,38 @@ async def one(session, url, headers, body) -> tuple[float, float, str | None]:
     return overhead, (time.perf_counter() - started) * 1000, status
 
 
+async def measure(session, cases: dict[str, tuple], gateways: dict[str, int], args) -> list[list]:
+    """Each case ``(gateway, headers, make_body, expected cache status or None)`` in turn, for
+    ``args.rounds`` rounds of ``args.requests`` in all: a table row a case."""
+    results = {name: ([], []) for name in cases}
+    per_round = max(1, args.requests // args.rounds)
+    for _ in range(args.rounds):
+        for name, (where, case_headers, make_body, expected) in cases.items():
+            url = f"http://{HOST}:{gateways[where]}/v1/chat/completions"
+            for _ in range(per_round):
+                overhead, total, status = await one(session, url, case_headers, make_body())
+                if expected is not None and status != expected:
+                    raise SystemExit(f"{name}: expected {expected}, got {status}")
+                results[name][0].append(overhead)
+                results[name][1].append(total)
+    return [
+        [name, statistics.median(overheads), benchlib.percentile(overheads, 99), statistics.median(totals), len(overheads)]
+        for name, (overheads, totals) in results.items()
+    ]
+
+
+def start_upstream_and_redis(processes: benchlib.Processes, directory: str) -> tuple[int, int]:
+    """The fake upstream and a throwaway redis-server (no persistence), on free ports: their ports."""
+    redis_server = shutil.which("redis-server")
+    if redis_server is None:
+        raise SystemExit("redis-server is not installed (apt-get install redis-server)")
+    upstream_port, redis_port = benchlib.free_port(), benchlib.free_port()
+    processes.start([sys.executable, "scripts/fake_upstream.py", str(upstream_port), "--gap-ms", "0"], port=upstream_port)
+    processes.start([redis_server, "--port", str(redis_port), "--bind", HOST, "--dir", directory, "--save", "",
+                     "--appendonly", "no"], port=redis_port, stdout=subprocess.DEVNULL)
+    return upstream_port, redis_port
+
+
 async def run(args, gateways: dict[str, int], upstream_port: int) -> list[list]:
     headers = benchlib.gateway_headers(upstream_port)
     cached = {**headers, "x-portkey-config": CACHE_CONFIG}
@@ -73,8 +105,6 @@ async def run(args, gateways: dict[str, int], upstream_port: int) -> list[list]:
         "miss, redis": ("redis", cached, new_body, "MISS"),
         "hit, redis": ("redis", cached, lambda: same, "HIT"),
     }
-    results = {name: ([], []) for name in cases}
-    per_round = max(1, args.requests // args.rounds)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
         for gateway, port in gateways.items():  # warm up; store the hits' answers
             url = f"http://{HOST}:{port}/v1/chat/completions"
@@ -83,20 +113,7 @@ async def run(args, gateways: dict[str, int], upstream_port: int) -> list[list]:
                     for _ in range(20):
                         await one(session, url, case_headers, body())
         await asyncio.sleep(0.2)  # Redis stores in the background: let the warm-up land
-        for _ in range(args.rounds):
-            for name, (where, case_headers, body, expected) in cases.items():
-                url = f"http://{HOST}:{gateways[where]}/v1/chat/completions"
-                for _ in range(per_round):
-                    overhead, total, status = await one(session, url, case_headers, body())
-                    if expected is not None and status != expected:
-                        raise SystemExit(f"{name}: expected {expected}, got {status}")
-                    results[name][0].append(overhead)
-                    results[name][1].append(total)
-    rows = []
-    for name, (overheads, totals) in results.items():
-        rows.append([name, statistics.median(overheads), benchlib.percentile(overheads, 99),
-                     statistics.median(totals), len(overheads)])
-    return rows
+        return await measure(session, cases, gateways, args)
 
 
 def main() -> None:
@@ -104,15 +121,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000, help="per case")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    redis_server = shutil.which("redis-server")
-    if redis_server is None:
-        raise SystemExit("redis-server is not installed (apt-get install redis-server)")
     with benchlib.Processes() as processes, tempfile.TemporaryDirectory() as directory:
-        upstream_port, redis_port = benchlib.free_port(), benchlib.free_port()
-        processes.start([sys.executable, "scripts/fake_upstream.py", str(upstream_port), "--gap-ms", "0"],
-                        port=upstream_port)
-        processes.start([redis_server, "--port", str(redis_port), "--bind", HOST, "--dir", directory, "--save", "",
-                         "--appendonly", "no"], port=redis_port, stdout=subprocess.DEVNULL)
+        upstream_port, redis_port = start_upstream_and_redis(processes, directory)
         gateways = {"memory": benchlib.free_port(), "redis": benchlib.free_port()}
         for name, port in gateways.items():
             command = benchlib.gateway_args(port)

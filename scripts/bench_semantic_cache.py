@@ -21,10 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 
@@ -32,7 +29,7 @@ import aiohttp
 import benchlib
 import numpy as np
 import orjson
-from bench_cache import one
+from bench_cache import measure, one, start_upstream_and_redis
 from benchlib import HOST
 
 from gateway.cache.semantic.bucket import bucket_id
@@ -112,8 +109,6 @@ async def through_gateways(args, gateways: dict[str, int], upstream_port: int) -
         cases[f"simple miss, {where}"] = (where, simple, new_word, "MISS")
         cases[f"semantic miss, {where}"] = (where, semantic, new_word, "SEMANTIC MISS")
         cases[f"semantic hit, {where}"] = (where, semantic, same_word, "SEMANTIC HIT")
-    results = {name: ([], []) for name in cases}
-    per_round = max(1, args.requests // args.rounds)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
         for port in gateways.values():  # the hits' answer, and a full bucket for the misses
             url = f"http://{HOST}:{port}/v1/chat/completions"
@@ -121,19 +116,7 @@ async def through_gateways(args, gateways: dict[str, int], upstream_port: int) -
             for _ in range(PER_BUCKET):
                 await one(session, url, semantic, new_word())
         await asyncio.sleep(0.3)  # Redis stores in the background: let the warm-up land
-        for _ in range(args.rounds):
-            for name, (where, case_headers, make_body, expected) in cases.items():
-                url = f"http://{HOST}:{gateways[where]}/v1/chat/completions"
-                for _ in range(per_round):
-                    overhead, total, status = await one(session, url, case_headers, make_body())
-                    if status != expected:
-                        raise SystemExit(f"{name}: expected {expected}, got {status}")
-                    results[name][0].append(overhead)
-                    results[name][1].append(total)
-    return [
-        [name, statistics.median(o), benchlib.percentile(o, 99), statistics.median(t), len(o)]
-        for name, (o, t) in results.items()
-    ]
+        return await measure(session, cases, gateways, args)
 
 
 def main() -> None:
@@ -141,16 +124,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000, help="per case")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    redis_server = shutil.which("redis-server")
-    if redis_server is None:
-        raise SystemExit("redis-server is not installed (apt-get install redis-server)")
     with benchlib.Processes() as processes, tempfile.TemporaryDirectory() as directory:
-        upstream_port, redis_port = benchlib.free_port(), benchlib.free_port()
+        upstream_port, redis_port = start_upstream_and_redis(processes, directory)
         redis_url = f"redis://{HOST}:{redis_port}/0"
-        processes.start([sys.executable, "scripts/fake_upstream.py", str(upstream_port), "--gap-ms", "0"],
-                        port=upstream_port)
-        processes.start([redis_server, "--port", str(redis_port), "--bind", HOST, "--dir", directory, "--save", "",
-                         "--appendonly", "no"], port=redis_port, stdout=subprocess.DEVNULL)
         embeddings = orjson.dumps({"provider": "openai", "api_key": "sk-bench", "model": "text-embedding-3-small",
                                    "custom_host": f"http://{HOST}:{upstream_port}/v1"}).decode()
         gateways = {"memory": benchlib.free_port(), "redis": benchlib.free_port()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import openai
+import portkey_ai
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -12,7 +13,13 @@ from aiohttp.test_utils import TestServer
 from gateway.app import create_app
 from gateway.serving import make_runner
 from gateway.settings import Settings
+from gateway.store.runtime import STORE_RUNTIME
+from tests.fakes.anthropic import FakeAnthropic
+from tests.fakes.bedrock import FakeBedrock
+from tests.fakes.google import FakeGemini
 from tests.fakes.openai import FakeOpenAI
+from tests.keys.admin_setup import ADMIN_KEY
+from tests.providers.bedrock.samples import REGION
 from tests.redis_server import RedisServer
 
 TEST_KEY = "sk-test-0123456789"
@@ -23,6 +30,30 @@ async def fake_openai(aiohttp_server):
     fake = FakeOpenAI()
     server = await aiohttp_server(fake.app())
     fake.url = str(server.make_url("/v1"))
+    return fake
+
+
+@pytest.fixture
+async def fake_anthropic(aiohttp_server):
+    fake = FakeAnthropic()
+    server = await aiohttp_server(fake.app())
+    fake.url = str(server.make_url("/v1"))
+    return fake
+
+
+@pytest.fixture
+async def fake_bedrock(aiohttp_server):
+    fake = FakeBedrock(region=REGION)
+    server = await aiohttp_server(fake.app())
+    fake.url = str(server.make_url("")).rstrip("/")
+    return fake
+
+
+@pytest.fixture
+async def fake_gemini(aiohttp_server):
+    fake = FakeGemini()
+    server = await aiohttp_server(fake.app())
+    fake.url = str(server.make_url("")).rstrip("/")
     return fake
 
 
@@ -79,6 +110,20 @@ async def gateway(settings):
 @pytest.fixture
 async def client(aiohttp_client, gateway):
     return await aiohttp_client(gateway)
+
+
+@pytest.fixture
+async def admin(gateway):
+    """The admin API through the portkey-ai SDK (settings from ``tests.keys.admin_setup.store_settings``)."""
+    client = portkey_ai.AsyncPortkey(api_key=ADMIN_KEY, base_url=str(gateway.make_url("/v1")), max_retries=0)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+def view(gateway):
+    """This worker's view of the store."""
+    return gateway.app[STORE_RUNTIME].view
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from gateway.cache import RESPONSE_CACHE, Found
 from gateway.settings import Settings
 from tests.cache_client import CACHE, HELLO, chat, config_headers, counting_upstream, status_of  # noqa: F401 (the upstream fixture)
 from tests.conftest import TEST_KEY
-from tests.fakes.anthropic import FakeAnthropic
 
 
 async def test_an_identical_request_is_answered_from_the_cache_byte_for_byte(client, upstream):
@@ -278,14 +277,6 @@ async def test_the_memory_store_keeps_within_its_bytes(client, upstream, gateway
     oldest, _ = await chat(client, headers, messages=[{"role": "user", "content": "question 0"}])
     assert (status_of(latest), status_of(oldest)) == ("HIT", "MISS")
 
-
-
-@pytest.fixture
-async def fake_anthropic(aiohttp_server):
-    fake = FakeAnthropic()
-    server = await aiohttp_server(fake.app())
-    fake.url = str(server.make_url("/v1"))
-    return fake
 
 
 @pytest.mark.parametrize(("path", "stream"), [("/v1/chat/completions", True), ("/v1/chat/completions", False),

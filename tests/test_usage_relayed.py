@@ -12,7 +12,7 @@ from aiohttp import web
 from gateway.usage import Usage
 from tests.fakes.cohere import API_KEY_PREFIX as COHERE_KEY_PREFIX
 from tests.providers.cohere.conftest import COHERE_KEY, fake_cohere  # noqa: F401 (fixture)
-from tests.providers.google.conftest import GEMINI_KEY, fake_gemini, gemini_headers  # noqa: F401 (fixtures)
+from tests.providers.google.conftest import GEMINI_KEY, gemini_headers  # noqa: F401 (a fixture)
 from tests.test_usage import GEMINI_EXPECTED, GEMINI_METADATA, GEMINI_SSE
 
 assert COHERE_KEY.startswith(COHERE_KEY_PREFIX)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..hop_by_hop import HOP_BY_HOP
+from ..response_headers import REQUEST_ID_HEADERS, RETRY_HINT_HEADERS
 from ..streaming.result import RelayResult
 from .entry import CachedAnswer
 
@@ -20,16 +21,8 @@ LIVE_CALL_HEADERS = HOP_BY_HOP | {
     "content-length",
     "date",
     "server",
-    "x-request-id",
-    "request-id",
-    "x-amzn-requestid",
-    "apim-request-id",
-    "x-ms-request-id",
-    "x-ms-client-request-id",
-    "retry-after",
-    "retry-after-ms",
-    "x-should-retry",
-    "x-ms-retry-after-ms",
+    *REQUEST_ID_HEADERS,  # this call's, not the replay's
+    *RETRY_HINT_HEADERS,
     "openai-processing-ms",
     "x-amzn-bedrock-invocation-latency",
     "x-gateway-overhead-ms",

@@ -259,20 +259,7 @@ class Metrics:
             add(self.rejections, (state.error_code,))
         usage = state.usage
         if usage is not None:
-            tokens = self._tokens.get((provider, model))
-            if tokens is None:
-                tokens = self._tokens[provider, model] = [0, 0, 0, 0, 0, 0.0]
-            tokens[0] += usage.input
-            tokens[1] += usage.output
-            tokens[2] += usage.cache_read
-            tokens[3] += usage.cache_write
-            tokens[4] += usage.reasoning
-            if self._prices is not None and state.model is not None:
-                price = self._price(provider, state.model)
-                if price is not None:
-                    uncached = max(usage.input - usage.cache_read - usage.cache_write, 0)
-                    tokens[5] += (uncached * price[0] + usage.output * price[1]
-                                  + usage.cache_read * price[2] + usage.cache_write * price[3])
+            self._count_usage(self._tokens, (provider, model), usage, provider, state.model)
 
     def key_finished(self, api_key: str | None, virtual_key: str | None, state, status: int) -> None:
         """The request by key names (called by the context middleware when ``key_labels``)."""
@@ -280,18 +267,21 @@ class Metrics:
         keys = (self.api_key_names(api_key), self.virtual_key_names(virtual_key))
         add(self.key_requests, (*keys, _STATUS_CLASS.get(status) or status_class(status)))
         usage = state.usage
-        if usage is None:
-            return
-        tokens = self._key_tokens.get(keys)
+        if usage is not None:
+            self._count_usage(self._key_tokens, keys, usage, state.provider or NONE, state.model)
+
+    def _count_usage(self, totals: dict, key: tuple, usage, provider: str, model: str | None) -> None:
+        """Add an answer's five token counts, and their cost where priced, to ``totals[key]``."""
+        tokens = totals.get(key)
         if tokens is None:
-            tokens = self._key_tokens[keys] = [0, 0, 0, 0, 0, 0.0]
+            tokens = totals[key] = [0, 0, 0, 0, 0, 0.0]
         tokens[0] += usage.input
         tokens[1] += usage.output
         tokens[2] += usage.cache_read
         tokens[3] += usage.cache_write
         tokens[4] += usage.reasoning
-        if self._prices is not None and state.model is not None:
-            price = self._price(state.provider or NONE, state.model)
+        if self._prices is not None and model is not None:
+            price = self._price(provider, model)
             if price is not None:
                 uncached = max(usage.input - usage.cache_read - usage.cache_write, 0)
                 tokens[5] += (uncached * price[0] + usage.output * price[1]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 
 import orjson
-import portkey_ai
 import pytest
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
@@ -19,11 +18,10 @@ from gateway.providers.anthropic.stream import ChatStreamTranslator
 from gateway.settings import Settings
 from gateway.store.runtime import STORE_RUNTIME
 from tests.fakes.anthropic import FakeAnthropic, sse, stream_events
-from tests.fakes.bedrock import ACCESS_KEY, SECRET_KEY, FakeBedrock, Script
+from tests.fakes.bedrock import ACCESS_KEY, SECRET_KEY, Script
 from tests.fakes.google import API_KEY_PREFIX as GEMINI_KEY_PREFIX
-from tests.fakes.google import FakeGemini
+from tests.keys.admin_setup import ADMIN, settled, store_settings
 from tests.keys.test_limits_wiring import charged, until
-from tests.keys.test_wiring import ADMIN, ADMIN_KEY, settled
 from tests.test_metrics import scrape
 
 ANTHROPIC_KEY = "sk-ant-test-0123456789"
@@ -45,46 +43,7 @@ def output_estimate(pieces: list[str]) -> int:
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
-    (tmp_path / "admin.key").write_text(ADMIN_KEY + "\n")
-    (tmp_path / "master.key").write_text("a master key of more than thirty-two bytes, for tests\n")
-    return Settings(
-        store=str(tmp_path / "state" / "gateway.db"),
-        admin_key_file=str(tmp_path / "admin.key"),
-        master_key_file=str(tmp_path / "master.key"),
-        limits_db=str(tmp_path / "limits.sqlite3"),
-        alert_webhook_url=None,
-    )
-
-
-@pytest.fixture
-async def admin(gateway):
-    client = portkey_ai.AsyncPortkey(api_key=ADMIN_KEY, base_url=str(gateway.make_url("/v1")), max_retries=0)
-    yield client
-    await client.close()
-
-
-@pytest.fixture
-async def fake_anthropic(aiohttp_server):
-    fake = FakeAnthropic()
-    server = await aiohttp_server(fake.app())
-    fake.url = str(server.make_url("/v1"))
-    return fake
-
-
-@pytest.fixture
-async def fake_bedrock(aiohttp_server):
-    fake = FakeBedrock(region=REGION)
-    server = await aiohttp_server(fake.app())
-    fake.url = str(server.make_url("")).rstrip("/")
-    return fake
-
-
-@pytest.fixture
-async def fake_gemini(aiohttp_server):
-    fake = FakeGemini()
-    server = await aiohttp_server(fake.app())
-    fake.url = str(server.make_url("")).rstrip("/")
-    return fake
+    return store_settings(tmp_path, limits_db=str(tmp_path / "limits.sqlite3"), alert_webhook_url=None)
 
 
 async def limited_key(admin, gateway, provider: str, **credentials) -> dict[str, str]:

@@ -10,14 +10,13 @@ import time
 
 import openai
 import orjson
-import portkey_ai
 import pytest
 from aiohttp import web
 
 from gateway.middlewares.limits import LIMITS
 from gateway.settings import Settings
-from gateway.store.runtime import STORE_RUNTIME
-from tests.keys.test_wiring import ADMIN, ADMIN_KEY, CHAT, PROVIDER_KEY, post_chat, settled
+from tests.keys.admin_setup import ADMIN, settled, store_settings
+from tests.keys.test_wiring import CHAT, PROVIDER_KEY, post_chat
 
 # "hello there" → 2 prompt tokens; "You said: hello there" → 4 completion tokens.
 TOKENS_PER_CALL = 6
@@ -25,27 +24,7 @@ TOKENS_PER_CALL = 6
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
-    (tmp_path / "admin.key").write_text(ADMIN_KEY + "\n")
-    (tmp_path / "master.key").write_text("a master key of more than thirty-two bytes, for tests\n")
-    return Settings(
-        store=str(tmp_path / "state" / "gateway.db"),
-        admin_key_file=str(tmp_path / "admin.key"),
-        master_key_file=str(tmp_path / "master.key"),
-        limits_db=str(tmp_path / "limits.sqlite3"),
-        alert_webhook_url=None,
-    )
-
-
-@pytest.fixture
-async def admin(gateway):
-    client = portkey_ai.AsyncPortkey(api_key=ADMIN_KEY, base_url=str(gateway.make_url("/v1")), max_retries=0)
-    yield client
-    await client.close()
-
-
-@pytest.fixture
-def view(gateway):
-    return gateway.app[STORE_RUNTIME].view
+    return store_settings(tmp_path, limits_db=str(tmp_path / "limits.sqlite3"), alert_webhook_url=None)
 
 
 async def charged(gateway) -> None:

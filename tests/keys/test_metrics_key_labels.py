@@ -11,7 +11,8 @@ import pytest
 
 from gateway.settings import Settings
 from tests.fakes.openai import MODEL
-from tests.keys.test_wiring import ADMIN_KEY, PROVIDER_KEY, admin, post_chat, settled, view  # noqa: F401 (fixtures)
+from tests.keys.admin_setup import ADMIN_KEY, settled, store_settings
+from tests.keys.test_wiring import PROVIDER_KEY, post_chat
 from tests.test_metrics import scrape, value
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello there"}]}
@@ -19,23 +20,12 @@ SLUG = "team-openai-7f3a"
 VK_NAME = "Team OpenAI (prod)"
 
 
-def key_settings(tmp_path, **metrics) -> Settings:
-    (tmp_path / "admin.key").write_text(ADMIN_KEY + "\n")
-    (tmp_path / "master.key").write_text("a master key of more than thirty-two bytes, for tests\n")
-    return Settings(
-        store=str(tmp_path / "state" / "gateway.db"),
-        admin_key_file=str(tmp_path / "admin.key"),
-        master_key_file=str(tmp_path / "master.key"),
-        **metrics,
-    )
-
-
 @pytest.fixture
 def settings(tmp_path, request) -> Settings:
-    return key_settings(tmp_path, **getattr(request, "param", {"metrics_key_labels": True, "metrics_max_keys": 2}))
+    return store_settings(tmp_path, **getattr(request, "param", {"metrics_key_labels": True, "metrics_max_keys": 2}))
 
 
-async def keys_and_traffic(admin, view, client, fake_openai) -> list[str]:  # noqa: F811
+async def keys_and_traffic(admin, view, client, fake_openai) -> list[str]:
     await admin.virtual_keys.create(name=VK_NAME, provider="openai", key=PROVIDER_KEY, slug=SLUG, custom_host=fake_openai.url)
     keys = []
     for name in ("svc-a", "svc-b", "svc-c"):
@@ -50,7 +40,7 @@ async def keys_and_traffic(admin, view, client, fake_openai) -> list[str]:  # no
     return keys
 
 
-async def test_requests_tokens_and_cost_by_key_names(admin, view, client, fake_openai):  # noqa: F811
+async def test_requests_tokens_and_cost_by_key_names(admin, view, client, fake_openai):
     keys = await keys_and_traffic(admin, view, client, fake_openai)
     samples = await scrape(client)
     for name in ("svc-a", "svc-b"):
@@ -69,7 +59,7 @@ async def test_requests_tokens_and_cost_by_key_names(admin, view, client, fake_o
 
 
 @pytest.mark.parametrize("settings", [{}], indirect=True)
-async def test_off_by_default_no_key_series(admin, view, client, fake_openai):  # noqa: F811
+async def test_off_by_default_no_key_series(admin, view, client, fake_openai):
     await keys_and_traffic(admin, view, client, fake_openai)
     samples = await scrape(client)
     assert value(samples, "gateway_requests_total", route="/v1/chat/completions", provider="openai",

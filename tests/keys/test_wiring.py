@@ -11,46 +11,20 @@ import portkey_ai
 import pytest
 
 from gateway.settings import Settings
-from gateway.store.runtime import STORE_RUNTIME
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.bedrock import ACCESS_KEY, SECRET_KEY, FakeBedrock
 from tests.fakes.openai import FakeOpenAI
+from tests.keys.admin_setup import ADMIN, ADMIN_KEY, settled, store_settings  # noqa: F401 (ADMIN_KEY: imported from here)
 
-ADMIN_KEY = "admin-key-0123456789abcdef"
 PROVIDER_KEY = "sk-test-provider-secret-0123456789abcdef"
 ANTHROPIC_KEY = "sk-ant-test-stored-0123456789"
 OTHER_PROVIDER_KEY = "sk-test-rotated-secret-9876543210fedcba"
-ADMIN = {"x-portkey-api-key": ADMIN_KEY}
 CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hello there"}]}
 
 
 @pytest.fixture
 def settings(tmp_path, store_url) -> Settings:
-    (tmp_path / "admin.key").write_text(ADMIN_KEY + "\n")
-    (tmp_path / "master.key").write_text("a master key of more than thirty-two bytes, for tests\n")
-    return Settings(
-        store=store_url,
-        admin_key_file=str(tmp_path / "admin.key"),
-        master_key_file=str(tmp_path / "master.key"),
-    )
-
-
-@pytest.fixture
-async def admin(gateway):
-    client = portkey_ai.AsyncPortkey(api_key=ADMIN_KEY, base_url=str(gateway.make_url("/v1")), max_retries=0)
-    yield client
-    await client.close()
-
-
-@pytest.fixture
-def view(gateway):
-    return gateway.app[STORE_RUNTIME].view
-
-
-async def settled(view) -> None:
-    """Wait until this worker's view has the store's latest version (the admin write woke it)."""
-    version = await view.store.version()
-    await view.wait_until(lambda v: v.current.version == version, timeout=5)
+    return store_settings(tmp_path, store_url)
 
 
 async def new_key(admin, view, **fields) -> str:

@@ -6,17 +6,8 @@ import anthropic
 import pytest
 
 from tests.conftest import openai_sdk
-from tests.fakes.anthropic import FakeAnthropic
 
 ANTHROPIC_KEY = "sk-ant-test-0123456789"
-
-
-@pytest.fixture
-async def fake_anthropic(aiohttp_server):
-    fake = FakeAnthropic()
-    server = await aiohttp_server(fake.app())
-    fake.url = str(server.make_url("/v1"))
-    return fake
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import anthropic
 import pytest
 
 from tests.conftest import openai_sdk
-from tests.fakes.bedrock import ACCESS_KEY, SECRET_KEY, FakeBedrock
+from tests.fakes.bedrock import ACCESS_KEY, SECRET_KEY
 from tests.providers.bedrock.samples import REGION
 
 
@@ -31,14 +31,6 @@ def no_ambient_aws(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-
-
-@pytest.fixture
-async def fake_bedrock(aiohttp_server):
-    fake = FakeBedrock(region=REGION)
-    server = await aiohttp_server(fake.app())
-    fake.url = str(server.make_url("")).rstrip("/")
-    return fake
 
 
 @pytest.fixture

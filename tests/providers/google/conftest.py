@@ -5,17 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import openai_sdk
-from tests.fakes.google import API_KEY_PREFIX, FakeGemini
+from tests.fakes.google import API_KEY_PREFIX
 
 GEMINI_KEY = API_KEY_PREFIX + "0123456789"
-
-
-@pytest.fixture
-async def fake_gemini(aiohttp_server):
-    fake = FakeGemini()
-    server = await aiohttp_server(fake.app())
-    fake.url = str(server.make_url("")).rstrip("/")
-    return fake
 
 
 @pytest.fixture

@@ -7,18 +7,10 @@ import json
 import pytest
 
 from tests.conftest import openai_sdk
-from tests.fakes.bedrock import ACCESS_KEY, SECRET_KEY, FakeBedrock
+from tests.fakes.bedrock import ACCESS_KEY, SECRET_KEY
 from tests.providers.bedrock.samples import MODEL as BEDROCK_MODEL
 from tests.providers.bedrock.samples import REGION
 from tests.providers.google.conftest import GEMINI_KEY
-
-
-@pytest.fixture
-async def fake_bedrock(aiohttp_server):
-    fake = FakeBedrock(region=REGION)
-    server = await aiohttp_server(fake.app())
-    fake.url = str(server.make_url("")).rstrip("/")
-    return fake
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import anthropic
 import pytest
 
 from tests.conftest import TEST_KEY
-from tests.providers.google.conftest import GEMINI_KEY, fake_gemini  # noqa: F401, F811 (a fixture)
+from tests.providers.google.conftest import GEMINI_KEY
 
 
 def anthropic_sdk(gateway, api_key: str, headers: dict[str, str]) -> anthropic.AsyncAnthropic:
@@ -27,7 +27,7 @@ async def claude_to_openai(gateway, fake_openai):
 
 
 @pytest.fixture
-async def claude_to_gemini(gateway, fake_gemini):  # noqa: F811
+async def claude_to_gemini(gateway, fake_gemini):
     client = anthropic_sdk(gateway, GEMINI_KEY, {"x-portkey-provider": "google", "x-portkey-custom-host": fake_gemini.url})
     yield client
     await client.close()

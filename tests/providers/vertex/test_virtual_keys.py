@@ -16,12 +16,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from gateway.settings import Settings
-from gateway.store.runtime import STORE_RUNTIME
+from tests.keys.admin_setup import ADMIN, ADMIN_KEY, settled, store_settings
 from tests.keys.test_cli_admin import gateway_cli
 from tests.providers.vertex.conftest import EMAIL, KEY_ID, PROJECT, service_account_json
 
-ADMIN_KEY = "admin-key-0123456789abcdef"
-ADMIN = {"x-portkey-api-key": ADMIN_KEY}
 GEMINI = "gemini-2.5-flash"
 CHAT = {"model": GEMINI, "messages": [{"role": "user", "content": "Hello there"}]}
 OTHER_EMAIL = "rotated@fake-project-1.iam.gserviceaccount.com"
@@ -30,23 +28,7 @@ OTHER_KEY_ID = "fedcba9876543210"
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
-    (tmp_path / "admin.key").write_text(ADMIN_KEY + "\n")
-    (tmp_path / "master.key").write_text("a master key of more than thirty-two bytes, for tests\n")
-    return Settings(
-        store=str(tmp_path / "state" / "gateway.db"),
-        admin_key_file=str(tmp_path / "admin.key"),
-        master_key_file=str(tmp_path / "master.key"),
-    )
-
-
-@pytest.fixture
-def view(gateway):
-    return gateway.app[STORE_RUNTIME].view
-
-
-async def settled(view) -> None:
-    version = await view.store.version()
-    await view.wait_until(lambda v: v.current.version == version, timeout=5)
+    return store_settings(tmp_path)
 
 
 def marker(account: dict) -> str:

@@ -209,16 +209,26 @@ class LimitCounters:
         adds = [(key, tokens, expire_at) for key, expire_at in plan.token_counters] if tokens else []
         if cost_nano:
             adds += [(key, cost_nano, expire_at) for key, expire_at in plan.credit_counters]
-        counts = (
-            ("requests", 1), ("input", usage.input), ("output", usage.output), ("cache_read", usage.cache_read),
-            ("cache_write", usage.cache_write), ("reasoning", usage.reasoning), ("cost_nano", cost_nano),
-            ("unpriced", int(cost is None)),
-        )
-        amounts = tuple((name, value) for name, value in counts if value)
+        # The day's non-zero amounts, in USAGE_FIELDS order (no generator: this runs per answer).
+        amounts = [("requests", 1)]
+        if usage.input:
+            amounts.append(("input", usage.input))
+        if usage.output:
+            amounts.append(("output", usage.output))
+        if usage.cache_read:
+            amounts.append(("cache_read", usage.cache_read))
+        if usage.cache_write:
+            amounts.append(("cache_write", usage.cache_write))
+        if usage.reasoning:
+            amounts.append(("reasoning", usage.reasoning))
+        if cost_nano:
+            amounts.append(("cost_nano", cost_nano))
+        if cost is None:
+            amounts.append(("unpriced", 1))
         if cost is None and tokens and (not_logged := self._unpriced_log.due()) is not None:
             log.warning("usage without a price: tokens counted, cost unknown", extra={"fields": {
                 "scopes": [s.scope for s in subjects], "tokens": tokens, "not_logged_since": not_logged}})
-        return _Charge(adds, amounts, plan, int(now) + USAGE_RETENTION_DAYS * 86400)
+        return _Charge(adds, tuple(amounts), plan, int(now) + USAGE_RETENTION_DAYS * 86400)
 
     def _charge_plan(self, subjects: Sequence[Subject], now: float) -> _ChargePlan:
         """Which counters an answer's tokens and cost go into, cached per minute (as plans)."""

@@ -72,26 +72,38 @@ def rate_limit_headers(decision: Decision) -> dict[str, str]:
     Of several windows of one type (say rpm and rpd) the one with the fewest left is
     reported (on a refusal, the one that refused), as OpenAI reports one window per type.
     """
-    headers: dict[str, str] = {}
     blocked = decision.blocked_by
-    for kind in ("requests", "tokens"):
-        state = None
-        rank = None
-        for candidate in decision.states:
-            if candidate.category != RATE or candidate.type != kind:
-                continue
-            if candidate is blocked:
-                state, rank = candidate, None
-                break
-            candidate_rank = (candidate.remaining, -(candidate.reset_at or 0))
-            if rank is None or candidate_rank < rank:
-                state, rank = candidate, candidate_rank
-        if state is None:
+    # One pass over the states (this runs for every answer of a limited key): kind ->
+    # (state, rank), rank None for the refusing window (reported whatever the others).
+    picked: dict[str, tuple[LimitState, tuple | None]] = {}
+    for candidate in decision.states:
+        if candidate.category != RATE:
             continue
-        headers[f"x-ratelimit-limit-{kind}"] = str(state.limit)
-        headers[f"x-ratelimit-remaining-{kind}"] = str(state.remaining)
-        headers[f"x-ratelimit-reset-{kind}"] = format_duration(max((state.reset_at or 0) - decision.now, 0.0))
+        current = picked.get(candidate.type)
+        if current is not None and current[1] is None:
+            continue
+        if candidate is blocked:
+            picked[candidate.type] = (candidate, None)
+            continue
+        rank = (candidate.remaining, -(candidate.reset_at or 0))
+        if current is None or rank < current[1]:
+            picked[candidate.type] = (candidate, rank)
+    headers: dict[str, str] = {}
+    for kind, (limit_name, remaining_name, reset_name) in _HEADER_NAMES:
+        entry = picked.get(kind)
+        if entry is None:
+            continue
+        state = entry[0]
+        headers[limit_name] = str(state.limit)
+        headers[remaining_name] = str(state.remaining)
+        headers[reset_name] = format_duration(max((state.reset_at or 0) - decision.now, 0.0))
     return headers
+
+
+_HEADER_NAMES = tuple(
+    (kind, (f"x-ratelimit-limit-{kind}", f"x-ratelimit-remaining-{kind}", f"x-ratelimit-reset-{kind}"))
+    for kind in ("requests", "tokens")
+)
 
 
 def retry_after_headers(decision: Decision) -> dict[str, str]:
@@ -110,6 +122,8 @@ def format_duration(seconds: float) -> str:
     """OpenAI's reset format: ``20ms``, ``1.5s``, ``6m0s``, ``1h2m3s``."""
     if seconds < 1:
         return f"{math.ceil(seconds * 1000)}ms"
+    if seconds < 60:  # the common case (per-minute windows): as below, without the divisions
+        return f"{seconds:.3f}".rstrip("0").rstrip(".") + "s"
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     secs_text = f"{secs:.3f}".rstrip("0").rstrip(".")

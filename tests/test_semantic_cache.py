@@ -9,6 +9,7 @@ import asyncio
 import openai
 import orjson
 import pytest
+import redis.asyncio as aioredis
 
 from gateway.cache import RESPONSE_CACHE
 from gateway.cache.semantic.runtime import SEMANTIC_LOOKUP
@@ -231,6 +232,13 @@ async def test_a_fleet_shares_semantic_hits_through_redis(embeddings, upstream, 
             await one.app[RESPONSE_CACHE].settled()  # Redis is written after the answer went out
             assert await ask(clients[1], SIMILAR) == ("SEMANTIC HIT", "answer 1 for 2")
             assert upstream.calls == 1
+        # The vectors and the answers went through each gateway's one Redis client.
+        inspector = aioredis.Redis.from_url(redis_server.url, client_name="inspector")
+        try:
+            connections = [c for c in await inspector.client_list() if c["name"] != "inspector"]
+        finally:
+            await inspector.aclose()
+        assert len(connections) == 2, connections
 
 
 async def test_a_redis_that_is_down_is_a_miss_and_the_request_is_answered(embeddings, upstream, redis_server):

@@ -14,8 +14,8 @@ import redis.asyncio as aioredis
 from gateway.cache import RESPONSE_CACHE
 from gateway.cache.semantic.runtime import SEMANTIC_LOOKUP
 from gateway.settings import Settings
+from tests.cache_client import counting_upstream  # noqa: F401 (the upstream fixture)
 from tests.conftest import TEST_KEY, GatewayTestServer
-from tests.fakes.counting import CountingUpstream
 from tests.fakes.embeddings import FakeEmbeddings
 
 SEMANTIC = {"mode": "semantic", "max_age": 60}
@@ -23,14 +23,6 @@ QUESTION = "What is the capital of France?"
 SIMILAR = "Which city is the capital of France?"
 OTHER = "How do I bake sourdough bread?"
 EMBEDDINGS_KEY = "sk-test-embeddings"
-
-
-@pytest.fixture
-async def upstream(aiohttp_server):
-    fake = CountingUpstream()
-    server = await aiohttp_server(fake.app())
-    fake.url = str(server.make_url("/v1"))
-    return fake
 
 
 @pytest.fixture

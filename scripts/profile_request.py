@@ -103,7 +103,7 @@ async def serve(args) -> None:
 
             runner = web.AppRunner(bare_relay.create_app(f"http://{HOST}:{upstream_port}"), access_log=None)
         else:
-            settings = Settings(log_level=args.log_level)
+            settings = Settings(log_level=args.log_level, metrics=args.metrics == "on")
             runner = make_runner(create_app(settings), settings)
         await runner.setup()
         heap.settle()  # as ``python -m gateway`` does (the collector's settings)
@@ -144,7 +144,7 @@ async def serve(args) -> None:
     target = "bare relay" if args.bare else "gateway"
     kind = f"streams of {args.stream_chunks} chunks" if args.stream_chunks else "small JSON answers"
     print(f"{args.requests} requests ({kind}), {args.connections} connections, log level {args.log_level}, "
-          f"profile {args.profile}: {target} CPU {used / args.requests * 1e6:.1f} us/request")
+          f"metrics {args.metrics}, profile {args.profile}: {target} CPU {used / args.requests * 1e6:.1f} us/request")
 
 
 def callgrind_instrumentation(state: str) -> None:
@@ -169,6 +169,7 @@ def main() -> int:
     parser.add_argument("--profile", choices=("none", "cprofile", "pyinstrument"), default="none")
     parser.add_argument("--top", type=int, default=45, help="cProfile: how many functions to print")
     parser.add_argument("--log-level", default="info")
+    parser.add_argument("--metrics", choices=("on", "off"), default="on", help="the gateway's --metrics")
     parser.add_argument("--profile-out", help="cProfile: also save the stats here (for pstats' callers view)")
     parser.add_argument("--callgrind", action="store_true",
                         help="run under valgrind --tool=callgrind --instr-atstart=no: count the measured requests only")

@@ -50,19 +50,14 @@ async def proxy(request: web.Request) -> web.StreamResponse:
     route = state.route
     endpoint, query_string = split_target(request.raw_path)
     call = Call(method=request.method, endpoint=endpoint, query_string=query_string, headers=request.headers)
-    # The body is read whole (once) when a provider must read it, when it may be sent
-    # more than once (a stream cannot be replayed), when a target rewrites it
-    # (override_params, applied to each target's own copy) or a condition reads it.
-    leaves = route.leaves
-    needs_json = any(get_provider(name).needs_body(call) for name in {leaf.target.provider for leaf in leaves})
-    if (
-        needs_json
-        or route.max_calls > 1
-        or route.reads_params
-        or any(leaf.target.override_params for leaf in leaves)
-        or any(leaf.cache is not None for leaf in leaves)  # the cache's key holds the body
-        or request.get(BODY_READ, False)  # the keys' checks read it (middlewares/stored_routes.py)
-    ):
+    # The body is read whole (once) when a provider must read it (to translate or sign
+    # it), when the route must (RouteSpec.reads_body), or the keys' checks read it.
+    needs_json = False
+    for name in route.provider_names:
+        if get_provider(name).needs_body(call):
+            needs_json = True
+            break
+    if needs_json or route.reads_body or request.get(BODY_READ, False):  # BODY_READ: middlewares/stored_routes.py
         await read_body(request, call, settings.max_body_size, require_json=needs_json)
         ask_for_stream_usage(request, call, route)  # limits need a stream's usage
     else:

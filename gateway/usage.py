@@ -26,13 +26,14 @@ gateway's estimate of a stream cut short before its usage (``streaming/cut_usage
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Usage:
+class Usage(NamedTuple):
+    """A value (immutable, compared by its counts); a named tuple rather than a frozen
+    dataclass: built for every answer, in a third of the time."""
+
     input: int = 0
     output: int = 0
     cache_read: int = 0

@@ -53,7 +53,7 @@ async def upstream(aiohttp_server):
 
 async def fetch(server, session, path: str) -> ClientAnswer:
     request = UpstreamRequest("GET", URL(str(server.make_url(path))))
-    return await open_upstream(session, request, timeout_s=5, timeout_error=GatewayError("timed out"))
+    return await open_upstream(session, request, timeout_s=5, timeout_error=lambda: GatewayError("timed out"))
 
 
 async def test_an_answer_read_to_its_end_pools_its_connection(upstream):

@@ -1,5 +1,5 @@
 """The access line written without a LogRecord (gateway.log.write_info_line): the same
-line a record would give, written once per event-loop turn, in order with records."""
+line a record would give, written in batches (a short time, or a size), in order with records."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import logging
 
 import orjson
 
+import gateway.log
 from gateway.log import JsonFormatter, JsonLineHandler, flush_logs, write_info_line
 
 FIELDS = {"trace_id": "ab" * 16, "status": 200, "usage": {"input": 3, "output": 5}, "attempts": [{"ms": 1.5}]}
@@ -50,17 +51,36 @@ async def test_the_line_is_the_one_a_record_gives():
     assert line == expected
 
 
-async def test_lines_are_written_once_per_loop_turn_and_before_a_record():
+async def test_lines_are_written_together_after_a_moment_and_before_a_record(monkeypatch):
+    monkeypatch.setattr(gateway.log, "LINE_BATCH_SECONDS", 0.01)
     access = logging.getLogger("gateway.access")
     with only_handler() as (handler, out):
         write_info_line(access, "request", {"n": 1})
+        await asyncio.sleep(0)  # a loop turn: still held, for the lines of the next moment
         write_info_line(access, "request", {"n": 2})
-        assert out.getvalue() == b""  # held until the loop's next turn
-        await asyncio.sleep(0)  # one loop turn, not a wait for time to pass
-        assert [line["n"] for line in lines(out)] == [1, 2]
+        assert out.getvalue() == b""
+        written = await written_within(out, seconds=5)  # the batch's timer, not a flush
+        assert [line["n"] for line in written] == [1, 2]
         write_info_line(access, "request", {"n": 3})
         logging.getLogger("gateway").warning("after the third line")
     assert [line.get("n", line["msg"]) for line in lines(out)] == [1, 2, 3, "after the third line"]
+
+
+async def test_a_full_batch_is_written_at_once(monkeypatch):
+    monkeypatch.setattr(gateway.log, "LINE_BATCH_BYTES", 100)
+    access = logging.getLogger("gateway.access")
+    with only_handler() as (handler, out):
+        write_info_line(access, "request", {"n": 1})
+        assert out.getvalue() == b""
+        write_info_line(access, "request", {"n": 2, "padding": "x" * 100})
+        assert [line["n"] for line in lines(out)] == [1, 2]  # no loop turn, no timer
+
+
+async def written_within(out: io.BytesIO, seconds: float) -> list[dict]:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not out.getvalue() and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.005)
+    return lines(out)
 
 
 async def test_another_handler_gets_a_record(caplog):

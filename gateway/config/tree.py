@@ -94,6 +94,22 @@ class RouteSpec:
         return _max_calls(self.root)
 
     @functools.cached_property
+    def provider_names(self) -> tuple[str, ...]:
+        """The providers its targets name, each once."""
+        return tuple(dict.fromkeys(leaf.target.provider for leaf in self.leaves))
+
+    @functools.cached_property
+    def reads_body(self) -> bool:
+        """Whether the body is read whole whatever the providers: it may be sent more
+        than once (a stream cannot be replayed), a target rewrites it (override_params,
+        applied to each target's own copy), a condition reads it, or a cache keys on it."""
+        return (
+            self.max_calls > 1
+            or self.reads_params
+            or any(leaf.target.override_params or leaf.cache is not None for leaf in self.leaves)
+        )
+
+    @functools.cached_property
     def reads_params(self) -> bool:
         """Whether a condition reads ``params.*`` (the JSON body)."""
         return any(

@@ -16,8 +16,9 @@ from aiohttp import web
 from ..errors import Unauthorized
 from ..header_values import checked_client_value
 from ..settings import SETTINGS
-from .keys import CLIENT_KEY, GATEWAY_KEY_HEADER, store_runtime, stored_key
-from .state import is_api_request, state_of
+from ..store.runtime import STORE_RUNTIME
+from .keys import CLIENT_KEY, GATEWAY_KEY_HEADER, stored_key
+from .state import STATE_KEY
 
 
 @web.middleware
@@ -25,10 +26,12 @@ def auth_middleware(request: web.Request, handler):
     # Not a coroutine: it awaits nothing, so it hands on the handler's awaitable rather
     # than adding a frame that every resumption of the request (each chunk of a stream)
     # passes through. An error it raises reaches the context middleware all the same.
-    if not is_api_request(request):
+    state = request[STATE_KEY]
+    if not state.api:
         return handler(request)
-    keys = request.app[SETTINGS].api_keys
-    runtime = store_runtime(request)
+    app = request.app
+    keys = app[SETTINGS].api_keys
+    runtime = app.get(STORE_RUNTIME)
     if keys or (runtime is not None and runtime.view.current.api_keys):
         presented = request.headers.get(GATEWAY_KEY_HEADER, "")
         if not (keys and _in_keys_file(presented, keys)):
@@ -38,7 +41,7 @@ def auth_middleware(request: web.Request, handler):
                     code="invalid_gateway_key",
                 )
             request[CLIENT_KEY] = stored_key(presented, runtime)
-    state_of(request).header_api_key = provider_key(request)
+    state.header_api_key = provider_key(request)
     return handler(request)
 
 

@@ -16,8 +16,9 @@ from ..config import METADATA_HEADER, ProviderCatalog, RouteSpec, build_route, p
 from ..config.stored import StoredLookup
 from ..custom_host import CUSTOM_HOSTS, HostValidator
 from ..providers.registry import PROVIDERS
-from .keys import CLIENT_KEY, default_metadata, store_runtime, store_view
-from .state import is_api_request, state_of
+from ..store.runtime import STORE_RUNTIME
+from .keys import CLIENT_KEY, default_metadata, store_view
+from .state import STATE_KEY, state_of
 from .stored_routes import check_scopes, merge_default_metadata, stored_routing_headers
 
 # x-portkey-* headers that say nothing about where a request goes; they differ from
@@ -34,19 +35,28 @@ def config_middleware(request: web.Request, handler):
     # Not a coroutine unless the store is read: without one it awaits nothing, and hands
     # on the handler's awaitable rather than adding a frame that every resumption of the
     # request (each chunk of a stream) passes through.
-    if not is_api_request(request):
+    state = request[STATE_KEY]
+    if not state.api:
         return handler(request)
-    routing_headers = tuple(
-        (lower, value)
-        for name, value in request.headers.items()
-        if (lower := name.lower()).startswith("x-portkey-") and lower not in _NOT_ROUTING
-    )
-    runtime = store_runtime(request)
+    routing_headers = _routing_headers(request.headers)
+    app = request.app
+    runtime = app.get(STORE_RUNTIME)
     if runtime is not None:
         return _stored_route(request, handler, routing_headers, runtime)
     # No store: no stored key on the request (auth sets one only from the store).
-    _use_route(request, request.app[ROUTES].get(routing_headers, state_of(request).header_api_key, -1), None)
+    _use_route(request, app[ROUTES].get(routing_headers, state.header_api_key, -1), None)
     return handler(request)
+
+
+def _routing_headers(headers) -> tuple[tuple[str, str], ...]:
+    """The request's x-portkey-* headers that say where it goes, names lowercased."""
+    found = []
+    for name, value in headers.items():
+        # "x-portkey-" has its second dash at [9]: most names (X-Stainless-*, Accept,
+        # Authorization...) are passed over without being lowercased.
+        if name[9:10] == "-" and (lower := name.lower()).startswith("x-portkey-") and lower not in _NOT_ROUTING:
+            found.append((lower, value))
+    return tuple(found)
 
 
 async def _stored_route(request: web.Request, handler, routing_headers: tuple, runtime) -> web.StreamResponse:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
 import time
+from random import getrandbits
 
 from aiohttp import web
 
@@ -15,11 +15,13 @@ from ..errors import BodyTooLarge, GatewayError, GatewayShutdown, MethodNotAllow
 from ..log import process_id, write_info_line
 from ..observability import METRICS, TRACING, set_overhead
 from ..observability.labels import route_label
+from ..request_keys import PRESET_KEYS
 from ..routing.records import ROUTED, Routed
 from ..settings import SETTINGS
 from .drain import IN_FLIGHT, track, untrack
 from .keys import key_names
-from .state import STATE_KEY, RequestState
+from .limits import LIMITS, add_limit_headers
+from .state import STATE_KEY, RequestState, is_api_request
 
 access_log = logging.getLogger("gateway.access")
 log = logging.getLogger("gateway")
@@ -36,8 +38,10 @@ ENDED_BY_SHUTDOWN = "shutdown"
 async def context_middleware(request: web.Request, handler):
     started = time.perf_counter()
     trace_id = request.headers.get(TRACE_HEADER)
-    state = RequestState(trace_id=trace_id or new_trace_id(), started=started)
+    state = RequestState(trace_id or new_trace_id(), started)
     request[STATE_KEY] = state
+    for key in PRESET_KEYS:
+        request[key] = None
     app = request.app
     metrics, tracing, in_flight = app[METRICS], app[TRACING], app[IN_FLIGHT]
     metrics.request_started()
@@ -55,6 +59,7 @@ async def context_middleware(request: web.Request, handler):
                 code="invalid_trace_id",
                 param=TRACE_HEADER,
             )
+        state.api = is_api_request(request)  # read by auth, config and limits
         task = track(request, in_flight)  # the drain's count (drain.py)
         try:
             response = await handler(request)
@@ -92,29 +97,33 @@ async def context_middleware(request: web.Request, handler):
             _absorb(state, routed)
             if state.client_gone:
                 status = CLIENT_CLOSED  # the answer was cut short by the client leaving
+        whole = response is not None and not response.prepared  # its headers go out next
+        if whole:
+            set_overhead(state, response.headers)
         now = time.perf_counter()
-        if response is not None and not response.prepared:
-            set_overhead(state, response.headers)  # a whole answer: its headers go out next
-        _access_line(request, state, status, response)
         # A whole answer's first byte goes out right after this; a stream's went earlier.
-        if state.first_byte_at is not None:
-            ttfb = state.first_byte_at - started
-        else:
-            ttfb = now - started if response is not None and not response.prepared else None
+        first_byte_at = state.first_byte_at
+        ttfb = first_byte_at - started if first_byte_at is not None else now - started if whole else None
+        if access_log.isEnabledFor(logging.INFO):
+            _access_line(request, state, status, now - started, ttfb, response if whole else None)
         metrics.request_finished(request.path, state, status, now - started, ttfb)
         if metrics.key_labels:  # --metrics-key-labels
             metrics.key_finished(*key_names(request, state.route, state.option_path), state, status)
         if state.span is not None:
             tracing.end_request(state.span, state, status, route_label(request.path), response)
-    if not response.prepared:
+    if whole:
         response.headers[TRACE_HEADER] = state.trace_id
     return response
 
 
 async def on_response_prepare(request: web.Request, response: web.StreamResponse) -> None:
-    """The app's on_response_prepare signal: a response written from inside the
-    handler (a stream) gets its overhead header, and counts as a stream in flight
-    until the context middleware ends it. Whole answers got both in the middleware."""
+    """The app's on_response_prepare signal (its one receiver: each is a coroutine
+    more per answer): the limits' remaining-headers of an admitted request; a response
+    written from inside the handler (a stream) gets its overhead header, and counts
+    as a stream in flight until the context middleware ends it. Whole answers got
+    both in the middleware."""
+    if request.app[LIMITS] is not None:
+        await add_limit_headers(request, response)
     state = request.get(STATE_KEY)
     if state is None or state.overhead is not None:
         return
@@ -160,11 +169,15 @@ def _absorb(state: RequestState, routed: Routed) -> None:
 
 
 def new_trace_id() -> str:
-    """``uuid.uuid4().hex`` without building a UUID object (0.7 instead of 2.1 us)."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = raw[6] & 0x0F | 0x40  # version 4
-    raw[8] = raw[8] & 0x3F | 0x80  # RFC 4122 variant
-    return raw.hex()
+    """32 hex digits, as ``uuid.uuid4().hex`` (version 4, RFC 4122 variant), from the
+    process's Mersenne Twister (reseeded in a forked worker) rather than a getrandom()
+    system call: a trace id must be unique, not secret."""
+    return f"{getrandbits(128) & _V4_CLEAR | _V4_SET:032x}"
+
+
+# uuid4's fixed bits: version 4 in bits 76-79, variant 10 in bits 62-63.
+_V4_CLEAR = ~((0xF << 76) | (0x3 << 62))
+_V4_SET = (0x4 << 76) | (0x2 << 62)
 
 
 def _http_exception(request: web.Request, exc: web.HTTPException, anthropic: bool) -> web.Response:
@@ -183,17 +196,18 @@ def _http_exception(request: web.Request, exc: web.HTTPException, anthropic: boo
     return response
 
 
-def _access_line(request: web.Request, state: RequestState, status: int, response) -> None:
-    if not access_log.isEnabledFor(logging.INFO):
-        return  # no fields dict to build for a line nobody reads
+def _access_line(
+    request: web.Request, state: RequestState, status: int, duration: float, ttfb: float | None, whole
+) -> None:
+    """One JSON line per request (``whole``: the whole answer about to be sent, else None)."""
     fields = {
         "trace_id": state.trace_id,
         "method": request.method,
         "path": request.path,
         "status": status,
         "provider": state.provider,
-        "duration_ms": round((time.perf_counter() - state.started) * 1000, 2),
-        "bytes_out": _bytes_out(response, state),
+        "duration_ms": round(duration * 1000, 2),
+        "bytes_out": _bytes_out(whole, state),
     }
     if state.option_path is not None:
         fields["option"] = state.option_path
@@ -208,9 +222,11 @@ def _access_line(request: web.Request, state: RequestState, status: int, respons
     elif status >= 400 and status != CLIENT_CLOSED and state.attempts:
         fields["failed"] = "before_first_byte"  # every attempt failed before the client saw a byte
     proxies = request.app[SETTINGS].trusted_proxies
-    # Each proxy may add its own header line rather than extend the one it got.
-    forwarded_for = ",".join(request.headers.getall("X-Forwarded-For", ())) if proxies.networks else None
-    client = proxies.client(request.remote, forwarded_for)
+    if proxies.networks:
+        # Each proxy may add its own header line rather than extend the one it got.
+        client = proxies.client(request.remote, ",".join(request.headers.getall("X-Forwarded-For", ())))
+    else:
+        client = request.remote
     if client is not None:
         fields["client"] = client
     fields["pid"] = process_id()  # the worker's
@@ -218,10 +234,8 @@ def _access_line(request: web.Request, state: RequestState, status: int, respons
         fields["model"] = state.model
     if state.usage is not None:
         fields["usage"] = state.usage.fields()
-    if state.first_byte_at is not None:
-        fields["ttfb_ms"] = round((state.first_byte_at - state.started) * 1000, 2)
-    elif response is not None and not response.prepared:
-        fields["ttfb_ms"] = fields["duration_ms"]  # a whole answer goes out right after this line
+    if ttfb is not None:
+        fields["ttfb_ms"] = round(ttfb * 1000, 2)
     if state.upstream_request_id is not None:
         fields["upstream_request_id"] = state.upstream_request_id
     if state.cache_status is not None:
@@ -229,7 +243,7 @@ def _access_line(request: web.Request, state: RequestState, status: int, respons
     ended = _ended(state, status)
     if ended is not None:
         fields["ended"] = ended
-    write_info_line(access_log, "request", fields)  # isEnabledFor: checked above
+    write_info_line(access_log, "request", fields)  # isEnabledFor: checked by the caller
 
 
 def _ended(state: RequestState, status: int) -> str | None:
@@ -244,9 +258,9 @@ def _ended(state: RequestState, status: int) -> str | None:
     return "idle_timeout" if error.code == "stream_idle_timeout" else "upstream_error"
 
 
-def _bytes_out(response: web.StreamResponse | None, state: RequestState) -> int:
-    """Body bytes sent (streamed answers) or about to be sent (whole answers)."""
-    if response is None or response.prepared:
+def _bytes_out(whole: web.StreamResponse | None, state: RequestState) -> int:
+    """Body bytes sent (streamed answers) or about to be sent (``whole`` answers)."""
+    if whole is None:
         return state.body_bytes_out
-    body = getattr(response, "body", None)
+    body = getattr(whole, "body", None)
     return len(body) if isinstance(body, (bytes, bytearray)) else 0

@@ -79,7 +79,8 @@ def track(request: web.Request, in_flight: InFlight) -> asyncio.Task:
     """Count ``request`` in flight until :func:`untrack` (the context middleware
     does both, around the handler: one coroutine frame fewer than a middleware of
     its own, for each request and each chunk of a stream)."""
-    task = asyncio.current_task()
+    # The loop given: on Python 3.11 looking up the running one is a getpid() call.
+    task = asyncio.current_task(request.task.get_loop())
     in_flight._enter(request, task)
     return task
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
@@ -12,17 +12,22 @@ from ..config import RouteSpec
 from ..usage import Usage
 
 
-@dataclass
 class RequestState:
-    trace_id: str
-    started: float
+    """One request's state: what the context middleware reports in the access line,
+    the metrics and the trace. Every field but the first two starts at its class-level
+    default, so a request pays for the fields it sets (a dataclass sets all 26)."""
+
     # Token from Authorization (or x-api-key) — a secret: never logged.
-    header_api_key: str | None = field(default=None, repr=False)
+    header_api_key: str | None = None
     route: RouteSpec | None = None
+    # Whether the request is for the API (/v1/..., not the admin API, not a 405):
+    # auth and config pass the others on untouched.
+    api: bool = False
     # Filled in as the call proceeds, for the response headers and the access line.
     provider: str | None = None
     option_path: str | None = None
-    attempts: list[dict[str, Any]] = field(default_factory=list)
+    # The attempts' access-line entries (a list once routing made any).
+    attempts: Sequence[dict[str, Any]] = ()
     # Set when an answer failed after its first byte (it ended with an error event).
     stream_error: Any = None
     # Set when the client hung up while its answer was being written.
@@ -51,9 +56,21 @@ class RequestState:
     error_code: str | None = None
     span: Any = None
     answer_span: Any = None
-    finish_reasons: list[str] = field(default_factory=list)  # read only when tracing
+    finish_reasons: Sequence[str] = ()  # read only when tracing
     # The response cache's status (HIT, MISS, ...), None when no cache config applied.
     cache_status: str | None = None
+
+    def __init__(self, trace_id: str, started: float, **fields: Any) -> None:
+        self.trace_id = trace_id
+        self.started = started
+        for name, value in fields.items():
+            if not hasattr(RequestState, name):
+                raise TypeError(f"RequestState has no field {name!r}")
+            setattr(self, name, value)
+
+    def __repr__(self) -> str:
+        shown = {name: value for name, value in vars(self).items() if name != "header_api_key"}
+        return f"RequestState({shown})"
 
 
 STATE_KEY = web.RequestKey("gateway_state", RequestState)

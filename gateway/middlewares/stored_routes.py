@@ -16,12 +16,13 @@ from aiohttp import web
 from ..config import CONFIG_HEADER, METADATA_HEADER, RouteSpec, parse_metadata
 from ..config.stored import VIRTUAL_KEY_HEADER
 from ..errors import BrokenBody
+from ..request_keys import preset
 from ..store.runtime import STORE_RUNTIME
 from .keys import ClientKey, check_model, check_route, default_config
 
 # Set when this middleware read the body: the handler must then take it whole
 # (request.read() keeps it) instead of streaming what was already consumed.
-BODY_READ = web.RequestKey("body_read_for_keys", bool)
+BODY_READ = preset(web.RequestKey("body_read_for_keys", bool))  # None until the keys' checks read the body
 
 RoutingHeaders = tuple[tuple[str, str], ...]
 

@@ -28,7 +28,7 @@ from ..upstream import TRANSPORT
 from ..usage import Usage
 from .attempt import MetadataOf, Outcome, RouteContext, header_metadata, idle_timeout
 from .records import ROUTED, AttemptRecord, RelayResult, Routed
-from .strategies import run
+from .strategies import route_outcome
 from .tools import ROUTING_TOOLS, RoutingTools, tools_of
 
 NO_USAGE = Usage()
@@ -56,7 +56,7 @@ async def answer(
     ctx = RouteContext(
         request, call, route, tools_of(app), app[TRANSPORT], routed, trace_id, app[TRACING], span, metadata_of
     )
-    outcome = await run(ctx, route.root)
+    outcome = await route_outcome(ctx, route.root)
     routed.option_path = outcome.leaf.path
     routed.provider = outcome.leaf.target.provider
     if outcome.cache is not None:

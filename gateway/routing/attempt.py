@@ -72,6 +72,10 @@ class RouteContext:
         }
 
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return asyncio.get_running_loop()
+
     @functools.cached_property
     def metadata(self) -> Mapping[str, Any]:
         # The request's own, not the (shared, cached) route's; the config middleware
@@ -149,12 +153,13 @@ async def attempt(ctx: RouteContext, leaf: Leaf) -> Outcome:
         if span is not None:
             tracing.inject(span, upstream_request.headers)  # after signing: traceparent is not signed
         timeout_s, timeout_error = request_deadline(target.request_timeout_ms, settings)
-        deadline = asyncio.get_running_loop().time() + timeout_s
+        translator = outcome.translator = provider.translator(call)
+        # A translated stream's first output is awaited under the same deadline.
+        deadline = ctx.loop.time() + timeout_s if translator is not None and call.wants_stream else None
         sent = time.perf_counter()
         outcome.answer = await ctx.transport.open(upstream_request, timeout_s=timeout_s, timeout_error=timeout_error)
-        outcome.translator = provider.translator(call)
-        if outcome.translator is not None and call.wants_stream and outcome.ok:
-            outcome.stream_translator = outcome.translator.stream_translator()
+        if deadline is not None and outcome.ok:
+            outcome.stream_translator = translator.stream_translator()
             outcome.first_out, ended = await _first_output(
                 outcome.answer, outcome.stream_translator, idle_timeout(target, settings), (deadline, timeout_error)
             )
@@ -181,7 +186,7 @@ async def _first_output(
     answer: UpstreamAnswer,
     stream: StreamTranslator,
     idle_s: float,
-    deadline: tuple[float, GatewayError] | None = None,
+    deadline: tuple[float, Callable[[], GatewayError]] | None = None,
 ) -> tuple[bytes, bool]:
     """Feed the translator until it has bytes for the client; (bytes, upstream ended).
 
@@ -207,7 +212,7 @@ async def _first_output(
                 out = stream.feed(chunk)
     except TimeoutError:
         if timeout_error is not None and deadline_at <= silent_until:
-            raise timeout_error from None
+            raise timeout_error() from None
         raise IdleTimeout(idle_s, before_first_event=True) from None
     except (aiohttp.ClientError, OSError) as exc:
         raise UpstreamBroken(f"upstream connection failed before its first event: {type(exc).__name__}") from None

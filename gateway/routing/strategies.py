@@ -6,12 +6,22 @@ the next attempt starts, so at most one upstream answer is held open at a time.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from ..config import Group, Leaf, Node
 from ..errors import BadRequest
-from .attempt import Outcome, RouteContext
+from .attempt import Outcome, RouteContext, attempt
 from .cached import call_cached
+from .retry import call_with_retry
+
+
+def route_outcome(ctx: RouteContext, node: Node) -> Awaitable[Outcome]:
+    """``run(ctx, node)``; for a lone target without a cache (without retries) the
+    coroutine of its calls (its one call) itself: a plain request then resumes through
+    two coroutine frames fewer at each upstream read."""
+    if isinstance(node, Leaf) and node.cache is None:
+        return attempt(ctx, node) if node.retry.attempts == 0 else call_with_retry(ctx, node)
+    return run(ctx, node)
 
 
 async def run(ctx: RouteContext, node: Node) -> Outcome:

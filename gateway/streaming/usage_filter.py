@@ -36,6 +36,7 @@ from aiohttp import web
 from ..config import RouteSpec
 from ..providers.base import Call
 from ..providers.registry import get_provider
+from ..request_keys import preset
 from ..usage import Usage
 
 # Set by the limits middleware: this request's usage must be counted.
@@ -127,7 +128,7 @@ def _is_usage_only(event: bytes) -> bool:
     return isinstance(payload, dict) and payload.get("choices") == [] and isinstance(payload.get("usage"), dict)
 
 
-USAGE_FILTER = web.RequestKey("usage_chunk_filter", UsageChunkFilter)
+USAGE_FILTER = preset(web.RequestKey("usage_chunk_filter", UsageChunkFilter))  # None: no usage event to drop
 
 
 def ask_for_stream_usage(request: web.Request, call: Call, route: RouteSpec) -> None:

@@ -49,7 +49,7 @@ class ScriptedTransport:
         self.given: list[BytesAnswer] = []
         self.hosts: list[str] = []
 
-    async def open(self, request: UpstreamRequest, *, timeout_s: float, timeout_error: GatewayError) -> BytesAnswer:
+    async def open(self, request: UpstreamRequest, *, timeout_s: float, timeout_error) -> BytesAnswer:
         self.hosts.append(request.url.host)
         item = self.script.pop(0)
         if isinstance(item, GatewayError):

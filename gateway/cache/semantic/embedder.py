@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import logging
 from collections.abc import Callable
 
@@ -89,7 +90,7 @@ class Embedder:
         call = Call("POST", ENDPOINT, "", _HEADERS, body=payload, json=body)
         request = provider.prepare(call, target)
         await provider.authorize(request, target, self._app)
-        timeout_error = UpstreamTimeout("embeddings call timed out")
+        timeout_error = functools.partial(UpstreamTimeout, "embeddings call timed out")
         async with await self._transport().open(request, timeout_s=self.timeout, timeout_error=timeout_error) as answer:
             raw = await _read_all(answer)
             status = answer.status

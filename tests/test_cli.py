@@ -69,10 +69,16 @@ async def test_sigterm_lets_an_inflight_stream_finish(fake_openai, unused_tcp_po
 
 async def test_workers_share_the_port_and_stop_on_sigterm(unused_tcp_port):
     process = await start_gateway(unused_tcp_port, "--workers", "2")
-    async with aiohttp.ClientSession() as session:
-        for _ in range(4):
-            async with session.get(f"http://127.0.0.1:{unused_tcp_port}/health") as response:
+    # The first worker up answers the probe; wait until both have answered (each new
+    # connection goes to either), else a slow second worker gets SIGTERM before it listens.
+    answered: set[int] = set()
+    deadline = asyncio.get_running_loop().time() + 30
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session:
+        while len(answered) < 2 and asyncio.get_running_loop().time() < deadline:
+            async with session.get(f"http://127.0.0.1:{unused_tcp_port}/ready") as response:
                 assert response.status == 200
+                answered.add((await response.json())["pid"])
+    assert len(answered) == 2, answered
     process.send_signal(signal.SIGTERM)
     _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
     assert process.returncode == 0

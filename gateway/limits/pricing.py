@@ -74,18 +74,16 @@ class Price:
         )
 
     def cost_nano(self, usage: UsageLike) -> int:
-        """:meth:`cost` in integer nano-USD, rounded up, as the cost counters hold it."""
-        amount, scale = self._amount(usage), self._scale
+        """:meth:`cost` in integer nano-USD, rounded up, as the cost counters hold it
+        (computed in 10^-scale USD: integers, exact whatever the counts)."""
+        input_, output, cache_read, cache_write = self._units
+        uncached = usage.input - usage.cache_read - usage.cache_write
+        amount = ((uncached * input_ if uncached > 0 else 0) + usage.cache_read * cache_read
+                  + usage.cache_write * cache_write + usage.output * output)
+        scale = self._scale
         if scale <= 9:
             return amount * 10 ** (9 - scale)
         return -(-amount // 10 ** (scale - 9))
-
-    def _amount(self, usage: UsageLike) -> int:
-        """The cost in 10^-scale USD (integers: exact, whatever the counts)."""
-        input_, output, cache_read, cache_write = self._units
-        uncached = usage.input - usage.cache_read - usage.cache_write
-        return ((uncached * input_ if uncached > 0 else 0) + usage.cache_read * cache_read
-                + usage.cache_write * cache_write + usage.output * output)
 
 
 @dataclass(frozen=True)

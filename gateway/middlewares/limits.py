@@ -51,9 +51,11 @@ class LimitsRuntime:
     pending: set[asyncio.Task] = field(default_factory=set)  # webhook posts
     # Parsed limits per stored record (the view replaces records when they change).
     _parsed: dict[int, tuple[object, Subject | None]] = field(default_factory=dict)
-    # What limits a request, per (API key record, route, store view): the same objects
-    # while those are (routes are cached), so a request reads it with one lookup.
-    _limited: dict[tuple[int, int, int], tuple[object, object, object, Limited | None]] = field(default_factory=dict)
+    # What limits a request, per (API key record, route) of the store's current view:
+    # the same objects while those are (routes are cached), so a request reads it with
+    # one lookup. Emptied when the view changes (it must not keep old views alive).
+    _limited: dict[tuple[int, int], tuple[object, object, Limited | None]] = field(default_factory=dict)
+    _limited_view: object = None
 
     def subject_of(self, record, kind: str, name: str) -> Subject | None:
         """``record``'s limits as a :class:`Subject` named ``kind:name`` (None: no limits);
@@ -172,15 +174,17 @@ async def _limited(request: web.Request, handler, runtime: LimitsRuntime, limite
 def limited_of(request: web.Request, runtime: LimitsRuntime) -> Limited | None:
     """:func:`subjects_of` and what they need (None: no limits), cached while the API
     key's record, the route and the store's view are the same objects."""
+    view = request.app[STORE_RUNTIME].view.current
+    if view is not runtime._limited_view:
+        runtime._limited.clear()
+        runtime._limited_view = view
     client = request.get(CLIENT_KEY)
     record = client.key if client is not None else None
     route = state_of(request).route
-    store = request.app.get(STORE_RUNTIME)
-    view = store.view.current if store is not None else None
-    cache_key = (id(record), id(route), id(view))
+    cache_key = (id(record), id(route))
     entry = runtime._limited.get(cache_key)
-    if entry is not None and entry[0] is record and entry[1] is route and entry[2] is view:
-        return entry[3]
+    if entry is not None and entry[0] is record and entry[1] is route:
+        return entry[2]
     subjects = subjects_of(request, runtime)
     limited = None
     if subjects:
@@ -189,7 +193,7 @@ def limited_of(request: web.Request, runtime: LimitsRuntime) -> Limited | None:
         limited = Limited(subjects, needs_model, any(_counts_tokens(s.limits) for s in subjects))
     if len(runtime._limited) >= 4096:  # routes come and go (an LRU of them): keep it bounded
         runtime._limited.clear()
-    runtime._limited[cache_key] = (record, route, view, limited)
+    runtime._limited[cache_key] = (record, route, limited)
     return limited
 
 

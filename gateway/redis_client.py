@@ -32,7 +32,7 @@ import asyncio
 import hashlib
 import ssl
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -190,11 +190,17 @@ class RedisClient:
             connection = await self._connected(timeout)
         return await connection.send(encode(args), timeout)
 
-    async def call_encoded(self, command: bytes, timeout: float | None = None) -> object:
-        """:meth:`call` with the command already in RESP (:func:`encode`)."""
+    def call_encoded(self, command: bytes, timeout: float | None = None) -> Awaitable[object]:
+        """:meth:`call` with the command already in RESP (:func:`encode`). Connected,
+        it answers the reply's future itself (no coroutine frame per command); a
+        command refused at once (connection lost, too many waiting) raises here."""
         connection = self._connection
         if connection is None or connection.lost:
-            connection = await self._connected(timeout)
+            return self._send_connected(command, timeout)
+        return connection.send(command, timeout)
+
+    async def _send_connected(self, command: bytes, timeout: float | None) -> object:
+        connection = await self._connected(timeout)
         return await connection.send(command, timeout)
 
     async def _connected(self, timeout: float | None = None) -> _Connection:

@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/profile_request.py [--requests 4000] [--connections 32]
         [--stream-chunks 0 [--gap-ms 0]] [--profile none|cprofile|pyinstrument] [--log-level info] [--bare]
+        [--keys off|on|rate-limited]
 
 Starts ``scripts/fake_upstream.py`` (its own process; with ``--stream-chunks N`` it
 answers SSE streams of N chunks, ``--gap-ms`` apart), serves the gateway's app in this
@@ -10,7 +11,12 @@ process (uvloop, the worker's runner, the access line written to /dev/null at
 kept-alive connections from a client process of its own (after a warm-up), so that
 this process's CPU time is the gateway's alone. Prints the gateway's CPU µs per
 request (``time.process_time``), and with ``--profile`` the profile of the measured
-requests (cProfile sorted by own time, or pyinstrument's tree). Compare two trees
+requests (cProfile sorted by own time, or pyinstrument's tree). ``--keys on`` serves
+the gateway with a SQLite store holding an API key and a virtual key, which each
+request presents (``scripts/bench_overhead.py``'s "API key + virtual key" row);
+``--keys rate-limited`` adds a ``requests`` rate limit that is never reached, counted in
+a ``redis-server`` this script starts on loopback (its "keys + rate limit (Redis)" row).
+Compare two trees
 with the same arguments. Other load on the machine moves the CPU figure; instruction
 counts do not::
 
@@ -28,8 +34,11 @@ import io
 import json
 import os
 import pstats
+import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import benchlib
 from benchlib import HOST
@@ -41,7 +50,7 @@ from gateway.log import configure_logging  # noqa: E402
 from gateway.process import heap  # noqa: E402
 from gateway.process.worker import new_loop  # noqa: E402
 from gateway.serving import make_runner  # noqa: E402
-from gateway.settings import Settings  # noqa: E402
+from gateway.settings import Settings, parse_settings  # noqa: E402
 
 CLIENT = r"""
 import asyncio, sys, json
@@ -94,7 +103,7 @@ async def run_client(port: int, total: int, conns: int, headers: dict, body: byt
 
 async def serve(args) -> None:
     upstream_port, gateway_port = benchlib.free_port(), benchlib.free_port()
-    with benchlib.Processes() as procs:
+    with tempfile.TemporaryDirectory(prefix="profile-request-") as tmp, benchlib.Processes() as procs:
         procs.start([sys.executable, str(benchlib.SCRIPTS / "fake_upstream.py"), str(upstream_port),
                      "--chunks", str(max(1, args.stream_chunks)), "--gap-ms", str(args.gap_ms)], port=upstream_port)
         if args.bare:  # the floor: scripts/bare_relay.py's app, same loop, same client
@@ -102,13 +111,17 @@ async def serve(args) -> None:
             from aiohttp import web
 
             runner = web.AppRunner(bare_relay.create_app(f"http://{HOST}:{upstream_port}"), access_log=None)
+        elif args.keys != "off":
+            settings, headers = keyed_settings(args, procs, Path(tmp), upstream_port)
+            runner = make_runner(create_app(settings), settings)
         else:
             settings = Settings(log_level=args.log_level, metrics=args.metrics == "on")
             runner = make_runner(create_app(settings), settings)
         await runner.setup()
         heap.settle()  # as ``python -m gateway`` does (the collector's settings)
         await web_site(runner, gateway_port).start()
-        headers = benchlib.gateway_headers(upstream_port)
+        if args.bare or args.keys == "off":
+            headers = benchlib.gateway_headers(upstream_port)
         chat = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello there"}], "max_tokens": 16}
         if args.stream_chunks:
             chat["stream"] = True
@@ -141,10 +154,30 @@ async def serve(args) -> None:
             profiler.stop()
             print(profiler.output_text(unicode=False, color=False, show_all=False))
         await runner.cleanup()
-    target = "bare relay" if args.bare else "gateway"
+    target = "bare relay" if args.bare else {"off": "gateway", "on": "gateway (API key + virtual key)",
+                                              "rate-limited": "gateway (keys + rate limit in Redis)"}[args.keys]
     kind = f"streams of {args.stream_chunks} chunks" if args.stream_chunks else "small JSON answers"
     print(f"{args.requests} requests ({kind}), {args.connections} connections, log level {args.log_level}, "
           f"metrics {args.metrics}, profile {args.profile}: {target} CPU {used / args.requests * 1e6:.1f} us/request")
+
+
+def keyed_settings(args, procs: benchlib.Processes, tmp: Path, upstream_port: int) -> tuple[Settings, dict[str, str]]:
+    """bench_overhead's keyed rows in process: a store with an API key and a virtual key
+    (made by its ``keys_store``), with a rate limit counted in a Redis of our own for
+    ``--keys rate-limited``; the settings to serve it and the headers a client sends."""
+    from bench_overhead import keys_store
+
+    fields = None
+    argv = ["--log-level", args.log_level, "--metrics", args.metrics]
+    if args.keys == "rate-limited":
+        benchlib.need_commands({"redis-server": "redis-server"})
+        redis_port = benchlib.free_port()
+        procs.start(["redis-server", "--port", str(redis_port), "--bind", HOST, "--save", "", "--appendonly", "no",
+                     "--dir", str(tmp)], port=redis_port, stdout=subprocess.DEVNULL)
+        fields = {"rate_limits": [{"type": "requests", "unit": "rpm", "value": 1_000_000_000}]}
+        argv += ["--redis", f"redis://{HOST}:{redis_port}/0"]
+    env, headers = keys_store(tmp, upstream_port, fields)
+    return parse_settings(argv, env), headers
 
 
 def callgrind_instrumentation(state: str) -> None:
@@ -174,6 +207,9 @@ def main() -> int:
     parser.add_argument("--callgrind", action="store_true",
                         help="run under valgrind --tool=callgrind --instr-atstart=no: count the measured requests only")
     parser.add_argument("--bare", action="store_true", help="serve scripts/bare_relay.py's app instead (the floor)")
+    parser.add_argument("--keys", choices=("off", "on", "rate-limited"), default="off",
+                        help="on: requests present an API key and a virtual key from a store; rate-limited: "
+                             "and the API key has a rate limit (never reached) counted in a Redis on loopback")
     args = parser.parse_args()
     configure_logging(args.log_level, open(os.devnull, "w"))  # noqa: SIM115 - as in production, to /dev/null
     loop = new_loop()

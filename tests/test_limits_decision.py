@@ -57,3 +57,26 @@ def test_durations_in_openai_format():
     assert format_duration(1.5) == "1.5s"
     assert format_duration(360) == "6m0s"
     assert format_duration(3723) == "1h2m3s"
+
+
+def test_an_admitting_count_reports_the_same_headers_as_its_states():
+    # The counters' admitting decisions build headers from their plan, without states:
+    # the same headers as from the states (ties: the first window that resets last).
+    from gateway.limits.decision import StatePlan
+
+    plan = StatePlan((
+        state("requests", "rpm", 10, 0, 1060.0),
+        state("requests", "rph", 100, 0, 3600.0),
+        state("requests", "rpd", 100, 0, 86400.0),
+        state("tokens", "rpm", 1000, 0, 1060.0),
+        state("tokens", "monthly", 5000, 0, 99999.0, category=BUDGET),
+    ))
+    for used in ([1, 1, 1, 0, 0], [9, 95, 95, 999, 4999], [10, 100, 100, 1200, 0], [3, 95, 95, 10, 0]):
+        counted = Decision.counted(1030.5, plan, used, -1)
+        from_states = rate_limit_headers(Decision(allowed=True, now=1030.5, states=plan.with_used(used)))
+        assert rate_limit_headers(counted) == from_states
+        assert counted.states == plan.with_used(used) and counted.allowed
+    assert rate_limit_headers(Decision.counted(1030.5, plan, [1, 95, 95, 10, 0], -1))["x-ratelimit-reset-requests"] \
+        == "23h42m49.5s"  # rph and rpd both have 5 left: the one that resets last
+    refused = Decision.counted(1030.5, plan, [11, 1, 1, 0, 0], 0)
+    assert not refused.allowed and refused.blocked_by == refused.states[0] and refused.states[0].used == 11

@@ -111,3 +111,25 @@ def test_a_bad_operator_file_is_refused_naming_the_entry(tmp_path, content, mess
 def test_a_missing_operator_file_is_refused(tmp_path):
     with pytest.raises(PricingError, match="cannot read"):
         load_price_table(tmp_path / "absent.json")
+
+
+def test_cost_in_nano_usd_is_exact_and_rounded_up_as_the_counters_were_charged(tmp_path):
+    # What the wiring charges (integers, no Decimal per answer) is what the counters
+    # made of cost() before: ceil(cost x 10^9), for every shipped price.
+    import math
+
+    counts = [Usage(input=1), Usage(input=7, output=3, cache_read=2, cache_write=1),
+              Usage(input=123_457, output=98_765, cache_read=50_000), Usage(output=1_000_003), Usage()]
+    for provider, models in SHIPPED.providers.items():
+        for model in models:
+            for usage in counts:
+                assert SHIPPED.cost_nano(provider, model, usage) == math.ceil(SHIPPED.cost(provider, model, usage) * 10**9)
+    # Prices finer than a nano-dollar per token: the answer's sum is rounded up once.
+    override = tmp_path / "prices.json"
+    override.write_text(json.dumps({"providers": {"groq": {"tiny": {"input": "0.0000000001", "output": "1.5e-10"}}}}))
+    table = load_price_table(override)
+    assert table.cost_nano("groq", "tiny", Usage(input=10)) == 1
+    assert table.cost_nano("groq", "tiny", Usage(input=10, output=1)) == 2  # 1.15 nano-USD
+    assert table.cost_nano("groq", "tiny", Usage(input=30, output=20)) == 6
+    assert table.cost_nano("groq", "tiny", Usage()) == 0
+    assert table.cost_nano("groq", "unknown", Usage(input=1)) is None

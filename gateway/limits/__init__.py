@@ -33,8 +33,8 @@ Wiring (``gateway/middlewares/limits.py``), per worker and per request of a key 
         raise limit_error(decision, model=model)       # 429 / 412 / 400 / 503
     response.headers.update(limit_headers(decision))
     ...                                                # at the end of the answer, cancelled streams too:
-    cost = prices.cost(provider, answered_model, usage)
+    cost = prices.cost_nano(provider, answered_model, usage)  # integer nano-USD (10^-9 USD), rounded up
     if cost is None:                                   # the answer named a model without a price
-        cost = prices.cost(provider, model, usage)
-    counters.charge_soon(subjects, usage, cost)       # queued; close() writes what is left
+        cost = prices.cost_nano(provider, model, usage)
+    counters.charge_nano_soon(subjects, usage, cost)  # queued; close() writes what is left
 """

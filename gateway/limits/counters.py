@@ -7,11 +7,12 @@ key's :class:`Subject`, each with its own counters):
    charges the request limits (all of them, or none when one refuses) and checks that
    every token window and budget has something left. (:meth:`check_and_charge_requests`
    and :meth:`tokens_available` do each half alone.)
-2. after the call, ``counters.charge_soon(subjects, usage, cost)`` (or ``await
-   counters.charge_usage(...)``): tokens into the token windows and the token budget,
-   cost into the credit budget, and the day's usage; never raises. ``charge_soon``
-   queues it for a flushing task that the request's cancellation does not reach: the
-   charges of the answers ending while one batch is written are summed per counter
+2. after the call, ``counters.charge_nano_soon(subjects, usage, cost_nano)`` (``charge_soon``
+   with the cost in USD, or ``await counters.charge_usage(...)``): tokens into the token
+   windows and the token budget, cost into the credit budget, and the day's usage; never
+   raises. ``charge_nano_soon`` adds it to the sums of the answers queued for a flushing
+   task that the request's cancellation does not reach (a few integer additions per
+   answer): the charges of the answers ending while one batch is written are summed
    and written together in the next (one round trip for all of them); :meth:`flush`
    and :meth:`close` wait for the queue, so a draining worker loses no charge.
 3. ``await counters.usage(scope, first_day, last_day)`` for the admin API and CLI.
@@ -44,18 +45,17 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .decision import BUDGET, RATE, Decision, LimitState
+from .decision import BUDGET, NANO, RATE, Decision, LimitState, StatePlan
 from .model import Limits
 from .pricing import UsageLike
 from .windows import Window, budget_period, rate_window, utc_day
 
 log = logging.getLogger("gateway.limits")
 
-NANO = Decimal(1_000_000_000)  # cost counters hold nano-USD
 USAGE_FIELDS = ("requests", "input", "output", "cache_read", "cache_write", "reasoning", "cost_nano", "unpriced")
 # Counters outlive their window by this long (clock skew across a fleet, slow answers).
 EXPIRY_SLACK = 3600
@@ -130,7 +130,7 @@ class DailyUsage:
         return cls(scope, day, cost=cost, **values)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # compared by identity: the queue is keyed by it
 class _ChargePlan:
     """Where an answer's charge goes, for one set of subjects in one minute."""
 
@@ -141,14 +141,20 @@ class _ChargePlan:
     day: str
 
 
-@dataclass(slots=True)
-class _Charge:
-    """One answer's charge, ready to be merged with others."""
+# The queue of charges not yet written: per charge plan, the sums of its answers'
+# USAGE_FIELDS (in that order), then the latest charge's time (whole seconds).
+_LAST = len(USAGE_FIELDS)
+_Totals = list[int]
 
-    adds: list[tuple[str, int, int | None]]  # (key, amount, expire_at)
-    amounts: tuple[tuple[str, int], ...]  # the day's usage: (field of USAGE_FIELDS, amount)
-    plan: _ChargePlan
-    usage_expire_at: int
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Plan:
+    """The counters one check reads, for one set of subjects in one minute."""
+
+    checks: tuple[Check, ...]  # the same tuple while cached: a backend may cache its command by it
+    states: StatePlan
+    budgets: bool  # a budget among them (the budgets' failure policy applies)
+    rates: bool  # a rate window among them
 
 
 @dataclass(frozen=True)
@@ -172,11 +178,11 @@ class LimitCounters:
         self.timeout = timeout
         self.rate_limits_fail_open = rate_limits_on_failure == "open"
         self.budgets_fail_open = budgets_on_failure == "open"
-        self._plans: dict[tuple, tuple[tuple[Check, ...], tuple[LimitState, ...]]] = {}
+        self._plans: dict[tuple, _Plan] = {}
         self._charge_plans: dict[tuple, _ChargePlan] = {}
         # Where windows and periods are read from (tests move it to a window's end).
         self.clock: Callable[[], float] = time.time
-        self._queue: list[_Charge] = []
+        self._queue: dict[_ChargePlan, _Totals] = {}  # the charges not yet written
         self._flusher: asyncio.Task | None = None
         # Called (on the event loop) with each alert threshold a batch of charges crossed.
         self.on_alert: Callable[[AlertCrossed], None] | None = None
@@ -185,9 +191,9 @@ class LimitCounters:
 
     # -- the interface the wiring calls --------------------------------------------------
 
-    async def admit(self, subjects: Sequence[Subject], *, priced: bool = True, now: float | None = None) -> Decision:
+    def admit(self, subjects: Sequence[Subject], *, priced: bool = True, now: float | None = None) -> Awaitable[Decision]:
         """Charge request limits and check token windows and budgets, in one round trip."""
-        return await self._decide(subjects, now, requests=True, tokens=True, priced=priced)
+        return self._decide(subjects, now, requests=True, tokens=True, priced=priced)  # one coroutine frame less
 
     async def check_and_charge_requests(self, subjects: Sequence[Subject], *, now: float | None = None) -> Decision:
         return await self._decide(subjects, now, requests=True, tokens=False, priced=True)
@@ -200,35 +206,33 @@ class LimitCounters:
     ) -> tuple[AlertCrossed, ...]:
         """Count an answer's tokens and cost now; never raises (failures are logged)."""
         now = self.clock() if now is None else now
-        return await self._write_charges([self._charge_of(subjects, usage, cost, now)])
+        batch: dict[_ChargePlan, _Totals] = {}
+        self._add_charge(batch, subjects, usage, _nano(cost), now)
+        return await self._write_charges(batch)
 
-    def _charge_of(self, subjects: Sequence[Subject], usage: UsageLike, cost: Decimal | None, now: float) -> _Charge:
-        tokens = usage.input + usage.output
-        cost_nano = 0 if cost is None else math.ceil(cost * NANO)
+    def _add_charge(self, batch: dict[_ChargePlan, _Totals], subjects: Sequence[Subject], usage: UsageLike,
+                    cost_nano: int | None, now: float) -> None:
+        """Add one answer's charge to ``batch``'s sums (this runs per answer: no objects)."""
         plan = self._charge_plan(subjects, now)
-        adds = [(key, tokens, expire_at) for key, expire_at in plan.token_counters] if tokens else []
-        if cost_nano:
-            adds += [(key, cost_nano, expire_at) for key, expire_at in plan.credit_counters]
-        # The day's non-zero amounts, in USAGE_FIELDS order (no generator: this runs per answer).
-        amounts = [("requests", 1)]
-        if usage.input:
-            amounts.append(("input", usage.input))
-        if usage.output:
-            amounts.append(("output", usage.output))
-        if usage.cache_read:
-            amounts.append(("cache_read", usage.cache_read))
-        if usage.cache_write:
-            amounts.append(("cache_write", usage.cache_write))
-        if usage.reasoning:
-            amounts.append(("reasoning", usage.reasoning))
-        if cost_nano:
-            amounts.append(("cost_nano", cost_nano))
-        if cost is None:
-            amounts.append(("unpriced", 1))
-        if cost is None and tokens and (not_logged := self._unpriced_log.due()) is not None:
-            log.warning("usage without a price: tokens counted, cost unknown", extra={"fields": {
-                "scopes": [s.scope for s in subjects], "tokens": tokens, "not_logged_since": not_logged}})
-        return _Charge(adds, tuple(amounts), plan, int(now) + USAGE_RETENTION_DAYS * 86400)
+        totals = batch.get(plan)
+        if totals is None:
+            totals = batch[plan] = [0] * (_LAST + 1)
+        totals[0] += 1  # requests
+        totals[1] += usage.input
+        totals[2] += usage.output
+        totals[3] += usage.cache_read
+        totals[4] += usage.cache_write
+        totals[5] += usage.reasoning
+        if cost_nano is not None:
+            totals[6] += cost_nano
+        else:
+            totals[7] += 1  # unpriced
+            tokens = usage.input + usage.output
+            if tokens and (not_logged := self._unpriced_log.due()) is not None:
+                log.warning("usage without a price: tokens counted, cost unknown", extra={"fields": {
+                    "scopes": [s.scope for s in subjects], "tokens": tokens, "not_logged_since": not_logged}})
+        if now > totals[_LAST]:
+            totals[_LAST] = int(now)
 
     def _charge_plan(self, subjects: Sequence[Subject], now: float) -> _ChargePlan:
         """Which counters an answer's tokens and cost go into, cached per minute (as plans)."""
@@ -240,29 +244,34 @@ class LimitCounters:
             plan = self._charge_plans[cache_key] = _charge_plan(subjects, now)
         return plan
 
-    async def _write_charges(self, charges: Sequence[_Charge]) -> tuple[AlertCrossed, ...]:
-        """Several answers' charges in one round trip: amounts on the same counter (or
-        the same day's usage) are summed first."""
+    async def _write_charges(self, batch: dict[_ChargePlan, _Totals]) -> tuple[AlertCrossed, ...]:
+        """Several answers' charges (summed per plan) in one round trip: amounts on the
+        same counter (or the same day's usage) are summed first."""
         merged: dict[str, list[int]] = {}  # key -> [amount, expire_at]
         merged_daily: dict[tuple[str, str], tuple[dict[str, int], list[int]]] = {}
         alerts: dict[str, tuple[Subject, Window]] = {}
-        for charge in charges:
-            for key, amount, expire_at in charge.adds:
-                entry = merged.get(key)
-                if entry is None:
-                    merged[key] = [amount, expire_at or 0]
-                else:
-                    entry[0] += amount
-            plan = charge.plan
+        for plan, totals in batch.items():
+            tokens, cost_nano = totals[1] + totals[2], totals[6]
+            for counters, amount in ((plan.token_counters, tokens), (plan.credit_counters, cost_nano)):
+                if not amount:
+                    continue
+                for key, expire_at in counters:
+                    entry = merged.get(key)
+                    if entry is None:
+                        merged[key] = [amount, expire_at or 0]
+                    else:
+                        entry[0] += amount
+            usage_expire_at = totals[_LAST] + USAGE_RETENTION_DAYS * 86400
             for scope in plan.scopes:
-                fields, expiry = merged_daily.setdefault((scope, plan.day), ({}, [charge.usage_expire_at]))
-                expiry[0] = max(expiry[0], charge.usage_expire_at)
-                for name, amount in charge.amounts:
-                    fields[name] = fields.get(name, 0) + amount
-            if charge.adds:
-                for key, subject, period in plan.alerts:
-                    if key in merged:
-                        alerts[key] = (subject, period)
+                fields, expiry = merged_daily.setdefault((scope, plan.day), ({}, [usage_expire_at]))
+                expiry[0] = max(expiry[0], usage_expire_at)
+                for name, amount in zip(USAGE_FIELDS, totals, strict=False):
+                    if amount:
+                        fields[name] = fields.get(name, 0) + amount
+        for plan in batch:
+            for key, subject, period in plan.alerts:
+                if key in merged:
+                    alerts[key] = (subject, period)
         adds = [Add(key, amount, expire_at or None) for key, (amount, expire_at) in merged.items()]
         daily = [DailyAdd(scope, day, tuple(fields.items()), expiry[0])
                  for (scope, day), (fields, expiry) in merged_daily.items()]
@@ -292,7 +301,13 @@ class LimitCounters:
         return [DailyUsage.from_counts(scope, day, counts.get(day, {})) for day in days]
 
     def charge_soon(self, subjects: Sequence[Subject], usage: UsageLike, cost: Decimal | None) -> None:
-        """:meth:`charge_usage`, batched with the other answers ending about now.
+        """:meth:`charge_usage`, batched with the other answers ending about now
+        (:meth:`charge_nano_soon` with the cost in USD)."""
+        self.charge_nano_soon(subjects, usage, _nano(cost))
+
+    def charge_nano_soon(self, subjects: Sequence[Subject], usage: UsageLike, cost_nano: int | None) -> None:
+        """:meth:`charge_usage`, batched with the other answers ending about now; the
+        cost in integer nano-USD (:meth:`.PriceTable.cost_nano`), None when unknown.
 
         The charge is queued and written by one flushing task per worker: the charges
         queued while a batch is being written go together in the next one (one
@@ -301,14 +316,14 @@ class LimitCounters:
         :meth:`close` wait for the queue, so a draining worker loses no charge.
         Crossed alert thresholds go to :attr:`on_alert`.
         """
-        self._queue.append(self._charge_of(subjects, usage, cost, self.clock()))
+        self._add_charge(self._queue, subjects, usage, cost_nano, self.clock())
         if self._flusher is None:
             self._flusher = asyncio.get_running_loop().create_task(self._flush_queue())
 
     async def _flush_queue(self) -> None:
         try:
             while self._queue:
-                batch, self._queue = self._queue, []
+                batch, self._queue = self._queue, {}
                 crossed = await self._write_charges(batch)
                 if crossed and self.on_alert is not None:
                     for alert in crossed:
@@ -349,24 +364,19 @@ class LimitCounters:
         now = self.clock() if now is None else now
         if tokens and not priced and any(_has_credit_limit(s) for s in subjects):
             return Decision(allowed=False, now=now, unpriced_model=True)
-        checks, planned = self._plan(subjects, now, requests, tokens)
-        if not checks:
+        plan = self._plan(subjects, now, requests, tokens)
+        if not plan.checks:
             return Decision(allowed=True, now=now)
         try:
             if self.bounds_its_calls:
-                blocked, used = await self._check(checks)
+                blocked, used = await self._check(plan.checks)
             else:
-                blocked, used = await self._bounded(self._check(checks))
+                blocked, used = await self._bounded(self._check(plan.checks))
         except (CountersUnavailable, TimeoutError) as exc:
             self._log_failure("admit", exc)
-            budgets = any(state.category == BUDGET for state in planned)
-            rates = any(state.category == RATE for state in planned)
-            allowed = (not budgets or self.budgets_fail_open) and (not rates or self.rate_limits_fail_open)
+            allowed = (not plan.budgets or self.budgets_fail_open) and (not plan.rates or self.rate_limits_fail_open)
             return Decision(allowed=allowed, now=now, unavailable=True)
-        states = tuple(_with_used(state, value) for state, value in zip(planned, used, strict=True))
-        if blocked < 0:
-            return Decision(allowed=True, now=now, states=states)
-        return Decision(allowed=False, now=now, states=states, blocked_by=states[blocked])
+        return Decision.counted(now, plan.states, used, blocked)
 
     async def _bounded(self, call):
         if self.bounds_its_calls:
@@ -374,7 +384,7 @@ class LimitCounters:
         async with asyncio.timeout(self.timeout):
             return await call
 
-    def _plan(self, subjects, now: float, requests: bool, tokens: bool) -> tuple[tuple[Check, ...], tuple[LimitState, ...]]:
+    def _plan(self, subjects, now: float, requests: bool, tokens: bool) -> _Plan:
         """The counters to check (the same tuple while cached: a backend may cache its
         command by it), cached per minute: every window and period (minute, hour, day,
         week, month) starts on a minute boundary, so a plan holds for its minute."""
@@ -384,7 +394,10 @@ class LimitCounters:
             if len(self._plans) >= PLAN_CACHE_SIZE:
                 self._plans.clear()
             pairs = _plan(subjects, now, requests=requests, tokens=tokens)
-            plan = self._plans[cache_key] = (tuple(c for c, _ in pairs), tuple(s for _, s in pairs))
+            states = tuple(s for _, s in pairs)
+            plan = self._plans[cache_key] = _Plan(tuple(c for c, _ in pairs), StatePlan(states),
+                                                  any(s.category == BUDGET for s in states),
+                                                  any(s.category == RATE for s in states))
         return plan
 
     def _log_failure(self, operation: str, exc: BaseException) -> None:
@@ -464,9 +477,9 @@ def _charge_plan(subjects: Sequence[Subject], now: float) -> _ChargePlan:
     return _ChargePlan(tuple(tokens), tuple(credit), tuple(alerts), tuple(s.scope for s in subjects), utc_day(now))
 
 
-def _with_used(state: LimitState, value: int) -> LimitState:
-    used = Decimal(value) / NANO if state.type == "credit" else value
-    return LimitState(state.scope, state.category, state.type, state.period, state.limit, used, state.reset_at)
+def _nano(cost: Decimal | None) -> int | None:
+    """A cost in USD as integer nano-USD, rounded up (None: unknown)."""
+    return None if cost is None else math.ceil(cost * NANO)
 
 
 def _rate_key(scope: str, kind: str, window: Window) -> str:

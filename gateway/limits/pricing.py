@@ -53,6 +53,16 @@ class Price:
     output: Decimal
     cache_read: Decimal
     cache_write: Decimal
+    # The four prices as integers of 10^-scale USD (exact: ``scale`` is the most decimal
+    # places any of them has), so that an answer is priced in integer arithmetic.
+    _units: tuple[int, int, int, int] = field(init=False, compare=False, repr=False)
+    _scale: int = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        prices = (self.input, self.output, self.cache_read, self.cache_write)
+        scale = max(0, *(-price.as_tuple().exponent for price in prices))
+        object.__setattr__(self, "_units", tuple(int(price.scaleb(scale)) for price in prices))
+        object.__setattr__(self, "_scale", scale)
 
     def cost(self, usage: UsageLike) -> Decimal:
         uncached = max(usage.input - usage.cache_read - usage.cache_write, 0)
@@ -62,6 +72,18 @@ class Price:
             + usage.cache_write * self.cache_write
             + usage.output * self.output
         )
+
+    def cost_nano(self, usage: UsageLike) -> int:
+        """:meth:`cost` in integer nano-USD, rounded up, as the cost counters hold it
+        (computed in 10^-scale USD: integers, exact whatever the counts)."""
+        input_, output, cache_read, cache_write = self._units
+        uncached = usage.input - usage.cache_read - usage.cache_write
+        amount = ((uncached * input_ if uncached > 0 else 0) + usage.cache_read * cache_read
+                  + usage.cache_write * cache_write + usage.output * output)
+        scale = self._scale
+        if scale <= 9:
+            return amount * 10 ** (9 - scale)
+        return -(-amount // 10 ** (scale - 9))
 
 
 @dataclass(frozen=True)
@@ -100,6 +122,12 @@ class PriceTable:
         """USD for this usage, or None when the model has no price."""
         price = self.price(provider, model)
         return None if price is None else price.cost(usage)
+
+    def cost_nano(self, provider: str, model: str, usage: UsageLike) -> int | None:
+        """:meth:`cost` in integer nano-USD (10^-9 USD), rounded up: what the counters
+        add (exact, and no Decimal arithmetic per answer). None: no price."""
+        price = self.price(provider, model)
+        return None if price is None else price.cost_nano(usage)
 
     def extended(self, other: PriceTable) -> PriceTable:
         """This table with ``other``'s entries replacing or adding to it."""

@@ -18,7 +18,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 import aiohttp
 from aiohttp import web
@@ -52,6 +51,11 @@ class LimitsRuntime:
     pending: set[asyncio.Task] = field(default_factory=set)  # webhook posts
     # Parsed limits per stored record (the view replaces records when they change).
     _parsed: dict[int, tuple[object, Subject | None]] = field(default_factory=dict)
+    # What limits a request, per (API key record, route) of the store's current view:
+    # the same objects while those are (routes are cached), so a request reads it with
+    # one lookup. Emptied when the view changes (it must not keep old views alive).
+    _limited: dict[tuple[int, int], tuple[object, object, Limited | None]] = field(default_factory=dict)
+    _limited_view: object = None
 
     def subject_of(self, record, kind: str, name: str) -> Subject | None:
         """``record``'s limits as a :class:`Subject` named ``kind:name`` (None: no limits);
@@ -91,7 +95,16 @@ class LimitsRuntime:
 LIMITS = web.AppKey("limits", LimitsRuntime)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, eq=False)
+class Limited:
+    """The limits on one API key and route: whose counters, and what they need."""
+
+    subjects: tuple[Subject, ...]
+    needs_model: bool  # a credit limit: the model's price decides admission
+    counts_tokens: bool  # token windows or budgets: the answer's usage is needed, streams included
+
+
+@dataclass(slots=True)
 class Admission:
     subjects: tuple[Subject, ...]
     headers: dict[str, str]
@@ -133,30 +146,55 @@ def limits_middleware(request: web.Request, handler):
     runtime = request.app.get(LIMITS)
     if runtime is None or not is_api_request(request):
         return handler(request)
-    subjects = subjects_of(request, runtime)
-    if not subjects:
+    limited = limited_of(request, runtime)
+    if limited is None:
         return handler(request)
-    return _limited(request, handler, runtime, subjects)
+    return _limited(request, handler, runtime, limited)
 
 
-async def _limited(request: web.Request, handler, runtime: LimitsRuntime, subjects: tuple[Subject, ...]):
-    state = state_of(request)
+async def _limited(request: web.Request, handler, runtime: LimitsRuntime, limited: Limited):
     model = None
     priced = True
-    if any(s.limits.usage_limits is not None and s.limits.usage_limits.credit_limit is not None for s in subjects):
+    if limited.needs_model:
         model = await _asked_model(request)
-        priced = model is not None and runtime.prices.price(state.provider or "", model) is not None
-    decision = await runtime.counters.admit(subjects, priced=priced)
+        priced = model is not None and runtime.prices.price(state_of(request).provider or "", model) is not None
+    decision = await runtime.counters.admit(limited.subjects, priced=priced)
     if not decision.allowed:
         raise limit_error(decision, model=model)
-    request[ADMISSION] = Admission(subjects, limit_headers(decision), model)
-    if any(_counts_tokens(s.limits) for s in subjects):
+    request[ADMISSION] = Admission(limited.subjects, limit_headers(decision), model)
+    if limited.counts_tokens:
         request[NEEDS_USAGE] = True  # a stream is asked for its usage (streaming/usage_filter.py)
         request[BODY_READ] = True  # which needs the body whole
     try:
         return await handler(request)
     finally:
         charge(request, runtime)
+
+
+def limited_of(request: web.Request, runtime: LimitsRuntime) -> Limited | None:
+    """:func:`subjects_of` and what they need (None: no limits), cached while the API
+    key's record, the route and the store's view are the same objects."""
+    view = request.app[STORE_RUNTIME].view.current
+    if view is not runtime._limited_view:
+        runtime._limited.clear()
+        runtime._limited_view = view
+    client = request.get(CLIENT_KEY)
+    record = client.key if client is not None else None
+    route = state_of(request).route
+    cache_key = (id(record), id(route))
+    entry = runtime._limited.get(cache_key)
+    if entry is not None and entry[0] is record and entry[1] is route:
+        return entry[2]
+    subjects = subjects_of(request, runtime)
+    limited = None
+    if subjects:
+        needs_model = any(s.limits.usage_limits is not None and s.limits.usage_limits.credit_limit is not None
+                          for s in subjects)
+        limited = Limited(subjects, needs_model, any(_counts_tokens(s.limits) for s in subjects))
+    if len(runtime._limited) >= 4096:  # routes come and go (an LRU of them): keep it bounded
+        runtime._limited.clear()
+    runtime._limited[cache_key] = (record, route, limited)
+    return limited
 
 
 def _counts_tokens(limits: Limits) -> bool:
@@ -205,12 +243,13 @@ def charge(request: web.Request, runtime: LimitsRuntime) -> None:
     usage = (relayed.usage if relayed is not None else None) or Usage()
     provider = (routed.provider if routed is not None else None) or state_of(request).provider or ""
     model = routed.answered_model if routed is not None else None
-    cost = runtime.prices.cost(provider, model, usage) if model else None
+    # In integer nano-USD, as the counters hold it (exact; no Decimal arithmetic per answer).
+    cost = runtime.prices.cost_nano(provider, model, usage) if model else None
     if cost is None and admission.model:
-        cost = runtime.prices.cost(provider, admission.model, usage)
+        cost = runtime.prices.cost_nano(provider, admission.model, usage)
     if cost is None and not usage.total:
-        cost = Decimal(0)  # nothing answered (an error): nothing to price
-    runtime.counters.charge_soon(admission.subjects, usage, cost)  # batched with the other answers ending now
+        cost = 0  # nothing answered (an error): nothing to price
+    runtime.counters.charge_nano_soon(admission.subjects, usage, cost)  # batched with the other answers ending now
 
 
 async def _post_alert(runtime: LimitsRuntime, alert: AlertCrossed) -> None:

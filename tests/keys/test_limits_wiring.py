@@ -62,6 +62,20 @@ async def test_a_request_limit_answers_429_with_headers_the_sdk_reads(admin, gat
     assert len(fake_openai.requests) == 2
 
 
+async def test_limits_given_to_a_virtual_key_apply_from_the_next_request(admin, gateway, client, view, fake_openai):
+    # What limits a key and route is cached per request path: a changed store must reach it.
+    key, _, slug = await setup(admin, view, fake_openai)
+    headers = {"x-portkey-api-key": key, "x-portkey-virtual-key": slug}
+    response = await client.post("/v1/chat/completions", json=CHAT, headers=headers)
+    assert response.status == 200 and response.headers["x-ratelimit-limit-requests"] == "10000"  # the upstream's
+    await admin.virtual_keys.update(slug=slug, rate_limits=[{"type": "requests", "unit": "rpm", "value": 1}])
+    await settled(view)
+    response = await client.post("/v1/chat/completions", json=CHAT, headers=headers)
+    assert response.status == 200 and response.headers["x-ratelimit-limit-requests"] == "1"
+    assert response.headers["x-ratelimit-remaining-requests"] == "0"
+    assert (await client.post("/v1/chat/completions", json=CHAT, headers=headers)).status == 429
+
+
 async def test_a_token_budget_answers_412_once_spent_streams_included(admin, gateway, client, view, fake_openai):
     limits = {"usage_limits": {"token_limit": TOKENS_PER_CALL + 1}}
     key, key_id, slug = await setup(admin, view, fake_openai, vk_limits=limits)

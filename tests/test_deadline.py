@@ -28,17 +28,23 @@ async def test_a_block_that_ends_in_time_is_left_alone():
     await asyncio.sleep(0.05)
 
 
-async def test_a_cancel_from_outside_stays_a_cancellation():
+async def guarded_task(delay: float) -> asyncio.Task:
+    """A task waiting forever inside a Deadline of ``delay``, once it is inside."""
     loop = asyncio.get_running_loop()
     entered = asyncio.Event()
 
     async def guarded():
-        async with Deadline(loop, 5):
+        async with Deadline(loop, delay):
             entered.set()
             await loop.create_future()
 
     task = asyncio.create_task(guarded())
     await entered.wait()
+    return task
+
+
+async def test_a_cancel_from_outside_stays_a_cancellation():
+    task = await guarded_task(5)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -46,16 +52,7 @@ async def test_a_cancel_from_outside_stays_a_cancellation():
 
 async def test_an_outside_cancel_at_the_deadline_is_not_swallowed():
     """Both cancelled it: the caller's cancellation wins over the TimeoutError."""
-    loop = asyncio.get_running_loop()
-    entered = asyncio.Event()
-
-    async def guarded():
-        async with Deadline(loop, 0):
-            entered.set()
-            await loop.create_future()
-
-    task = asyncio.create_task(guarded())
-    await entered.wait()
-    task.cancel()  # the deadline's cancel() runs in the same loop turn
+    task = await guarded_task(0)
+    task.cancel()  # the deadline's own cancel() comes in the same loop turn
     with pytest.raises(asyncio.CancelledError):
         await task

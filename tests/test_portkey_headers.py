@@ -37,6 +37,22 @@ async def test_header_mode_as_in_the_portkey_docs(client, auth_headers, fake_ope
     assert line.fields["attempts"][0]["status"] == 200
 
 
+async def test_a_streamed_answer_carries_the_same_headers(client, auth_headers, fake_openai):
+    # A stream's headers go out from inside the handler, before the context middleware
+    # ends the request: the trace id and routing headers must be on them all the same.
+    response = await client.post(
+        "/v1/chat/completions",
+        json={**CHAT, "stream": True},
+        headers={**auth_headers, "x-portkey-trace-id": "trace-stream"},
+    )
+    assert response.status == 200 and response.headers["Content-Type"].startswith("text/event-stream")
+    assert response.headers["x-portkey-trace-id"] == "trace-stream"
+    assert response.headers["x-portkey-provider"] == "openai"
+    assert response.headers["x-portkey-last-used-option-index"] == "config"
+    assert float(response.headers["x-gateway-overhead-ms"]) >= 0
+    assert (await response.read()).endswith(b"data: [DONE]\n\n")
+
+
 async def test_config_mode_with_api_key_and_camel_case(client, fake_openai):
     for config in (
         {"provider": "openai", "api_key": TEST_KEY + "-a", "custom_host": fake_openai.url},

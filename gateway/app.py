@@ -10,7 +10,6 @@ from .custom_host import custom_hosts_context
 from .handlers import add_routes
 from .middlewares import MIDDLEWARES
 from .middlewares.config import route_cache_context
-from .middlewares.context import on_response_prepare
 from .middlewares.drain import IN_FLIGHT, InFlight
 from .middlewares.limits import LIMITS, limits_context
 from .observability import METRICS, build_metrics, metrics_handler, observability_context
@@ -39,7 +38,6 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.cleanup_ctx.append(route_cache_context(settings.route_cache_size))  # after custom hosts: reads them
     app[METRICS] = build_metrics(settings)
     app.cleanup_ctx.append(observability_context(settings))
-    app.on_response_prepare.append(on_response_prepare)  # a stream's overhead header; the limits' headers
     add_routes(app)  # opens the store (cleanup_ctx)
     app.cleanup_ctx.append(limits_context)  # after the store: limits live on its keys
     app.cleanup_ctx.append(cache_context(settings))

@@ -10,6 +10,7 @@ from . import __version__
 from .admin import add_admin_routes
 from .body import read_body, stream_body
 from .errors import GatewayShutdown
+from .middlewares.context import answer_starting
 from .middlewares.drain import IN_FLIGHT
 from .middlewares.state import state_of
 from .middlewares.stored_routes import BODY_READ, request_metadata, store_readiness
@@ -63,7 +64,8 @@ async def proxy(request: web.Request) -> web.StreamResponse:
     else:
         stream_body(request, call, settings.max_body_size)
     return await answer(
-        request, call, route, state.trace_id, app.get(IN_FLIGHT), span=state.span, metadata_of=request_metadata
+        request, call, route, state.trace_id, app[IN_FLIGHT], span=state.span, metadata_of=request_metadata,
+        starting=answer_starting,  # a stream's headers: overhead, limits (the context middleware's)
     )
 
 

@@ -171,7 +171,7 @@ async def test_every_answer_has_the_overhead_header(client, auth_headers):
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
 async def test_the_overhead_leaves_out_the_time_spent_waiting_for_the_upstream(client, auth_headers, fake_openai,
                                                                                access_lines, stream):
-    # A stream's header goes out from the on_response_prepare signal, a whole answer's
+    # A stream's header goes out from the relay (answer_starting), a whole answer's
     # from the context middleware: each must see the upstream's time reported by routing.
     fake_openai.hang = asyncio.Event()
     answer = asyncio.ensure_future(

@@ -100,6 +100,8 @@ async def context_middleware(request: web.Request, handler):
         whole = response is not None and not response.prepared  # its headers go out next
         if whole:
             set_overhead(state, response.headers)
+            if app[LIMITS] is not None:
+                add_limit_headers(request, response)
         now = time.perf_counter()
         # A whole answer's first byte goes out right after this; a stream's went earlier.
         first_byte_at = state.first_byte_at
@@ -116,24 +118,25 @@ async def context_middleware(request: web.Request, handler):
     return response
 
 
-async def on_response_prepare(request: web.Request, response: web.StreamResponse) -> None:
-    """The app's on_response_prepare signal (its one receiver: each is a coroutine
-    more per answer): the limits' remaining-headers of an admitted request; a response
-    written from inside the handler (a stream) gets its overhead header, and counts
-    as a stream in flight until the context middleware ends it. Whole answers got
-    both in the middleware."""
-    if request.app[LIMITS] is not None:
-        await add_limit_headers(request, response)
-    state = request.get(STATE_KEY)
-    if state is None or state.overhead is not None:
+def answer_starting(request: web.Request, response: web.StreamResponse) -> None:
+    """What an answer's headers get just before they go out: its overhead figure and,
+    for an admitted request, the limits' remaining-headers. A whole answer gets them
+    from the context middleware; a stream from the relay, which calls this right
+    before it prepares the response (no on_response_prepare receiver: aiohttp skips
+    the signal, a coroutine less per answer), and counts as a stream in flight
+    until the context middleware ends it."""
+    state = request[STATE_KEY]
+    app = request.app
+    if app[LIMITS] is not None:
+        add_limit_headers(request, response)
+    if state.overhead is not None:
         return
     routed = request.get(ROUTED)
     if routed is not None:
         state.waited = _waited(routed)  # the upstreams' time so far is not overhead
     set_overhead(state, response.headers)
-    if not isinstance(response, web.Response):
-        state.streaming = True
-        request.app[METRICS].stream_started()
+    state.streaming = True
+    app[METRICS].stream_started()
 
 
 def _waited(routed: Routed) -> float:

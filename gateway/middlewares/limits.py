@@ -268,8 +268,9 @@ async def _post_alert(runtime: LimitsRuntime, alert: AlertCrossed) -> None:
         log.warning("alert webhook failed", extra={"fields": {"scope": alert.scope, "error": type(exc).__name__}})
 
 
-async def add_limit_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """on_response_prepare: the remaining-headers of an admitted request (errors included)."""
+def add_limit_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """The remaining-headers of an admitted request (errors included), as its answer's
+    headers are about to go out (the context middleware's ``answer_starting``)."""
     admission = request.get(ADMISSION)
     if admission is not None:
         response.headers.update(admission.headers)  # the key's own limits, over the upstream's

@@ -76,7 +76,7 @@ def overhead(state, now: float) -> float:
     upstream (sending the request, its status line and first chunk, the rest of an
     answer read whole) and a retry's backoff (``state.waited``: routing and the relay
     report it, the context middleware writes it, and calls this, for a stream from its
-    ``on_response_prepare`` signal handler).
+    ``answer_starting``, which the relay calls as a stream starts).
     """
     return max(0.0, now - state.started - state.waited)
 

@@ -12,6 +12,7 @@ go, which the context middleware reads.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -45,6 +46,7 @@ async def answer(
     *,
     span: Any = None,
     metadata_of: MetadataOf = header_metadata,
+    starting: Callable[[web.Request, web.StreamResponse], None] | None = None,
 ) -> web.StreamResponse:
     """Route ``call`` and relay the answer; ``in_flight`` (the worker's InFlight) can
     cut the relay at a shutdown's deadline; ``span`` is the request's trace span
@@ -86,6 +88,7 @@ async def answer(
             watch_finish=span is not None,
             # A hit replays the bytes its first client got, already filtered.
             usage_filter=request.get(USAGE_FILTER) if ticket is None or ticket.hit is None else None,
+            starting=starting,
         )
     if ticket is not None:
         if ticket.hit is not None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -80,6 +81,7 @@ async def relay(
     in_flight: Any = None,
     watch_finish: bool = False,
     usage_filter: UsageChunkFilter | None = None,
+    starting: Callable[[web.Request, web.StreamResponse], None] | None = None,
 ) -> web.StreamResponse:
     """Answer ``request`` with ``answer``; returns the (finished) response, and fills
     ``result`` as it goes (so that it holds what happened if the client hangs up).
@@ -93,7 +95,9 @@ async def relay(
     finish reasons in the bytes out, in ``result.finish_reasons``.
     ``usage_filter``: drops the usage event a passthrough stream was asked for by
     the limits (``usage_filter.py``), after the usage is read; its counts are the
-    usage of a stream cut short (``cut_usage.py``).
+    usage of a stream cut short (``cut_usage.py``). ``starting(request, response)``
+    is called right before a stream's headers go out (a whole answer's are its
+    caller's to complete).
     """
     status = answer.status
     headers = client_headers(answer.headers, extra_headers, request.app[SETTINGS].pass_response_headers)
@@ -115,7 +119,7 @@ async def relay(
         try:
             return await _relay_translated(
                 request, answer, result, headers, idle_timeout, stream_translator, first_out, anthropic, in_flight,
-                watch_finish,
+                watch_finish, starting,
             )
         finally:
             result.usage = getattr(stream_translator, "usage", None)
@@ -132,7 +136,7 @@ async def relay(
     if sniff_model:
         result.model = model_in(answer.first_chunk)  # the body was streamed, never parsed
     return await _relay_bytes(
-        request, answer, result, headers, idle_timeout, anthropic, in_flight, watch_finish, usage_filter
+        request, answer, result, headers, idle_timeout, anthropic, in_flight, watch_finish, usage_filter, starting
     )
 
 
@@ -146,9 +150,12 @@ async def _relay_bytes(
     in_flight,
     watch_finish: bool,
     usage_filter: UsageChunkFilter | None,
+    starting,
 ) -> web.StreamResponse:
     is_sse = answer.content_type == EVENT_STREAM
     response = _stream_response(answer.status, headers, is_sse)
+    if starting is not None:
+        starting(request, response)
     await response.prepare(request)
     # Usage is read on the side: the sniffer hands every chunk back untouched.
     sniffer = UsageSniffer()
@@ -177,11 +184,14 @@ async def _relay_translated(
     anthropic: bool,
     in_flight,
     watch_finish: bool,
+    starting,
 ) -> web.StreamResponse:
     # The first chunk was translated before the client saw anything: an error the
     # upstream reports at once (a Bedrock exception frame) kept its own status.
     headers["Content-Type"] = EVENT_STREAM
     response = _stream_response(answer.status, headers, True)
+    if starting is not None:
+        starting(request, response)
     await response.prepare(request)
     return await _pump(
         request, response, answer, result, first_out, idle_timeout, anthropic, True, stream.feed, stream.close, in_flight,

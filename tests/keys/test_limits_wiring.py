@@ -62,6 +62,18 @@ async def test_a_request_limit_answers_429_with_headers_the_sdk_reads(admin, gat
     assert len(fake_openai.requests) == 2
 
 
+async def test_a_streamed_answer_carries_the_remaining_headers(admin, client, view, fake_openai):
+    # A stream's headers go out from the relay, before the request ends: they must carry
+    # the key's remaining-headers as a whole answer's do.
+    key, _, slug = await setup(admin, view, fake_openai, key_limits={"rate_limits": [{"type": "requests", "unit": "rpm", "value": 5}]})
+    headers = {"x-portkey-api-key": key, "x-portkey-virtual-key": slug}
+    response = await client.post("/v1/chat/completions", json={**CHAT, "stream": True}, headers=headers)
+    assert response.status == 200 and response.headers["Content-Type"].startswith("text/event-stream")
+    assert response.headers["x-ratelimit-limit-requests"] == "5"
+    assert response.headers["x-ratelimit-remaining-requests"] == "4"
+    assert (await response.read()).endswith(b"data: [DONE]\n\n")
+
+
 async def test_limits_given_to_a_virtual_key_apply_from_the_next_request(admin, gateway, client, view, fake_openai):
     # What limits a key and route is cached per request path: a changed store must reach it.
     key, _, slug = await setup(admin, view, fake_openai)

@@ -84,6 +84,7 @@ class JsonLineHandler(logging.StreamHandler):
         super().__init__(stream)
         self.pending = bytearray()
         self._scheduled: asyncio.TimerHandle | None = None
+        self._timer_loop: asyncio.AbstractEventLoop | None = None
         self._lines_thread = threading.get_ident()
         # Bytes go to the binary layer under a text stream (stderr); the text layer
         # holds nothing then, since every record is flushed once written.
@@ -93,7 +94,8 @@ class JsonLineHandler(logging.StreamHandler):
         pending = self.pending
         pending += line
         if self._scheduled is not None:
-            if len(pending) >= LINE_BATCH_BYTES:
+            # A loop closed with its timer pending (a script's, a test's) never runs it.
+            if len(pending) >= LINE_BATCH_BYTES or self._timer_loop.is_closed():
                 self.write_pending()
             return
         try:
@@ -102,6 +104,7 @@ class JsonLineHandler(logging.StreamHandler):
             self.write_pending()
             return
         self._scheduled = loop.call_later(LINE_BATCH_SECONDS, self.write_pending)
+        self._timer_loop = loop
         self._lines_thread = threading.get_ident()
 
     def write_pending(self) -> None:

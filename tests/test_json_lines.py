@@ -76,6 +76,25 @@ async def test_a_full_batch_is_written_at_once(monkeypatch):
         assert [line["n"] for line in lines(out)] == [1, 2]  # no loop turn, no timer
 
 
+def test_a_line_left_by_a_closed_loop_goes_out_with_the_next():
+    # A loop that closes with the batch's timer pending never runs it: the next line
+    # (from any loop) must not wait behind a timer that will never fire.
+    access = logging.getLogger("gateway.access")
+    with only_handler() as (handler, out):
+        first = asyncio.new_event_loop()
+        first.run_until_complete(_line(access, 1))
+        first.close()
+        assert out.getvalue() == b""
+        second = asyncio.new_event_loop()
+        second.run_until_complete(_line(access, 2))
+        second.close()
+        assert [line["n"] for line in lines(out)] == [1, 2]
+
+
+async def _line(access: logging.Logger, n: int) -> None:
+    write_info_line(access, "request", {"n": n})
+
+
 async def written_within(out: io.BytesIO, seconds: float) -> list[dict]:
     deadline = asyncio.get_running_loop().time() + seconds
     while not out.getvalue() and asyncio.get_running_loop().time() < deadline:

@@ -7,6 +7,7 @@ import pytest
 
 from tests.conftest import TEST_KEY
 from tests.fakes.counting import CountingUpstream
+from tests.fakes.serving import served
 
 CACHE = {"mode": "simple", "max_age": 60}
 HELLO = [{"role": "user", "content": "Hello"}]
@@ -15,8 +16,7 @@ HELLO = [{"role": "user", "content": "Hello"}]
 @pytest.fixture(name="upstream")
 async def counting_upstream(aiohttp_server):
     fake = CountingUpstream()
-    server = await aiohttp_server(fake.app())
-    fake.url = str(server.make_url("/v1"))
+    await served(aiohttp_server, fake)
     yield fake
     if fake.gate is not None:
         fake.gate.set()

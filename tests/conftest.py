@@ -18,6 +18,7 @@ from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.bedrock import FakeBedrock
 from tests.fakes.google import FakeGemini
 from tests.fakes.openai import FakeOpenAI
+from tests.fakes.serving import served
 from tests.keys.admin_setup import ADMIN_KEY
 from tests.providers.bedrock.samples import REGION
 from tests.redis_server import RedisServer
@@ -27,34 +28,22 @@ TEST_KEY = "sk-test-0123456789"
 
 @pytest.fixture
 async def fake_openai(aiohttp_server):
-    fake = FakeOpenAI()
-    server = await aiohttp_server(fake.app())
-    fake.url = str(server.make_url("/v1"))
-    return fake
+    return await served(aiohttp_server, FakeOpenAI())
 
 
 @pytest.fixture
 async def fake_anthropic(aiohttp_server):
-    fake = FakeAnthropic()
-    server = await aiohttp_server(fake.app())
-    fake.url = str(server.make_url("/v1"))
-    return fake
+    return await served(aiohttp_server, FakeAnthropic())
 
 
 @pytest.fixture
 async def fake_bedrock(aiohttp_server):
-    fake = FakeBedrock(region=REGION)
-    server = await aiohttp_server(fake.app())
-    fake.url = str(server.make_url("")).rstrip("/")
-    return fake
+    return await served(aiohttp_server, FakeBedrock(region=REGION), "")
 
 
 @pytest.fixture
 async def fake_gemini(aiohttp_server):
-    fake = FakeGemini()
-    server = await aiohttp_server(fake.app())
-    fake.url = str(server.make_url("")).rstrip("/")
-    return fake
+    return await served(aiohttp_server, FakeGemini(), "")
 
 
 @pytest.fixture
@@ -64,8 +53,7 @@ async def make_fake(aiohttp_server):
 
     async def make() -> FakeOpenAI:
         fake = FakeOpenAI()
-        server = await aiohttp_server(fake.app())
-        fake.url = str(server.make_url("/v1"))
+        await served(aiohttp_server, fake)
         fakes.append(fake)
         return fake
 

@@ -18,6 +18,7 @@ from gateway.streaming import relay
 from tests.conftest import TEST_KEY
 from tests.fakes.anthropic import FakeAnthropic, sse
 from tests.fakes.bedrock import ACCESS_KEY, SECRET_KEY
+from tests.fakes.serving import served
 
 ANTHROPIC_KEY = "sk-ant-test-0123456789"
 MESSAGES = {"model": "claude-test-1", "max_tokens": 16, "messages": [{"role": "user", "content": "Hi"}]}
@@ -27,8 +28,7 @@ HANG_BOUND = 10  # seconds: far above the 300 ms idle limit below, far below the
 @pytest.fixture
 async def fake_anthropic(aiohttp_server):
     fake = FakeAnthropic()
-    server = await aiohttp_server(fake.app())
-    fake.url = str(server.make_url("/v1"))
+    await served(aiohttp_server, fake)
     yield fake
     fake.released.set()  # let a handler still streaming end before its server closes
 

@@ -17,6 +17,7 @@ from gateway.settings import Settings
 from tests.cache_client import counting_upstream  # noqa: F401 (the upstream fixture)
 from tests.conftest import TEST_KEY, GatewayTestServer
 from tests.fakes.embeddings import FakeEmbeddings
+from tests.fakes.serving import served
 
 SEMANTIC = {"mode": "semantic", "max_age": 60}
 QUESTION = "What is the capital of France?"
@@ -28,8 +29,7 @@ EMBEDDINGS_KEY = "sk-test-embeddings"
 @pytest.fixture
 async def embeddings(aiohttp_server):
     fake = FakeEmbeddings()
-    server = await aiohttp_server(fake.app())
-    fake.url = str(server.make_url("/v1"))
+    await served(aiohttp_server, fake)
     fake.like(SIMILAR, QUESTION, 0.97)
     yield fake
     if fake.hang is not None:

@@ -21,16 +21,14 @@ from gateway.upstream import TRANSPORT
 from tests.fakes.cohere import API_KEY_PREFIX as COHERE_PREFIX
 from tests.fakes.cohere import FakeCohere
 from tests.fakes.embeddings import FakeEmbeddings
+from tests.fakes.serving import served
 
 KEY = "sk-test-embeddings-secret"
 
 
 @pytest.fixture
 async def fake_embeddings(aiohttp_server):
-    fake = FakeEmbeddings()
-    server = await aiohttp_server(fake.app())
-    fake.url = str(server.make_url("/v1"))
-    return fake
+    return await served(aiohttp_server, FakeEmbeddings())
 
 
 @pytest.fixture

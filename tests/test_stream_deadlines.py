@@ -30,6 +30,7 @@ from tests.conftest import TEST_KEY
 from tests.fakes.anthropic import FakeAnthropic, sse
 from tests.fakes.bedrock import ACCESS_KEY, SECRET_KEY, FakeBedrock
 from tests.fakes.eventstream import encode_frame
+from tests.fakes.serving import served
 
 HANG_BOUND = 10  # seconds
 ANTHROPIC_KEY = "sk-ant-test-0123456789"
@@ -52,8 +53,7 @@ STARTED = [
 @pytest.fixture
 async def anthropic(aiohttp_server):
     fake = FakeAnthropic()
-    server = await aiohttp_server(fake.app())
-    fake.url = str(server.make_url("/v1"))
+    await served(aiohttp_server, fake)
     yield fake
     fake.released.set()  # let a handler still streaming end before its server closes
     if fake.gate is not None:
@@ -63,8 +63,7 @@ async def anthropic(aiohttp_server):
 @pytest.fixture
 async def bedrock(aiohttp_server):
     fake = FakeBedrock()
-    server = await aiohttp_server(fake.app())
-    fake.url = str(server.make_url("")).rstrip("/")
+    await served(aiohttp_server, fake, "")
     yield fake
     fake.released.set()
 

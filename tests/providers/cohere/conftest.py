@@ -6,16 +6,14 @@ import pytest
 
 from tests.conftest import openai_sdk
 from tests.fakes.cohere import API_KEY_PREFIX, FakeCohere
+from tests.fakes.serving import served
 
 COHERE_KEY = API_KEY_PREFIX + "-0123456789"
 
 
 @pytest.fixture
 async def fake_cohere(aiohttp_server):
-    fake = FakeCohere()
-    server = await aiohttp_server(fake.app())
-    fake.url = str(server.make_url("")).rstrip("/")
-    return fake
+    return await served(aiohttp_server, FakeCohere(), "")
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from gateway.providers.vertex.lifecycle import VERTEX_TOKENS
 from tests.conftest import openai_sdk
+from tests.fakes.serving import served
 from tests.fakes.vertex import FakeGoogleOAuth, FakeVertex
 
 PROJECT = "fake-project-1"
@@ -39,18 +40,14 @@ def service_account_json(key: rsa.RSAPrivateKey, token_uri: str, **extra) -> dic
 async def oauth(aiohttp_server, rsa_key):
     fake = FakeGoogleOAuth()
     fake.register(KEY_ID, EMAIL, rsa_key.public_key())
-    server = await aiohttp_server(fake.app())
-    fake.url = str(server.make_url("/token"))
+    await served(aiohttp_server, fake, "/token")
     yield fake
     fake.gate.set()  # let a gated fetch end before the server closes
 
 
 @pytest.fixture
 async def fake_vertex(aiohttp_server, oauth):
-    fake = FakeVertex(oauth)
-    server = await aiohttp_server(fake.app())
-    fake.url = str(server.make_url("")).rstrip("/")
-    return fake
+    return await served(aiohttp_server, FakeVertex(oauth), "")
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from ..routing.records import ROUTED, Routed
 from ..settings import SETTINGS
 from .drain import IN_FLIGHT, track, untrack
 from .keys import key_names
-from .limits import LIMITS, add_limit_headers
+from .limits import add_limit_headers
 from .state import STATE_KEY, RequestState, is_api_request
 
 access_log = logging.getLogger("gateway.access")
@@ -100,8 +100,7 @@ async def context_middleware(request: web.Request, handler):
         whole = response is not None and not response.prepared  # its headers go out next
         if whole:
             set_overhead(state, response.headers)
-            if app[LIMITS] is not None:
-                add_limit_headers(request, response)
+            add_limit_headers(request, response)
         now = time.perf_counter()
         # A whole answer's first byte goes out right after this; a stream's went earlier.
         first_byte_at = state.first_byte_at
@@ -119,24 +118,23 @@ async def context_middleware(request: web.Request, handler):
 
 
 def answer_starting(request: web.Request, response: web.StreamResponse) -> None:
-    """What an answer's headers get just before they go out: its overhead figure and,
-    for an admitted request, the limits' remaining-headers. A whole answer gets them
+    """What an answer's headers get just before they go out: its overhead figure, its
+    trace id and, for an admitted request, the limits' remaining-headers. A whole answer gets them
     from the context middleware; a stream from the relay, which calls this right
     before it prepares the response (no on_response_prepare receiver: aiohttp skips
     the signal, a coroutine less per answer), and counts as a stream in flight
     until the context middleware ends it."""
     state = request[STATE_KEY]
-    app = request.app
-    if app[LIMITS] is not None:
-        add_limit_headers(request, response)
+    add_limit_headers(request, response)
     if state.overhead is not None:
         return
     routed = request.get(ROUTED)
     if routed is not None:
         state.waited = _waited(routed)  # the upstreams' time so far is not overhead
     set_overhead(state, response.headers)
+    response.headers[TRACE_HEADER] = state.trace_id
     state.streaming = True
-    app[METRICS].stream_started()
+    request.app[METRICS].stream_started()
 
 
 def _waited(routed: Routed) -> float:

@@ -28,13 +28,14 @@ from ..limits.model import Limits, LimitsError, parse_limits
 from ..limits.pricing import PriceTable, load_price_table
 from ..limits.responses import limit_error, limit_headers
 from ..redis_client import REDIS
+from ..request_keys import preset
 from ..routing.records import ROUTED
 from ..settings import SETTINGS
 from ..store.runtime import STORE_RUNTIME
 from ..streaming.usage_filter import NEEDS_USAGE
 from ..usage import Usage
 from .keys import CLIENT_KEY
-from .state import is_api_request, state_of
+from .state import state_of
 from .stored_routes import BODY_READ, body_model
 
 log = logging.getLogger("gateway.limits")
@@ -111,7 +112,7 @@ class Admission:
     model: str | None
 
 
-ADMISSION = web.RequestKey("limits_admission", Admission)
+ADMISSION = preset(web.RequestKey("limits_admission", Admission))  # None: not admitted by limits
 
 
 async def limits_context(app: web.Application) -> AsyncIterator[None]:
@@ -144,7 +145,7 @@ def limits_middleware(request: web.Request, handler):
     # Not a coroutine (as auth's): a request without limits gets the handler's awaitable
     # as it is, with no frame of ours for each resumption (each chunk of a stream).
     runtime = request.app.get(LIMITS)
-    if runtime is None or not is_api_request(request):
+    if runtime is None or not state_of(request).api:
         return handler(request)
     limited = limited_of(request, runtime)
     if limited is None:

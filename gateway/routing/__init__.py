@@ -63,7 +63,7 @@ async def answer(
     routed.provider = outcome.leaf.target.provider
     if outcome.cache is not None:
         routed.cache = outcome.cache.status
-    headers = response_headers(outcome, trace_id)
+    headers = response_headers(outcome)
     if outcome.error is not None:
         outcome.error.headers.update(headers)
         raise outcome.error
@@ -98,10 +98,11 @@ async def answer(
     return response
 
 
-def response_headers(outcome: Outcome, trace_id: str) -> dict[str, str]:
+def response_headers(outcome: Outcome) -> dict[str, str]:
+    """What the answer tells of its routing (the trace id is the context middleware's:
+    every answer carries it, the gateway's own errors too)."""
     return {
         "x-portkey-provider": outcome.leaf.target.provider,
-        "x-portkey-trace-id": trace_id,
         "x-portkey-last-used-option-index": outcome.leaf.path,
         # Portkey's header says -1 when every retry was used and the target still failed.
         "x-portkey-retry-attempt-count": "-1" if outcome.retries_exhausted else str(outcome.retries),

@@ -313,3 +313,77 @@ async def test_charges_ending_together_are_written_in_one_call_and_close_writes_
     assert (day.requests, day.input, day.output, day.cost) == (51, 151, 200, Decimal("0.051"))
     decision = await reopened.admit(key)
     assert [state.used for state in decision.states] == [351, 351, Decimal("0.051")]
+
+
+async def test_a_budget_spent_exactly_to_its_limit_refuses_the_next_request(backend):
+    make, _ = backend
+    counters = make()
+    key = [subject(usage_limits={"token_limit": 100, "periodic_reset": "monthly"})]
+    await counters.charge_usage(key, Usage(input=90, output=9), None, now=NOW)
+    assert (await counters.admit(key, now=NOW)).allowed  # 99 of 100: one token left
+    await counters.charge_usage(key, Usage(output=1), None, now=NOW)
+    refused = await counters.admit(key, now=NOW)
+    assert not refused.allowed and refused.reason == "budget_exhausted"
+    assert (refused.blocked_by.used, refused.blocked_by.remaining) == (100, 0)
+
+
+async def test_an_alert_threshold_without_a_credit_limit_still_counts_spend_and_alerts(backend):
+    make, _ = backend
+    counters = make()
+    key = [subject(usage_limits={"alert_threshold": "0.005", "periodic_reset": "monthly"})]
+    assert await counters.charge_usage(key, Usage(input=10), Decimal("0.003"), now=NOW) == ()
+    [crossed] = await counters.charge_usage(key, Usage(input=10), Decimal("0.003"), now=NOW)
+    assert (crossed.scope, crossed.threshold, crossed.spent) == ("key-1", Decimal("0.005"), Decimal("0.006"))
+    assert await counters.charge_usage(key, Usage(input=10), Decimal("0.003"), now=NOW) == ()  # once a period
+
+
+async def test_every_counter_in_redis_expires_after_its_window_or_period(tmp_path, unused_tcp_port):
+    from gateway.limits.redis_backend import RedisCounters
+    from gateway.redis_client import RedisClient
+
+    server = RedisServer(tmp_path, unused_tcp_port)
+    await server.start()
+    counters = RedisCounters(server.url)
+    raw = RedisClient(server.url)
+    try:
+        key = [subject(rate_limits=[*rpm(10), {"type": "tokens", "unit": "rph", "value": 1000}],
+                       usage_limits={"token_limit": 10_000, "credit_limit": 5, "periodic_reset": "weekly"})]
+        assert (await counters.admit(key, now=NOW)).allowed
+        await counters.charge_usage(key, Usage(input=10, output=5), Decimal("0.001"), now=NOW)
+        keys = sorted(k.decode() for k in await raw.call("KEYS", "*"))
+        expiry = {k: await raw.call("EXPIRETIME", k) for k in keys}
+        minute_end, hour_end = NOW - NOW % 60 + 60, NOW - NOW % 3600 + 3600
+        week_end = datetime(2030, 11, 18, tzinfo=UTC).timestamp()  # NOW is a Wednesday
+        rate = {k: v for k, v in expiry.items() if ":rl:" in k}
+        budgets = {k: v for k, v in expiry.items() if ":bu:" in k}
+        usage = {k: v for k, v in expiry.items() if ":us:" in k}
+        assert len(rate) == 2 and len(budgets) == 2 and len(usage) == 1 and len(expiry) == 5
+        # Not before its window ends (that would reset it early), and not never (Redis would fill up).
+        assert sorted(rate.values()) == [minute_end + 3600, hour_end + 3600]
+        assert set(budgets.values()) == {week_end + 3600}
+        assert list(usage.values()) == [int(NOW) + 400 * 86400]
+    finally:
+        await raw.close()
+        await counters.close()
+        await server.stop()
+
+
+async def test_charges_made_while_a_batch_is_written_are_written_next(backend):
+    make, _ = backend
+    counters = make()
+    key = [subject(usage_limits={"token_limit": 10**6})]
+    writing, release = asyncio.Event(), asyncio.Event()
+    write = counters._add
+
+    async def held(adds, daily):
+        writing.set()
+        await release.wait()
+        return await write(adds, daily)
+
+    counters._add = held
+    counters.charge_soon(key, Usage(input=1), None)
+    await writing.wait()
+    counters.charge_soon(key, Usage(input=2), None)  # an answer ending while the first batch is written
+    release.set()
+    await counters.flush()
+    assert (await counters.admit(key)).states[0].used == 3

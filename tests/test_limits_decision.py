@@ -80,3 +80,10 @@ def test_an_admitting_count_reports_the_same_headers_as_its_states():
         == "23h42m49.5s"  # rph and rpd both have 5 left: the one that resets last
     refused = Decision.counted(1030.5, plan, [11, 1, 1, 0, 0], 0)
     assert not refused.allowed and refused.blocked_by == refused.states[0] and refused.states[0].used == 11
+
+
+def test_retry_after_rounds_a_fraction_of_a_second_up():
+    # Rounded down, a client reading whole seconds would come back before the reset.
+    minute = state("requests", "rpm", 10, 10, 1060.0)
+    decision = Decision(allowed=False, now=1058.5, states=(minute,), blocked_by=minute)
+    assert retry_after_headers(decision) == {"Retry-After": "2", "retry-after-ms": "1500"}

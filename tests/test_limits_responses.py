@@ -130,6 +130,7 @@ async def test_an_exhausted_budget_is_412_and_never_retried(counters, serve):
     with pytest.raises(openai.APIStatusError) as caught:
         await ask(client)
     assert caught.value.status_code == 412
+    assert caught.value.response.headers["x-should-retry"] == "false"  # no SDK retries it
     body = orjson.loads(caught.value.response.content)
     assert body["error"] == {
         "message": "Budget exhausted: 1 USD per month (1.25 USD spent); it resets at 2030-12-01T00:00:00Z, "

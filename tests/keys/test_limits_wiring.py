@@ -300,3 +300,61 @@ async def test_the_openai_sdk_gets_the_429_when_the_window_outlasts_its_retries(
     assert int(refused.value.response.headers["retry-after"]) > 60
     statuses = [line.fields["status"] for line in access_lines() if line.fields["path"] == "/v1/chat/completions"]
     assert statuses[0] == 200 and set(statuses[1:]) == {429} and len(fake_openai.requests) == 1
+
+
+async def test_an_alert_threshold_alone_gets_streams_charged_and_alerts(admin, gateway, client, view, fake_openai, caplog):
+    # No credit or token limit: the alert threshold alone must still count the spend,
+    # streams included (they are asked for their usage), or the alert never fires.
+    caplog.set_level(logging.WARNING, logger="gateway.limits")
+    key, key_id, slug = await setup(admin, view, fake_openai, key_limits={"usage_limits": {"alert_threshold": 0.000001}})
+    headers = {"x-portkey-api-key": key, "x-portkey-virtual-key": slug}
+    response = await client.post("/v1/chat/completions", json={**CHAT, "stream": True}, headers=headers)
+    assert response.status == 200 and (await response.read()).endswith(b"data: [DONE]\n\n")
+    assert orjson.loads(fake_openai.last.body)["stream_options"] == {"include_usage": True}
+    await charged(gateway)
+    [today] = (await (await client.get(f"/v1/api-keys/{key_id}/usage", headers=ADMIN)).json())["data"]
+    assert (today["output_tokens"], today["unpriced_requests"]) == (4, 0) and float(today["cost_usd"]) > 0
+    alerts = [r for r in caplog.records if r.getMessage() == "usage alert threshold crossed"]
+    assert len(alerts) == 1 and alerts[0].fields["scope"] == f"api-key:{key_id}"
+
+
+async def test_an_error_answer_is_not_counted_as_an_unpriced_request(admin, gateway, client, view, fake_openai):
+    key, _, slug = await setup(admin, view, fake_openai, vk_limits={"rate_limits": [{"type": "requests", "unit": "rpm", "value": 10}]})
+    fake_openai.error = (500, {"error": {"message": "boom", "type": "server_error", "param": None, "code": None}})
+    status, _ = await post_chat(client, {"x-portkey-api-key": key, "x-portkey-virtual-key": slug})
+    assert status == 500
+    await charged(gateway)
+    [today] = (await (await client.get(f"/v1/virtual-keys/{slug}/usage", headers=ADMIN)).json())["data"]
+    assert (today["requests"], today["unpriced_requests"], today["cost_usd"]) == (1, 0, "0")
+
+
+async def test_unreadable_stored_limits_refuse_the_request_rather_than_pass_it_unlimited(
+    admin, gateway, client, view, fake_openai
+):
+    import dataclasses
+
+    key, _, slug = await setup(admin, view, fake_openai)
+    # A row edited by hand (the admin API would refuse this unit): never an unlimited key.
+    record = await view.store.get_virtual_key(slug)
+    await view.store.update_virtual_key(dataclasses.replace(
+        record, rate_limits=({"type": "requests", "unit": "per-fortnight", "value": 1},)))
+    await settled(view)
+    status, body = await post_chat(client, {"x-portkey-api-key": key, "x-portkey-virtual-key": slug})
+    assert status == 500 and body["error"]["message"] != ""
+    assert fake_openai.requests == []
+
+
+async def test_a_credit_limit_prices_the_model_a_config_overrides(admin, client, view, fake_openai):
+    key, _, slug = await setup(admin, view, fake_openai, key_limits={"usage_limits": {"credit_limit": 5}})
+    config = {"virtual_key": slug, "override_params": {"model": "no-such-model-priced"}}
+    status, body = await post_chat(client, {"x-portkey-api-key": key, "x-portkey-config": orjson.dumps(config).decode()})
+    assert status == 400 and body["error"]["code"] == "model_price_unknown"  # the body's gpt-4o is not what is called
+    assert fake_openai.requests == []
+
+
+async def test_a_credit_limit_refuses_a_request_naming_no_model(admin, client, view, fake_openai):
+    key, _, slug = await setup(admin, view, fake_openai, key_limits={"usage_limits": {"credit_limit": 5}})
+    status, body = await post_chat(client, {"x-portkey-api-key": key, "x-portkey-virtual-key": slug},
+                                   {"messages": CHAT["messages"]})
+    assert status == 400 and body["error"]["code"] == "model_price_unknown"
+    assert fake_openai.requests == []

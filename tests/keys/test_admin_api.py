@@ -236,3 +236,43 @@ async def test_a_change_made_through_one_gateway_reaches_another_within_the_boun
     assert view.current.virtual_key("shared").credentials.api_key == PROVIDER_KEY
     assert (await client.delete("/v1/virtual-keys/shared", headers=ADMIN)).status == 200
     await view.wait_until(lambda v: "shared" not in v.current.virtual_keys, timeout=REFRESH_BOUND_S * 3)
+
+
+async def test_a_short_provider_key_is_masked_whole(client):
+    body = {"name": "s", "provider": "openai", "key": "sk-short9", "slug": "s"}
+    assert (await client.post("/v1/virtual-keys", json=body, headers=ADMIN)).status == 200
+    answer = await (await client.get("/v1/virtual-keys/s", headers=ADMIN)).json()
+    assert answer["masked_api_key"] == "*********"  # too short to show its ends safely
+    listing = await (await client.get("/v1/virtual-keys", headers=ADMIN)).text()
+    assert "sk-short9" not in listing and "hort" not in listing
+
+
+async def test_a_virtual_keys_provider_cannot_change(client):
+    body = {"name": "o", "provider": "openai", "key": PROVIDER_KEY, "slug": "o"}
+    assert (await client.post("/v1/virtual-keys", json=body, headers=ADMIN)).status == 200
+    # Its key would then go to another provider's host.
+    response = await client.put("/v1/virtual-keys/o", json={"provider": "groq"}, headers=ADMIN)
+    answer = await response.json()
+    assert response.status == 400 and answer["error"]["param"] == "provider"
+    assert (await (await client.get("/v1/virtual-keys/o", headers=ADMIN)).json())["provider"] == "openai"
+
+
+async def test_api_keys_are_listed_a_page_at_a_time(client):
+    for name in ("a", "b", "c"):
+        assert (await client.post("/v1/api-keys/workspace/service", json={"name": name}, headers=ADMIN)).status == 200
+    pages = []
+    for page in (0, 1, 2):
+        answer = await (await client.get(f"/v1/api-keys?page_size=2&current_page={page}", headers=ADMIN)).json()
+        assert answer["total"] == 3
+        pages.append([key["name"] for key in answer["data"]])
+    assert [len(page) for page in pages] == [2, 1, 0] and sorted(sum(pages, [])) == ["a", "b", "c"]
+
+
+async def test_a_virtual_keys_custom_host_must_be_an_allowed_host(client):
+    # The stored key is sent wherever its custom host points.
+    body = {"name": "o", "provider": "openai", "key": PROVIDER_KEY, "custom_host": "http://169.254.169.254/latest"}
+    response = await client.post("/v1/virtual-keys", json=body, headers=ADMIN)
+    answer = await response.json()
+    assert response.status == 400 and answer["error"]["param"] == "custom_host"
+    assert "not in the gateway's allowed custom hosts" in answer["error"]["message"]
+    assert (await (await client.get("/v1/virtual-keys", headers=ADMIN)).json())["total"] == 0

@@ -120,3 +120,12 @@ async def test_a_running_gateway_sees_command_line_changes_within_the_bound(tmp_
     key_id = orjson.loads(out)["id"]
     assert (await gateway_cli("keys", "delete", key_id, env=env))[0] == 0
     await view.wait_until(lambda v: v.current.api_key(key) is None, timeout=REFRESH_BOUND_S * 3)
+
+
+async def test_a_master_key_under_32_bytes_is_refused(tmp_path, env, unused_tcp_port):
+    short = tmp_path / "short.key"
+    short.write_text("only-twenty-bytes-01\n")  # too little randomness to derive an AES-256 key from
+    code, _, err = await gateway_cli("virtual-keys", "list", env={**env, "GATEWAY_MASTER_KEY_FILE": str(short)})
+    assert code == 1 and "the master key must hold at least 32 bytes" in err
+    code, _, err = await gateway_cli("--port", str(unused_tcp_port), "--master-key-file", str(short), env=env)
+    assert code == 2 and "the master key must hold at least 32 bytes" in err and err.count("\n") == 1

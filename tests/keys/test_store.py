@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
+import re
 import sqlite3
 import stat
 
@@ -120,6 +123,8 @@ async def test_api_keys_are_stored_only_as_a_hash(store, store_url):
     await store.create_api_key(record)
     assert await store.get_api_key("key-1") == record
     assert key not in await raw_contents(store_url)
+    # SHA-256, as documented: another hash would lock out every key already stored.
+    assert hashlib.sha256(key.encode()).hexdigest() in await raw_contents(store_url)
     view = await store.snapshot()
     assert view.api_key(key) == record
     assert view.api_key(key + "x") is None
@@ -235,3 +240,12 @@ async def test_the_view_of_another_connection_follows_writes(store, make_store):
         assert "openai-main" in old.virtual_keys  # a snapshot never changes under a reader
     finally:
         await view.stop()
+
+
+async def test_each_seal_has_its_own_nonce(store, store_url):
+    # AES-GCM under one key with a repeated nonce gives away the XOR of the two secrets.
+    await store.create_virtual_key(openai_vk("a"))
+    await store.create_virtual_key(openai_vk("b"))  # the same provider key
+    sealed = re.findall(rf"v1\.{MASTER.key_id}\.([A-Za-z0-9_=-]+)", await raw_contents(store_url))
+    first, second = (base64.urlsafe_b64decode(value) for value in sealed)
+    assert first[:12] != second[:12] and first[12:] != second[12:]

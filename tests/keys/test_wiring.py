@@ -237,9 +237,68 @@ async def test_the_store_down_keeps_known_keys_and_refuses_others(admin, client,
     assert status == 503 and body["error"]["code"] == "store_unavailable"
 
 
-async def test_non_utf8_api_key_is_a_401(admin, client, view, fake_openai):
+async def test_non_utf8_api_key_is_a_401(admin, gateway, view, fake_openai):
+    from tests.raw_http import raw_request
+
     await new_key(admin, view)
-    response = await client.post(
-        "/v1/chat/completions", json=CHAT, headers={"x-portkey-api-key": "pk-caf\udce9".encode("utf-8", "surrogateescape").decode("latin-1")}
-    )
-    assert response.status == 401
+    # Written as raw bytes: an HTTP client would send the header as UTF-8.
+    headers = {"x-portkey-api-key": b"pk-caf\xe9", "Content-Type": b"application/json"}
+    answer = await raw_request(gateway, b"POST", b"/v1/chat/completions", headers, orjson.dumps(CHAT))
+    assert answer.status == 401 and answer.json()["error"]["code"] == "invalid_api_key"
+    assert fake_openai.requests == []
+
+
+async def test_a_providers_scope_refuses_other_providers(admin, client, view, fake_openai):
+    slug = await openai_vk(admin, view, fake_openai)
+    key = await new_key(admin, view, scopes=["providers:anthropic", "virtual_keys:*", "raw_keys", "custom_hosts"])
+    status, body = await post_chat(client, {"x-portkey-api-key": key, "x-portkey-virtual-key": slug})
+    assert status == 403 and body["error"]["code"] == "scope_refused" and "'openai'" in body["error"]["message"]
+    raw = {"x-portkey-api-key": key, "x-portkey-provider": "openai", "x-portkey-custom-host": fake_openai.url,
+           "Authorization": "Bearer sk-test-own"}
+    assert (await post_chat(client, raw))[0] == 403
+    assert fake_openai.requests == []
+
+
+async def test_a_custom_host_needs_the_custom_hosts_scope(admin, client, view, fake_openai):
+    key = await new_key(admin, view, scopes=["raw_keys"])
+    raw = {"x-portkey-api-key": key, "x-portkey-provider": "openai", "x-portkey-custom-host": fake_openai.url,
+           "Authorization": "Bearer sk-test-own"}
+    status, body = await post_chat(client, raw)
+    assert status == 403 and body["error"]["code"] == "custom_host_refused"
+    assert fake_openai.requests == []
+
+
+async def test_the_virtual_keys_wildcard_allows_every_virtual_key(admin, client, view, fake_openai):
+    first = await openai_vk(admin, view, fake_openai, "first")
+    second = await openai_vk(admin, view, fake_openai, "second")
+    key = await new_key(admin, view, scopes=["virtual_keys:*"])
+    for slug in (first, second):
+        assert (await post_chat(client, {"x-portkey-api-key": key, "x-portkey-virtual-key": slug}))[0] == 200
+    assert len(fake_openai.requests) == 2
+
+
+async def test_a_models_scope_refuses_a_model_that_is_not_a_name(admin, client, view, fake_openai):
+    slug = await openai_vk(admin, view, fake_openai)
+    key = await new_key(admin, view, scopes=["virtual_keys:*", "models:gpt-4o*"])
+    status, body = await post_chat(client, {"x-portkey-api-key": key, "x-portkey-virtual-key": slug},
+                                   {**CHAT, "model": ["gpt-4o", "o3"]})
+    assert status == 403 and body["error"]["code"] == "model_refused"
+    assert fake_openai.requests == []
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+async def test_a_keys_file_and_stored_keys_each_let_their_own_keys_in(settings, aiohttp_client, fake_openai):
+    from dataclasses import replace
+
+    from gateway.app import create_app
+    from gateway.store.runtime import STORE_RUNTIME
+
+    client = await aiohttp_client(create_app(replace(settings, api_keys=frozenset({"file-key-0123456789"}))))
+    created = await (await client.post("/v1/api-keys/workspace/service", json={"name": "svc"}, headers=ADMIN)).json()
+    await settled(client.server.app[STORE_RUNTIME].view)
+    raw = {"x-portkey-provider": "openai", "x-portkey-custom-host": fake_openai.url, "Authorization": "Bearer sk-test-own"}
+    for key in ("file-key-0123456789", created["key"]):
+        assert (await post_chat(client, {**raw, "x-portkey-api-key": key}))[0] == 200
+    status, body = await post_chat(client, {**raw, "x-portkey-api-key": "pk-not-a-key"})
+    assert status == 401 and body["error"]["code"] == "invalid_api_key"
+    assert len(fake_openai.requests) == 2

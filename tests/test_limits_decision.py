@@ -87,3 +87,23 @@ def test_retry_after_rounds_a_fraction_of_a_second_up():
     minute = state("requests", "rpm", 10, 10, 1060.0)
     decision = Decision(allowed=False, now=1058.5, states=(minute,), blocked_by=minute)
     assert retry_after_headers(decision) == {"Retry-After": "2", "retry-after-ms": "1500"}
+
+
+def test_of_several_spent_limits_the_refusal_names_the_one_to_wait_for():
+    from gateway.limits.decision import StatePlan
+
+    plan = StatePlan((
+        state("requests", "rpm", 1, 0, 1060.0),
+        state("requests", "rpd", 1, 0, 86400.0),
+        state("tokens", "monthly", 100, 0, 2_592_000.0, category=BUDGET),
+    ))
+    # The counters name the first check that refused (the rpm); the rpd is spent too.
+    both = Decision.counted(1030.0, plan, [1, 1, 5], 0)
+    assert both.blocked_by.period == "rpd" and both.reason == "rate_limited"
+    assert rate_limit_headers(both)["x-ratelimit-reset-requests"] == "23h42m50s"
+    assert retry_after_headers(both) == {"Retry-After": "85370", "retry-after-ms": "85370000"}
+    # A spent budget outlasts any window: a 412, not a 429 to retry in 30 s.
+    budget = Decision.counted(1030.0, plan, [1, 0, 100], 0)
+    assert budget.blocked_by.category == BUDGET and budget.reason == "budget_exhausted"
+    only_minute = Decision.counted(1030.0, plan, [1, 0, 5], 0)
+    assert only_minute.blocked_by.period == "rpm" and retry_after_headers(only_minute)["Retry-After"] == "30"

@@ -123,6 +123,18 @@ async def test_a_refusal_for_hours_is_not_retried(counters, serve):
     assert len(server.arrivals) == 2  # longer than the SDK's 2-minute cap: it gave up at once
 
 
+async def test_a_client_refused_by_two_spent_windows_is_told_to_wait_for_the_later(counters, serve):
+    # rpm and rpd both spent: "retry in 1.5 s" would only earn another 429 (from the rpd).
+    limits = parse_limits([{"type": "requests", "unit": "rpm", "value": 1}, {"type": "requests", "unit": "rpd", "value": 1}])
+    server, client = await serve(counters, limits, MINUTE_END - 1.5, max_retries=2)
+    await ask(client)
+    with pytest.raises(openai.RateLimitError) as caught:
+        await ask(client)
+    headers = caught.value.response.headers
+    assert headers["retry-after"] == "41342" and headers["x-ratelimit-reset-requests"] == "11h29m1.5s"
+    assert len(server.arrivals) == 2  # hours away: the SDK gives up at once, as it should
+
+
 async def test_an_exhausted_budget_is_412_and_never_retried(counters, serve):
     limits = parse_limits(None, {"credit_limit": 1, "periodic_reset": "monthly"})
     await counters.charge_usage([Subject("key-1", limits)], _Usage(), Decimal("1.25"), now=MINUTE_END - 5)

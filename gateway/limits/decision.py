@@ -71,7 +71,7 @@ class Decision:
         index of the one that refused (-1: admitted)."""
         if blocked >= 0:
             states = plan.with_used(used)
-            return cls(False, now, states, states[blocked])
+            return cls(False, now, states, _to_wait_for(states, states[blocked]))
         decision = cls(True, now, None)
         decision._plan = plan
         decision._used = used
@@ -102,6 +102,18 @@ class Decision:
         if self.blocked_by is None or self.blocked_by.reset_at is None:
             return None
         return max(self.blocked_by.reset_at - self.now, 0.0)
+
+
+def _to_wait_for(states: tuple[LimitState, ...], first: LimitState) -> LimitState:
+    """Of the spent limits (each would refuse the request), the one it must wait for:
+    a budget that never resets, else the one that resets last. The counters name the
+    first that refused; a client told to come back when that one resets would be
+    refused again by the next (an rpm and an rpd spent together: "retry in 40 s")."""
+    chosen = first
+    for state in states:
+        if state.exhausted and chosen.reset_at is not None and (state.reset_at is None or state.reset_at > chosen.reset_at):
+            chosen = state
+    return chosen
 
 
 class StatePlan:

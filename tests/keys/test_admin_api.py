@@ -276,3 +276,25 @@ async def test_a_virtual_keys_custom_host_must_be_an_allowed_host(client):
     assert response.status == 400 and answer["error"]["param"] == "custom_host"
     assert "not in the gateway's allowed custom hosts" in answer["error"]["message"]
     assert (await (await client.get("/v1/virtual-keys", headers=ADMIN)).json())["total"] == 0
+
+
+async def test_aws_credentials_in_a_config_are_masked_and_sealed(client, store_url):
+    from tests.keys.test_store import raw_contents
+
+    secrets = {"aws_secret_access_key": "aws-config-secret-0123456789", "aws_session_token": "aws-config-session-0123456789"}
+    target = {"provider": "bedrock", "aws_access_key_id": "AKIA1", "aws_region": "us-east-1", **secrets}
+    response = await client.post("/v1/configs", json={"name": "b", "config": target}, headers=ADMIN)
+    assert response.status == 200, await response.text()
+    slug = (await response.json())["slug"]
+    text = await (await client.get(f"/v1/configs/{slug}", headers=ADMIN)).text()
+    stored = await raw_contents(store_url)
+    for secret in secrets.values():
+        assert secret not in text and secret not in stored
+
+
+async def test_a_put_with_an_empty_key_removes_the_stored_key(client):
+    body = {"name": "o", "provider": "openai", "key": PROVIDER_KEY, "slug": "o"}
+    assert (await client.post("/v1/virtual-keys", json=body, headers=ADMIN)).status == 200
+    answer = await (await client.put("/v1/virtual-keys/o", json={"key": ""}, headers=ADMIN)).json()
+    assert answer["masked_api_key"] is None
+    assert (await (await client.get("/v1/virtual-keys/o", headers=ADMIN)).json())["masked_api_key"] is None

@@ -145,7 +145,9 @@ async def test_alert_webhook_is_posted_off_the_request(admin, gateway, client, v
         )
         assert (await post_chat(client, {"x-portkey-api-key": key, "x-portkey-virtual-key": slug}))[0] == 200
         event = await asyncio.wait_for(received.get(), 10)
-        assert event["event"] == "usage.alert_threshold_crossed" and event["scope"] == f"api-key:{key_id}"
+        # gpt-4o: 2 input tokens × 2.50 USD per million + 4 output × 10 per million.
+        assert event == {"event": "usage.alert_threshold_crossed", "scope": f"api-key:{key_id}",
+                         "threshold_usd": "0.000001", "spent_usd": "0.000045", "period": "all"}
     finally:
         await charged(gateway)
         await gateway.app[LIMITS].session.close()
@@ -358,3 +360,12 @@ async def test_a_credit_limit_refuses_a_request_naming_no_model(admin, client, v
                                    {"messages": CHAT["messages"]})
     assert status == 400 and body["error"]["code"] == "model_price_unknown"
     assert fake_openai.requests == []
+
+
+async def test_usage_of_an_unknown_key_is_404_and_a_backwards_range_400(admin, client, view, fake_openai):
+    _, key_id, slug = await setup(admin, view, fake_openai)
+    for path in ("/v1/api-keys/no-such-id/usage", "/v1/virtual-keys/no-such-slug/usage"):
+        assert (await client.get(path, headers=ADMIN)).status == 404, path
+    response = await client.get(f"/v1/api-keys/{key_id}/usage?from=2026-11-02&to=2026-11-01", headers=ADMIN)
+    answer = await response.json()
+    assert response.status == 400 and answer["error"]["param"] == "from"

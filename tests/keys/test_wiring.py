@@ -12,7 +12,7 @@ import pytest
 
 from gateway.settings import Settings
 from tests.fakes.anthropic import FakeAnthropic
-from tests.fakes.bedrock import ACCESS_KEY, SECRET_KEY, FakeBedrock
+from tests.fakes.bedrock import ACCESS_KEY, SECRET_KEY, SESSION_ACCESS_KEY, SESSION_SECRET, SESSION_TOKEN, FakeBedrock
 from tests.fakes.openai import FakeOpenAI
 from tests.keys.admin_setup import ADMIN, ADMIN_KEY, settled, store_settings  # noqa: F401 (ADMIN_KEY: imported from here)
 
@@ -172,6 +172,19 @@ async def test_scopes_refuse_what_the_key_may_not_use(admin, client, view, fake_
     assert (await post_chat(client, {**raw, "x-portkey-api-key": trusted}))[0] == 200
 
 
+async def test_an_operators_stored_config_needs_no_raw_keys_scope(admin, client, view, fake_openai):
+    target = {"provider": "openai", "api_key": "sk-test-operator-0123456789", "custom_host": fake_openai.url}
+    config = await admin.configs.create(name="own", config=target)
+    key = await new_key(admin, view, scopes=["virtual_keys:none"])  # any scope: raw keys and custom hosts need theirs
+    status, body = await post_chat(client, {"x-portkey-api-key": key, "x-portkey-config": config.slug})
+    assert status == 200, body
+    assert fake_openai.last.headers["Authorization"] == "Bearer sk-test-operator-0123456789"
+    # The same target sent by the client is the client's own key: refused.
+    status, body = await post_chat(client, {"x-portkey-api-key": key, "x-portkey-config": orjson.dumps(target).decode()})
+    assert status == 403 and body["error"]["code"] == "raw_keys_refused"
+    assert len(fake_openai.requests) == 1
+
+
 async def test_a_changed_or_deleted_virtual_key_is_never_served_from_the_route_cache(admin, client, view, fake_openai):
     slug = await openai_vk(admin, view, fake_openai)
     headers = {"x-portkey-virtual-key": slug}
@@ -215,6 +228,25 @@ async def test_azure_anthropic_and_bedrock_virtual_keys(admin, view, client, aio
     assert status == 200, body  # the fake checks the SigV4 signature made with the stored keys
     assert f"Credential={ACCESS_KEY}/" in bedrock.last.headers["Authorization"]
     assert SECRET_KEY not in orjson.dumps(body).decode()
+
+
+async def test_a_bedrock_virtual_key_with_temporary_credentials_signs_with_its_session_token(
+    admin, view, client, aiohttp_server, monkeypatch, tmp_path
+):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    bedrock = FakeBedrock(region="us-east-1")
+    bedrock.url = str((await aiohttp_server(bedrock.app())).make_url("")).rstrip("/")
+    await admin.virtual_keys.create(  # the portkey-ai SDK's camelCase names
+        name="sts", provider="bedrock", slug="sts", awsAccessKeyId=SESSION_ACCESS_KEY, awsSecretAccessKey=SESSION_SECRET,
+        awsSessionToken=SESSION_TOKEN, awsRegion="us-east-1", custom_host=bedrock.url,
+    )
+    await settled(view)
+    status, body = await post_chat(client, {"x-portkey-virtual-key": "sts"}, {**CHAT, "model": "anthropic.claude-3-5-sonnet-20241022-v2:0"})
+    assert status == 200, body  # the fake refuses this access key unless its session token is signed in
+    assert bedrock.last.headers["x-amz-security-token"] == SESSION_TOKEN
 
 
 async def test_the_store_down_keeps_known_keys_and_refuses_others(admin, client, view, fake_openai, monkeypatch):

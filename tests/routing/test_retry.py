@@ -202,3 +202,13 @@ async def test_retries_then_fallback_reports_the_answering_targets_count(make_fa
     assert headers["x-portkey-retry-attempt-count"] == "0"
     attempts = access_lines()[0].fields["attempts"]
     assert [a.get("then") for a in attempts] == ["retry", "retry", "fallback", None]
+
+
+async def test_a_target_allowed_no_retries_reports_zero_not_minus_one(make_fake, sdk_for):
+    # -1 says "every retry allowed was used"; a target allowed none made none. (The
+    # last target of a fallback goes through the retry loop with attempts 0.)
+    first, second = await make_fake(), await make_fake()
+    first.script, second.script = [Fail(503)], [Fail(503)]
+    with pytest.raises(openai.InternalServerError) as caught:
+        await chat(sdk_for(fallback(leaf(first), leaf(second))))
+    assert caught.value.response.headers["x-portkey-retry-attempt-count"] == "0"

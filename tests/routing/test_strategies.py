@@ -81,6 +81,10 @@ def test_weighted_choice_edges():
     assert {pick_weighted(nodes, lambda x=x: x).path for x in (0.0, 0.5, 0.9999999)} == {"b"}
     nodes = [Leaf("a", None, weight=1), Leaf("b", None, weight=1)]
     assert pick_weighted(nodes, lambda: 0.4999).path == "a" and pick_weighted(nodes, lambda: 0.5).path == "b"
+    # Float rounding at the very top of the range (the weights' sum minus each leaves
+    # exactly 0.0) still never picks a weight of 0.
+    nodes = [Leaf(path, None, weight=weight) for path, weight in (("a", 0.1), ("b", 0.05), ("c", 0.3), ("z", 0))]
+    assert pick_weighted(nodes, lambda: 1 - 2**-53).path == "c"
 
 
 async def test_loadbalance_splits_requests_by_weight(make_fake, client):

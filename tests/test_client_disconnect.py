@@ -13,9 +13,13 @@ from tests.conftest import TEST_KEY
 CHUNK = b'data: {"object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"x"}}]}\n\n'
 
 
-async def test_client_hanging_up_mid_stream_is_not_an_upstream_failure(gateway, aiohttp_server, caplog):
+async def test_client_hanging_up_mid_stream_is_not_an_upstream_failure(gateway, aiohttp_server, caplog, request):
     caplog.set_level(logging.DEBUG, logger="gateway")
     upstream_gone = asyncio.Semaphore(0)
+    access_lines = asyncio.Semaphore(0)
+    counting = Counting(access_lines)
+    logging.getLogger("gateway.access").addHandler(counting)
+    request.addfinalizer(lambda: logging.getLogger("gateway.access").removeHandler(counting))
 
     async def endless_stream(request: web.Request) -> web.StreamResponse:
         # Chunks as fast as the gateway takes them, so that some write to the client
@@ -49,3 +53,20 @@ async def test_client_hanging_up_mid_stream_is_not_an_upstream_failure(gateway, 
         await asyncio.wait_for(upstream_gone.acquire(), 30)  # every upstream call was dropped
     blamed = [r for r in caplog.records if r.name == "gateway.relay" and r.levelno >= logging.WARNING]
     assert blamed == []
+    # However the gateway learnt of it (its handler cancelled, or a write that failed),
+    # each hang-up is logged as nginx does: 499, client closed the request.
+    for _ in range(hang_ups):
+        await asyncio.wait_for(access_lines.acquire(), 30)
+    statuses = [r.fields["status"] for r in caplog.records if r.name == "gateway.access"]
+    assert statuses == [499] * hang_ups
+
+
+class Counting(logging.Handler):
+    """Releases ``semaphore`` once per record: a test waits on lines being written."""
+
+    def __init__(self, semaphore: asyncio.Semaphore) -> None:
+        super().__init__()
+        self.semaphore = semaphore
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.semaphore.release()

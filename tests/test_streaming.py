@@ -7,6 +7,7 @@ import asyncio
 import openai
 import orjson
 import pytest
+from aiohttp import web
 
 from gateway.app import create_app
 from gateway.settings import Settings
@@ -78,6 +79,55 @@ async def test_client_hangup_before_first_byte_cancels_the_upstream_call(client,
     await asyncio.wait_for(fake_openai.disconnected.wait(), timeout=10)
 
 
+
+async def hanging_upstream(first_body: bytes):
+    """A raw HTTP upstream that sends a 200's headers (and ``first_body``, a chunk of
+    its body, if any), then nothing; (its base URL, set once sent, set once the
+    gateway has closed the connection)."""
+    sent, gone = asyncio.Event(), asyncio.Event()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+        chunk = b"%x\r\n%s\r\n" % (len(first_body), first_body) if first_body else b""
+        writer.write(head + chunk)
+        await writer.drain()
+        sent.set()
+        while await reader.read(65536):  # the rest of the request, then nothing until the gateway hangs up
+            pass
+        gone.set()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    return server, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1", sent, gone
+
+
+@pytest.mark.parametrize(
+    ("provider", "first_body"),
+    [
+        ("openai", b""),  # the headers are in, the first body chunk is awaited (upstream.open_upstream)
+        ("anthropic", b"event: ping\ndata: {}\n\n"),  # a translated stream's first output is awaited (routing)
+    ],
+)
+async def test_client_hangup_while_the_first_byte_is_awaited_closes_the_upstream(client, provider, first_body):
+    server, url, sent, gone = await hanging_upstream(first_body)
+    async with server:
+        headers = {"Authorization": f"Bearer {TEST_KEY}", "x-portkey-provider": provider, "x-portkey-custom-host": url}
+        request = asyncio.ensure_future(client.post("/v1/chat/completions", json={**CHAT, "max_tokens": 5}, headers=headers))
+        await asyncio.wait_for(sent.wait(), timeout=10)
+        request.cancel()
+        await asyncio.wait_for(gone.wait(), timeout=10)
+
+
+async def test_a_first_byte_timeout_after_the_upstreams_headers_closes_the_upstream(client):
+    server, url, _, gone = await hanging_upstream(b"")
+    async with server:
+        headers = {"Authorization": f"Bearer {TEST_KEY}", "x-portkey-provider": "openai", "x-portkey-custom-host": url,
+                   "x-portkey-request-timeout": "200"}
+        response = await client.post("/v1/chat/completions", json=CHAT, headers=headers)
+        assert response.status == 408
+        await asyncio.wait_for(gone.wait(), timeout=10)
+
 async def test_upstream_dying_mid_stream_ends_with_an_error_event_not_done(sdk, fake_openai):
     fake_openai.die_after_chunks = 3
     stream = await sdk.chat.completions.create(**CHAT)
@@ -132,6 +182,34 @@ async def test_silent_upstream_mid_stream_hits_the_idle_timeout(aiohttp_client, 
     assert error["code"] == "stream_idle_timeout" and error["type"] == "timeout_error"
     await asyncio.wait_for(fake_openai.disconnected.wait(), timeout=10)
 
+
+
+async def test_a_slow_client_is_not_taken_for_a_silent_upstream(aiohttp_client, aiohttp_server):
+    """The idle deadline is paused while the gateway writes: a client that stops
+    reading for a while (its socket full, the gateway's write waiting on it) does not
+    get a busy upstream's stream cut as idle."""
+    idle = 0.2
+    event = b": " + b"x" * (256 * 1024) + b"\n\n"  # SSE comments, relayed untouched
+
+    async def busy_upstream(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        for _ in range(64):  # 16 MiB: more than the sockets on the way to the client hold
+            await response.write(event)
+        await response.write(b"data: [DONE]\n\n")
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", busy_upstream)
+    upstream = await aiohttp_server(app)
+    client = await aiohttp_client(create_app(Settings(idle_timeout=idle)))
+    headers = {"Authorization": f"Bearer {TEST_KEY}", "x-portkey-provider": "openai",
+               "x-portkey-custom-host": str(upstream.make_url("/v1"))}
+    response = await client.post("/v1/chat/completions", json=CHAT, headers=headers)
+    assert response.status == 200
+    await asyncio.sleep(idle * 5)  # the slow client itself: it reads nothing for five idle periods
+    body = await response.read()
+    assert b"event: error" not in body[-1000:] and body.endswith(b"data: [DONE]\n\n")
 
 async def test_gateway_default_first_byte_timeout_is_a_504(aiohttp_client, fake_openai):
     client = await aiohttp_client(create_app(Settings(request_timeout=0.2)))

@@ -111,6 +111,24 @@ async def test_an_answer_older_than_max_age_is_not_served(client, upstream, gate
     assert status_of(response) == "MISS" and b"answer 3" in body
 
 
+
+@pytest.mark.parametrize("settings", [Settings(cache_max_age=30)])
+async def test_the_operators_max_age_caps_a_configs_longer_one(client, upstream, gateway):
+    clock = [1000.0]
+    gateway.app[RESPONSE_CACHE].clock = lambda: clock[0]
+    headers = config_headers(upstream, cache={"mode": "simple", "max_age": 3600})
+    await chat(client, headers)
+    clock[0] += 31  # past --cache-max-age, well within the config's hour
+    assert status_of((await chat(client, headers))[0]) == "MISS" and upstream.calls == 2
+
+
+async def test_requests_that_differ_only_in_their_trace_id_share_an_answer(client, upstream):
+    headers = config_headers(upstream)
+    first, _ = await chat(client, {**headers, "x-portkey-trace-id": "trace-one"})
+    second, _ = await chat(client, {**headers, "x-portkey-trace-id": "trace-two"})
+    assert (status_of(first), status_of(second)) == ("MISS", "HIT") and upstream.calls == 1
+    assert second.headers["x-portkey-trace-id"] == "trace-two"
+
 async def test_key_order_and_whitespace_do_not_matter_other_differences_do(client, upstream):
     headers = {**config_headers(upstream), "Content-Type": "application/json"}
     one = b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}], "temperature": 0}'

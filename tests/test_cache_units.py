@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from gateway.cache.as_stream import as_stream
 from gateway.cache.entry import BadEntry, CachedAnswer
 from gateway.cache.key import cache_key
+from gateway.cache.recording import Recording, recorded_entry
 from gateway.cache.stores import MemoryStore
 from gateway.config import Target
 from gateway.config.cache import CACHE_DISABLED, CachePolicy, parse_cache
 from gateway.config.problems import Problems
 from gateway.providers.base import Call
+from gateway.streaming.result import RelayResult
 
 
 @pytest.mark.parametrize(
@@ -97,6 +100,52 @@ def test_the_key_holds_no_secret_and_follows_the_rules():
     assert key_of({**body, "temperature": 1}).partition == key_of(body).partition
     assert key_of(body, method="GET") is None and key_of(None) is None
 
+
+
+def test_the_key_tells_apart_what_changes_the_answer():
+    """Each of these reaches the upstream and can change its answer: two requests that
+    differ only there must not share a cached answer."""
+    body = {"model": "m", "input": "hi"}
+
+    def digest(endpoint="embeddings", target=None, headers=()):
+        call = Call("POST", endpoint, "", CIMultiDictProxy(CIMultiDict(headers)), json=body)
+        return cache_key(call, target or Target("openai", api_key="sk-1"), call.headers, shared=False).digest
+
+    base = digest()
+    assert digest(endpoint="moderations") != base
+    assert digest(target=Target("openai", api_key="sk-1", custom_host="http://vllm-a:8000/v1")) != digest(
+        target=Target("openai", api_key="sk-1", custom_host="http://vllm-b:8000/v1")
+    )
+    azure = {"resource_name": "r", "api_version": "2024-10-21"}
+    assert digest(target=Target("azure-openai", api_key="k", options={**azure, "deployment_id": "gpt-4o"})) != digest(
+        target=Target("azure-openai", api_key="k", options={**azure, "deployment_id": "gpt-35"})
+    )
+    assert digest(headers={"anthropic-version": "2023-06-01"}) != base
+    # Not the trace id: it differs on every call.
+    assert digest(headers={"x-portkey-trace-id": "one"}) == digest(headers={"x-portkey-trace-id": "two"}) == base
+
+
+def relayed(**result) -> RelayResult:
+    recording = Recording(limit=100)
+    for chunk in (b"data: 1\n\n", b"data: 2\n\n"):
+        recording.append(chunk)
+    return RelayResult(recording=recording, **result)
+
+
+def test_only_a_stream_that_ended_cleanly_on_an_events_end_is_recorded():
+    stream = web.StreamResponse(status=200, headers={"Content-Type": "text/event-stream"})
+    assert recorded_entry(stream, relayed(), 1.0).chunks == (b"data: 1\n\n", b"data: 2\n\n")
+    # The client left: what it got is not the answer, even cut at an event's end.
+    assert recorded_entry(stream, relayed(client_gone=True), 1.0) is None
+    unfinished = relayed()
+    unfinished.recording.append(b"data: 3")
+    assert recorded_entry(stream, unfinished, 1.0) is None
+
+
+def test_a_whole_answer_over_the_entry_limit_is_not_recorded():
+    limit = relayed().recording.limit
+    assert recorded_entry(web.Response(body=b"x" * limit), relayed(), 1.0) is not None
+    assert recorded_entry(web.Response(body=b"x" * (limit + 1)), relayed(), 1.0) is None
 
 def test_cache_settings():
     from gateway.settings import SettingsError, parse_settings

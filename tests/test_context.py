@@ -32,3 +32,13 @@ async def test_access_line_is_written_when_info_is_on(client, access_lines):
     assert response.status == 200
     [line] = access_lines()
     assert line.fields["trace_id"] == "trace-for-log" and line.fields["status"] == 200
+
+
+async def test_an_invalid_trace_id_is_refused_and_never_echoed(client, access_lines):
+    bad = "no spaces <allowed> in a trace id"
+    response = await client.post("/v1/chat/completions", json={}, headers={"x-portkey-trace-id": bad})
+    assert response.status == 400 and (await response.json())["error"]["code"] == "invalid_trace_id"
+    trace_id = response.headers["x-portkey-trace-id"]
+    assert uuid.UUID(trace_id).hex == trace_id  # a fresh one, which the access line names too
+    [line] = access_lines()
+    assert line.fields["trace_id"] == trace_id

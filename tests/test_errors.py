@@ -8,6 +8,7 @@ import pytest
 from gateway.app import create_app
 from gateway.settings import Settings
 from tests.conftest import TEST_KEY
+from tests.fakes.openai import DROP
 
 CHAT = orjson.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]})
 SECRET = "sk-test-very-secret-value-42"
@@ -117,6 +118,7 @@ async def test_unknown_route_is_a_json_404(client):
 async def test_wrong_method_is_a_json_405(client):
     response = await client.post("/health")
     assert response.status == 405
+    assert response.headers["Allow"] == "GET,HEAD"  # required on a 405 (RFC 9110)
     assert_error_shape(await response.json(), "method_not_allowed")
 
 
@@ -176,6 +178,21 @@ async def test_no_secret_in_errors_or_logs(client, fake_openai, caplog, unused_t
     assert caplog.records, "the gateway logged nothing at all"
     assert SECRET not in caplog.text
 
+
+
+@pytest.mark.parametrize("upstream", ["refused", "dropped"])
+async def test_an_unreachable_upstreams_error_never_quotes_the_query(client, make_fake, unused_tcp_port, upstream):
+    # Some clients put a key in the query (Google's ?key=): a 502 names the host only.
+    if upstream == "refused":
+        host = f"http://127.0.0.1:{unused_tcp_port}/v1"
+    else:
+        fake = await make_fake()
+        fake.script = [DROP]
+        host = fake.url
+    headers = {"Authorization": f"Bearer {TEST_KEY}", "x-portkey-provider": "openai", "x-portkey-custom-host": host}
+    response = await client.post(f"/v1/chat/completions?key={SECRET}", data=CHAT, headers=headers)
+    assert response.status == 502
+    assert SECRET not in await response.text()
 
 async def test_health_and_index(client):
     assert (await (await client.get("/health")).json()) == {"status": "ok"}

@@ -202,6 +202,13 @@ def test_parallel_tool_calls_false_disables_parallel_tool_use():
     assert to_messages_request(body)["tool_choice"] == {"type": "auto", "disable_parallel_tool_use": True}
 
 
+
+def test_tool_choice_none_never_carries_disable_parallel_tool_use():
+    # Anthropic's {"type": "none"} takes no other field.
+    body = {"model": "m", "messages": [{"role": "user", "content": "x"}], "tools": [WEATHER_TOOL], "tool_choice": "none",
+            "parallel_tool_calls": False}
+    assert to_messages_request(body)["tool_choice"] == {"type": "none"}
+
 @pytest.mark.parametrize(
     "body, param",
     [

@@ -83,6 +83,21 @@ async def test_json_schema_with_client_tools_lets_the_model_call_them(claude_via
     assert [tool["name"] for tool in sent["tools"]] == ["get_weather", "json_response"]
 
 
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_client_tool_called_beside_the_answer_tool_finishes_as_tool_calls(claude_via_openai, fake_anthropic, stream):
+    # The client must run its tool: the answer tool being called too does not make it "stop".
+    fake_anthropic.reply = [tool_use("toolu_1", "get_weather", {"city": "Paris"}), tool_use("toolu_2", "json_response", {"city": "Paris"})]
+    _, finish, tool_calls = await _ask(claude_via_openai, stream, response_format=JSON_SCHEMA, tools=[WEATHER_TOOL])
+    assert finish == "tool_calls" and tool_calls[0] == ("get_weather", '{"city":"Paris"}')
+
+
+async def test_json_schema_with_tool_choice_none_forces_the_answer_tool(claude_via_openai, fake_anthropic):
+    # "none": the client's tools must not be called, so the answer tool is the one call.
+    fake_anthropic.reply = [tool_use("toolu_1", "json_response", {"city": "Paris"})]
+    await _ask(claude_via_openai, False, response_format=JSON_SCHEMA, tools=[WEATHER_TOOL], tool_choice="none")
+    assert fake_anthropic.last.json["tool_choice"] == {"type": "tool", "name": "json_response", "disable_parallel_tool_use": True}
+
 async def test_response_format_with_thinking_is_a_400_before_calling(claude_via_openai, fake_anthropic):
     with pytest.raises(openai.BadRequestError) as caught:
         await _ask(

@@ -208,6 +208,17 @@ async def test_matched_stop_sequence_where_the_server_names_it(gateway, fake_ope
     assert body["max_tokens"] == 20 and body["stop"] == ["END"]
 
 
+async def test_a_stop_string_the_client_did_not_send_is_a_plain_end_turn(gateway, fake_openai):
+    # vLLM's stop_reason may name its own stop (an EOS string): not one of the client's sequences.
+    fake_openai.stop_reason = "</s>"
+    client = anthropic_sdk(gateway, TEST_KEY, {"x-portkey-provider": "vllm", "x-portkey-custom-host": fake_openai.url})
+    message = await client.messages.create(
+        model="llama", max_tokens=20, stop_sequences=["END"], messages=[{"role": "user", "content": "Count"}]
+    )
+    await client.close()
+    assert (message.stop_reason, message.stop_sequence) == ("end_turn", None)
+
+
 async def test_mistral_gets_no_stream_options(gateway, fake_openai):
     client = anthropic_sdk(gateway, TEST_KEY, {"x-portkey-provider": "mistral-ai", "x-portkey-custom-host": fake_openai.url})
     async with client.messages.stream(

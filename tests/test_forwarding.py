@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from aiohttp import web
 
 from tests.conftest import TEST_KEY
 from tests.raw_http import raw_request
@@ -96,3 +97,40 @@ async def test_a_header_listed_twice_is_sent_once(client, fake_openai, auth_head
     assert response.status == 200
     assert len(fake_openai.last.headers.getall("content-type")) == 1
     assert len(fake_openai.last.headers.getall("x-team", [])) == (1 if "x-team" in listed.lower() else 0)
+
+
+@pytest.fixture
+async def recording_upstream(aiohttp_server):
+    """An upstream that redirects ``/v1/redirect`` to ``/v1/elsewhere``, sets a cookie on
+    every answer, and records each request's path and Cookie header."""
+    seen: list[tuple[str, str | None]] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        seen.append((request.path, request.headers.get("Cookie")))
+        if request.path == "/v1/redirect":
+            raise web.HTTPTemporaryRedirect("/v1/elsewhere")
+        response = web.json_response({"ok": True})
+        response.set_cookie("upstream_session", "for-one-client-only")
+        return response
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", answer)
+    server = await aiohttp_server(app)
+    return f"http://localhost:{server.port}/v1", seen  # a name: cookie jars refuse IP addresses' cookies
+
+
+async def test_an_upstream_redirect_is_passed_on_never_followed(client, recording_upstream):
+    url, seen = recording_upstream
+    headers = {"Authorization": f"Bearer {TEST_KEY}", "x-portkey-provider": "openai", "x-portkey-custom-host": url}
+    response = await client.post("/v1/redirect", json=CHAT, headers=headers)
+    assert response.status == 307
+    assert [path for path, _ in seen] == ["/v1/redirect"]  # a redirect could leave the allowed hosts
+
+
+async def test_a_cookie_an_upstream_sets_is_never_sent_back(client, recording_upstream):
+    # One client's session cookie must not ride along with the next client's call.
+    url, seen = recording_upstream
+    headers = {"Authorization": f"Bearer {TEST_KEY}", "x-portkey-provider": "openai", "x-portkey-custom-host": url}
+    for _ in range(2):
+        assert (await client.post("/v1/chat/completions", json=CHAT, headers=headers)).status == 200
+    assert [cookie for _, cookie in seen] == [None, None]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 
 import orjson
 import pytest
@@ -84,6 +85,22 @@ async def test_streamed_answer_without_usage_has_none(client, auth_headers, acce
     await response.read()
     [line] = access_lines()
     assert "usage" not in line.fields and "ttfb_ms" in line.fields
+
+
+async def test_the_time_to_first_byte_is_the_first_chunks_not_the_last(client, auth_headers, fake_openai, access_waiter):
+    fake_openai.gate = asyncio.Event()  # the upstream pauses after its first word
+    response = await client.post("/v1/chat/completions", json={**CHAT, "stream": True}, headers=auth_headers)
+    await response.content.readuntil(b"\n\n")
+    first_received = time.perf_counter()
+    await asyncio.sleep(0.2)  # the upstream's pause itself, so that the last chunk comes well after the first
+    released = time.perf_counter()
+    fake_openai.gate.set()
+    await response.read()
+    await access_waiter.written.wait()
+    fields = access_waiter.records[0].fields
+    # The first byte went out before the client read it, the end came after the pause:
+    # (end - first byte) >= (release - first read), give or take the fields' rounding.
+    assert fields["duration_ms"] - fields["ttfb_ms"] >= (released - first_received) * 1000 - 0.02
 
 
 async def test_model_of_a_parsed_body_is_the_one_sent_upstream(client, fake_openai, access_lines):

@@ -80,6 +80,13 @@ async def test_the_memory_store_forgets_expired_and_oversized_entries():
     assert await store.get("old") is None and store.used == 0
 
 
+async def test_the_memory_store_counts_a_replaced_entry_once():
+    store = MemoryStore(max_bytes=10_000, max_entry=10_000)
+    for _ in range(3):
+        await store.put("same", entry(b"x" * 100), 60)
+    assert len(store) == 1 and store.used == entry(b"x" * 100).size
+
+
 def key_of(body, *, api_key="sk-1", headers=(), shared=False, target=None, method="POST"):
     call = Call(method, "chat/completions", "", CIMultiDictProxy(CIMultiDict(headers)), json=body)
     return cache_key(call, target or Target("openai", api_key=api_key), call.headers, shared=shared)

@@ -189,6 +189,20 @@ async def test_the_overhead_leaves_out_the_time_spent_waiting_for_the_upstream(c
     assert line.fields["overhead_ms"] < line.fields["duration_ms"] - 250
 
 
+
+async def test_the_overhead_leaves_out_a_retrys_backoff(client, make_fake, access_lines):
+    # The upstream asks for a 0.3 s wait (longer than a gateway's whole overhead could
+    # be), really waited: it is routing's waiting, not the gateway's work.
+    fake = await make_fake()
+    fake.script = [Fail(429, type="requests", headers={"retry-after-ms": "300"})]
+    config = {"provider": "openai", "api_key": TEST_KEY, "custom_host": fake.url,
+              "retry": {"attempts": 1, "use_retry_after_header": True}}
+    response = await client.post("/v1/chat/completions", json=CHAT, headers={"x-portkey-config": json.dumps(config)})
+    assert response.status == 200 and response.headers["x-portkey-retry-attempt-count"] == "1"
+    [line] = [record for record in access_lines() if record.fields["path"] == "/v1/chat/completions"]
+    assert line.fields["duration_ms"] >= 300
+    assert line.fields["overhead_ms"] < line.fields["duration_ms"] - 250
+
 @pytest.mark.parametrize("settings", [Settings(metrics=False)])
 async def test_metrics_off_means_no_route_and_no_families(client, auth_headers):
     assert (await client.get("/metrics")).status == 404

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 
 import openai
 import orjson
@@ -169,6 +170,17 @@ async def test_declared_content_length_is_kept_upstream(client, fake_openai):
     response = await client.post("/v1/chat/completions", data=payload, headers={**_headers(fake_openai), "Content-Type": "application/json"})
     assert response.status == 200
     assert fake_openai.last.headers["Content-Length"] == str(len(payload))
+    assert "Transfer-Encoding" not in fake_openai.last.headers
+
+
+async def test_a_body_still_arriving_keeps_its_declared_length_upstream(client, fake_openai):
+    # 4 MiB with a Content-Length: far more than the gateway reads ahead (it pauses the
+    # socket past 128 KiB), so streamed upstream, and still with its length (some
+    # upstreams refuse a chunked body).
+    payload = orjson.dumps({"model": "m", "messages": [{"role": "user", "content": "x" * 4 * 1024 * 1024}]})
+    response = await client.post("/v1/chat/completions", data=io.BytesIO(payload), headers={**_headers(fake_openai), "Content-Type": "application/json"})
+    assert response.status == 200
+    assert fake_openai.last.headers["Content-Length"] == str(len(payload)) and fake_openai.last.body == payload
     assert "Transfer-Encoding" not in fake_openai.last.headers
 
 

@@ -170,6 +170,13 @@ def test_parse_messages_request_refusals_name_the_field():
     assert raised.value.param == "messages[0].content[0].source"
 
 
+
+@pytest.mark.parametrize(("anthropic", "mode"), [("auto", "auto"), ("any", "required"), ("none", "none")])
+def test_tool_choice_types_map_to_their_openai_modes(anthropic, mode):
+    body = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}],
+            "tools": [{"name": "now", "input_schema": {"type": "object"}}], "tool_choice": {"type": anthropic}}
+    assert parse_messages_request(body).tool_choice.mode == mode
+
 def test_tool_result_images_follow_the_tool_messages():
     request = parse_messages_request(
         {

@@ -103,10 +103,12 @@ class ResponseCache:
         found = await self.exact.find(replace(query, key=key, call=call))
         if found is None:
             return None
-        # A usage chunk only for a client that asked for one (not the limits, USAGE_FILTER).
+        # A usage chunk only for a client that asked for one: not when the limits asked
+        # (their filter strips it; a filter that strips nothing counts a client's own ask).
         options = query.call.json.get("stream_options")
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
-        stream = as_stream(found.entry, include_usage=include_usage and request.get(USAGE_FILTER) is None)
+        usage_filter = request.get(USAGE_FILTER)
+        stream = as_stream(found.entry, include_usage=include_usage and (usage_filter is None or not usage_filter.strip))
         return None if stream is None else Found(stream, found.status)
 
     async def finish(self, ticket: CacheTicket, response: web.StreamResponse, result: RelayResult) -> None:

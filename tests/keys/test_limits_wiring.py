@@ -369,3 +369,24 @@ async def test_usage_of_an_unknown_key_is_404_and_a_backwards_range_400(admin, c
     response = await client.get(f"/v1/api-keys/{key_id}/usage?from=2026-11-02&to=2026-11-01", headers=ADMIN)
     answer = await response.json()
     assert response.status == 400 and answer["error"]["param"] == "from"
+
+
+@pytest.mark.parametrize("include_usage", [True, False])
+async def test_a_cached_whole_answer_streamed_to_a_limited_key_has_usage_only_when_asked(
+    admin, client, view, fake_openai, include_usage
+):
+    # The limits ask a stream for its usage whether or not the client did; a cached
+    # whole answer replayed as a stream must follow the client's own asking.
+    key, _, slug = await setup(admin, view, fake_openai, vk_limits={"rate_limits": [{"type": "tokens", "unit": "rpd", "value": 1000}]})
+    headers = {"x-portkey-api-key": key,
+               "x-portkey-config": orjson.dumps({"virtual_key": slug, "cache": {"mode": "simple", "max_age": 60}}).decode()}
+    whole = await client.post("/v1/chat/completions", json=CHAT, headers=headers)
+    assert whole.status == 200 and whole.headers["x-portkey-cache-status"] == "MISS"
+    options = {"stream_options": {"include_usage": True}} if include_usage else {}
+    response = await client.post("/v1/chat/completions", json={**CHAT, "stream": True, **options}, headers=headers)
+    body = await response.read()
+    assert response.status == 200 and response.headers["x-portkey-cache-status"] == "HIT"
+    assert body.endswith(b"data: [DONE]\n\n") and len(fake_openai.requests) == 1
+    events = [orjson.loads(e[6:]) for e in body.split(b"\n\n") if e.startswith(b"data: {")]
+    usage_events = [(u["prompt_tokens"], u["completion_tokens"]) for u in (e["usage"] for e in events if not e["choices"])]
+    assert usage_events == ([(2, 4)] if include_usage else [])

@@ -54,9 +54,10 @@ def access_waiter():
 async def test_whole_passthrough_answer(client, auth_headers, access_lines):
     response = await client.post("/v1/chat/completions", json=CHAT, headers=auth_headers)
     assert response.status == 200
-    await response.read()
+    body = await response.read()
     [line] = access_lines()
     fields = line.fields
+    assert fields["bytes_out"] == len(body) > 0
     assert fields["usage"] == FAKE_USAGE
     # The body was streamed upstream, never parsed: the model is the one the answer names.
     assert fields["model"] == MODEL
@@ -151,6 +152,7 @@ async def test_ended_client_closed(client, fake_openai, auth_headers, access_wai
     [line] = access_waiter.records
     assert line.fields["status"] == 499 and line.fields["ended"] == "client_closed"
     assert "ttfb_ms" in line.fields
+    assert "failed" not in line.fields  # the client left; no attempt failed
 
 
 async def test_ended_upstream_error(client, fake_openai, auth_headers, access_lines):

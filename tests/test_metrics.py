@@ -106,6 +106,31 @@ async def test_retries_fallbacks_and_upstream_errors_by_kind(client, make_fake):
     assert value(samples, "gateway_upstream_errors_total", provider="openai", kind="connect") == 1  # dropped before answering
 
 
+async def test_an_upstream_that_answers_400_is_an_upstream_error_by_status(client, auth_headers, fake_openai):
+    fake_openai.script = [Fail(400, "Invalid value for 'temperature'", "invalid_request_error")]
+    response = await client.post("/v1/chat/completions", json=CHAT, headers=auth_headers)
+    assert response.status == 400
+    samples = await scrape(client)
+    assert value(samples, "gateway_upstream_attempts_total", provider="openai", target="config", status_class="4xx") == 1
+    assert value(samples, "gateway_upstream_errors_total", provider="openai", kind="status") == 1
+
+
+async def test_cached_input_tokens_cost_the_cache_read_price(client, auth_headers):
+    # The fake's Responses API reports one of the input tokens as cached (input_tokens includes it).
+    body = {"model": "gpt-4.1-mini", "input": "one two three"}
+    response = await client.post("/v1/responses", json=body, headers=auth_headers)
+    assert response.status == 200
+    usage = (await response.json())["usage"]
+    cached = usage["input_tokens_details"]["cached_tokens"]
+    assert cached == 1
+    samples = await scrape(client)
+    tokens = {"provider": "openai", "model": "gpt-4.1-mini"}
+    assert value(samples, "gateway_tokens_total", **tokens, type="cache_read") == cached
+    # gpt-4.1-mini's shipped price: $0.40 per million input, $0.10 cached input, $1.60 output.
+    expected = (usage["input_tokens"] - cached) * 0.4e-6 + cached * 0.1e-6 + usage["output_tokens"] * 1.6e-6
+    assert value(samples, "gateway_cost_usd_total", **tokens) == pytest.approx(expected)
+
+
 async def test_an_unreachable_upstream_is_a_connect_error(client, unused_tcp_port):
     headers = {"x-portkey-provider": "openai", "x-portkey-custom-host": f"http://127.0.0.1:{unused_tcp_port}/v1",
                "Authorization": f"Bearer {TEST_KEY}"}
@@ -222,6 +247,8 @@ def test_bounded_labels_normalise_and_cap():
     assert route_label("/v1/chat/completions") == "/v1/chat/completions"
     assert route_label("/v1/models/gpt-4o") == "/v1/models"
     assert route_label("/v1/whatever/else") == "/v1/other"
+    assert route_label("/v1/messages") == "/v1/messages"
+    assert route_label("/v1/messages/count_tokens") == "/v1/messages/count_tokens"  # not merged into /v1/messages
     assert route_label("/admin") == "unmatched"
 
 

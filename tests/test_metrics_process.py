@@ -134,6 +134,32 @@ async def test_without_a_metrics_address_the_api_port_serves_them(unused_tcp_por
         await gateway.close()
 
 
+async def test_an_operators_metrics_directory_starts_from_zero_at_each_start(unused_tcp_port, tmp_path):
+    # PROMETHEUS_MULTIPROC_DIR set by the operator outlives the gateway: the previous
+    # run's files stay there, and must not count again (nor its dead workers' gauges).
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    first = await GatewayProcess.start(unused_tcp_port, env=env)
+    try:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(3):
+                async with session.get(first.url + "/ready") as response:
+                    assert response.status == 200
+        await scrape_until(first.url + "/metrics", lambda samples: ready_count(samples) >= 3)
+        first.signal(signal.SIGTERM)
+        assert await first.exit_code() == 0
+    finally:
+        await first.close()
+    assert list(tmp_path.glob("*.db"))  # the operator's directory keeps them
+    second = await GatewayProcess.start(unused_tcp_port, env=env)
+    try:
+        async with aiohttp.ClientSession() as session, session.get(second.url + "/ready") as response:
+            assert response.status == 200
+        samples = await scrape_until(second.url + "/metrics", lambda samples: ready_count(samples) >= 1)
+        assert ready_count(samples) == 1
+    finally:
+        await second.close()
+
+
 async def test_a_busy_metrics_address_stops_the_start(unused_tcp_port_factory):
     port = unused_tcp_port_factory()
     async with _listening(unused_tcp_port_factory()) as busy:

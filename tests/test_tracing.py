@@ -143,10 +143,21 @@ async def test_prompts_in_spans_when_turned_on(client, make_fake, exporter):
     assert json.loads(attempt_span.attributes["gen_ai.input.messages"]) == CHAT["messages"]
 
 
+async def test_a_relayed_500_marks_the_request_span_as_an_error(client, auth_headers, fake_openai, exporter):
+    fake_openai.script = [Fail(500)]
+    response = await client.post("/v1/chat/completions", json=CHAT, headers=auth_headers)
+    assert response.status == 500
+    [request_span], [attempt_span] = spans_by_kind(exporter)
+    for span in (request_span, attempt_span):
+        assert span.status.status_code == StatusCode.ERROR
+        assert span.attributes["error.type"] == "500"
+
+
 def test_tracing_is_off_without_an_otlp_endpoint_and_on_with_one():
     assert build_tracing(Settings(), {}) is NO_TRACING
     assert build_tracing(Settings(tracing="off"), {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://x"}) is NO_TRACING
     assert build_tracing(Settings(), {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://x", "OTEL_SDK_DISABLED": "true"}) is NO_TRACING
+    assert build_tracing(Settings(), {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://x", "OTEL_TRACES_EXPORTER": "none"}) is NO_TRACING
     tracing = build_tracing(Settings(), {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9"})
     try:
         assert tracing.enabled

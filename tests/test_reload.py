@@ -112,3 +112,29 @@ async def test_a_reload_under_load_drops_nothing_and_replaces_the_workers(unused
     assert set(reloaded["draining"]) == old_pids and not new_pids & old_pids
     assert pids_seen["before"] <= old_pids and pids_seen["after"] and pids_seen["after"] <= new_pids
     assert gateway.process.returncode == 0
+
+
+async def test_a_retiring_worker_answers_its_kept_alive_connection_once_more(unused_tcp_port):
+    """The old worker stops accepting but keeps its idle kept-alive connection until the
+    client uses it (answered, with Connection: close) or closes it: closing it under a
+    client that is sending a request would fail that request."""
+    gateway = await GatewayProcess.start(unused_tcp_port, "--shutdown-timeout", "20")
+    try:
+        [listening] = await gateway.wait_for_log(msg("listening"))
+        old = listening["pid"]
+
+        def of_old(name: str):
+            return lambda line: line.get("msg") == name and line.get("pid") == old
+
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as kept_alive:
+            async with kept_alive.get(gateway.url + "/ready") as response:
+                assert (await response.json())["pid"] == old
+            gateway.signal(signal.SIGHUP)
+            await gateway.wait_for_log(of_old("draining"))
+            async with kept_alive.get(gateway.url + "/ready") as response:
+                assert response.status == 503 and response.headers["Connection"] == "close"
+                assert (await response.json())["error"]["code"] == "draining"
+        [drained] = await gateway.wait_for_log(of_old("drained"))
+        assert drained["cut"] == 0
+    finally:
+        await gateway.close()

@@ -142,6 +142,13 @@ async def test_a_large_config_under_the_limit_is_served(gateway, fake_openai):
     assert len(orjson.loads(fake_openai.last.body)["user"]) == 60_000
 
 
+async def test_a_request_line_longer_than_aiohttps_default_but_under_the_limit_is_served(gateway):
+    """The limit applies to the request line too (aiohttp's own default is 8190 bytes)."""
+    line = b"GET /health?" + b"q" * 20_000 + b" HTTP/1.1"
+    status, _, answer = await exchange(gateway.port, raw(b"Connection: close", line=line))
+    assert status == 200, answer
+
+
 @pytest.mark.parametrize("body_handling", ["streamed", "read-whole"])
 async def test_a_chunk_broken_mid_body_is_answered_at_once(gateway, fake_openai, caplog, body_handling):
     """Framing that breaks after the headers were handed on: a JSON 400 now, not a hang.
@@ -157,6 +164,8 @@ async def test_a_chunk_broken_mid_body_is_answered_at_once(gateway, fake_openai,
     assert_json_error(status, headers, body, 400, "malformed_request")
     logged = [JsonFormatter().format(record) for record in caplog.records]
     assert not any(SECRET in line for line in logged)
+    # The client's fault, answered and logged as a malformed request: no error line for the operator.
+    assert [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR] == []
 
 
 def read_whole_route(upstream_url: str) -> list[bytes]:

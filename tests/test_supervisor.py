@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -87,6 +88,42 @@ async def test_sighup_rereads_the_keys_file_and_a_bad_one_keeps_the_old_workers(
     assert await status_with("gw-old") == 401
     gateway.signal(signal.SIGTERM)
     assert await gateway.exit_code() == 0
+
+
+async def test_a_stray_sighup_to_a_worker_leaves_it_serving(start, fake_openai):
+    """A hangup sent to the whole process group (a closed terminal, kill -HUP -PGID)
+    reaches the workers too: reloads are the supervisor's, a worker carries on."""
+    gateway = await start()
+    [listening] = await gateway.wait_for_log(msg("listening"))
+    worker = listening["pid"]
+    fake_openai.gate = asyncio.Event()  # the stream pauses after its first word
+    headers = {"Authorization": f"Bearer {TEST_KEY}", "x-portkey-provider": "openai", "x-portkey-custom-host": fake_openai.url}
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(gateway.url + "/v1/chat/completions", json=body, headers=headers) as response:
+            await response.content.readuntil(b"\n\n")
+            os.kill(worker, signal.SIGHUP)
+            fake_openai.gate.set()
+            assert (await response.read()).endswith(b"data: [DONE]\n\n")
+        async with session.get(gateway.url + "/ready") as response:
+            assert (await response.json())["pid"] == worker
+    assert gateway.logged("worker died; restarting it") == []
+
+
+async def test_a_worker_that_does_not_stop_in_time_is_killed(start):
+    gateway = await start("--shutdown-timeout", "0")
+    [listening] = await gateway.wait_for_log(msg("listening"))
+    worker = listening["pid"]
+    os.kill(worker, signal.SIGSTOP)  # frozen: it cannot drain
+    try:
+        gateway.signal(signal.SIGTERM)
+        # Killed KILL_GRACE_SECONDS (5 s) after its drain deadline, not left holding the service.
+        [killed] = await gateway.wait_for_log(msg("worker did not stop in time; killing it"))
+        assert killed["pid"] == worker
+        assert await gateway.exit_code() == 0
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker, signal.SIGKILL)  # never leave a stopped process behind
 
 
 async def test_workers_that_can_never_start_stop_the_supervisor_with_exit_1(unused_tcp_port):

@@ -18,6 +18,7 @@ from gateway.errors import GatewayError
         (("localhost", "127.0.0.0/8", "::1"), "example.com", False),
         (("*.internal.example",), "vllm.internal.example", True),
         (("*.internal.example",), "internal.example.evil.com", False),
+        (("*.internal.example",), "evilinternal.example", False),  # a suffix starts at a dot
         (("10.0.0.0/8",), "10.2.3.4", True),
         (("10.0.0.0/8",), "11.2.3.4", False),
         (("*",), "anything.example", True),
@@ -36,7 +37,11 @@ def test_valid_custom_host_is_normalised():
     assert validate_custom_host(" http://127.0.0.1:8000/v1/ ", HostAllowList(), param="p") == "http://127.0.0.1:8000/v1"
 
 
-@pytest.mark.parametrize("value", ["", "localhost:8000", "http://127.0.0.1/v1?x=1", "http://127.0.0.1/v1#f", 5])
+@pytest.mark.parametrize(
+    "value",
+    ["", "localhost:8000", "http://127.0.0.1/v1?x=1", "http://127.0.0.1/v1#f", 5, "http://user@127.0.0.1/v1",
+     "http://user:pw@127.0.0.1/v1"],
+)
 def test_invalid_custom_hosts(value):
     with pytest.raises(GatewayError) as caught:
         validate_custom_host(value, HostAllowList(), param="custom_host")

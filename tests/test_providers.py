@@ -67,6 +67,14 @@ def test_azure_urls():
     )
     assert str(azure.prepare(call("embeddings"), target).url).endswith("/deployments/dep%201/embeddings?api-version=2024-06-01")
     assert str(azure.prepare(call("models"), target).url) == "https://res.openai.azure.com/openai/models?api-version=2024-06-01"
+    # A version the client put in the URL is the one sent, once.
+    own = azure.prepare(call("chat/completions", "api-version=2025-01-01-preview"), target)
+    assert own.url.query_string == "api-version=2025-01-01-preview"
+
+
+def test_github_models_is_told_to_ignore_parameters_it_does_not_know():
+    request = get_provider("github").prepare(call(), Target(provider="github", api_key="k"))
+    assert request.headers["extra-parameters"] == "ignore"
 
 
 def test_every_provider_declares_its_options():

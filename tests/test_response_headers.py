@@ -125,7 +125,8 @@ async def test_anthropic_headers_reach_an_openai_client(client, aiohttp_server):
 
 
 async def test_bedrock_request_id_and_error_type_pass(client, aiohttp_server):
-    fake = FakeBedrock(extra_headers={**INTERNAL, "x-amzn-Remapped-Authorization": "internal"})
+    bedrock_own = {"X-Amzn-Bedrock-Invocation-Latency": "321", "X-Amzn-Bedrock-Output-Token-Count": "9"}
+    fake = FakeBedrock(extra_headers={**INTERNAL, **bedrock_own, "x-amzn-Remapped-Authorization": "internal"})
     server = await aiohttp_server(fake.app())
     headers = {
         "x-portkey-provider": "bedrock",
@@ -138,6 +139,8 @@ async def test_bedrock_request_id_and_error_type_pass(client, aiohttp_server):
     response = await client.post("/v1/chat/completions", json=body, headers=headers)
     assert response.status == 200
     assert response.headers["x-amzn-RequestId"] == "req-1"
+    for name, value in bedrock_own.items():
+        assert response.headers[name] == value
     assert {"x-internal-token", "x-backend-pod", "x-amzn-remapped-authorization"} & names(response) == set()
     response = await client.post("/v1/chat/completions", json={**body, "model": "unknown-model"}, headers=headers)
     assert response.status == 400

@@ -53,6 +53,7 @@ def test_host_list_accepts_every_kind_of_pattern():
     [
         (["--port", "http"], "--port: not a valid integer: 'http'"),
         (["--port", "70000"], "--port: must be 1-65535, got 70000"),
+        (["--port", "65536"], "--port: must be 1-65535, got 65536"),
         (["--workers", "0"], "--workers: must be at least 1, got 0"),
         (["--idle-timeout", "-1"], "--idle-timeout: must be positive"),
         (["--connect-timeout", "soon"], "--connect-timeout: not a number of seconds: 'soon'"),

@@ -128,6 +128,28 @@ async def test_stored_config_by_slug_and_as_the_keys_default(admin, client, view
     assert status == 200 and len(other.requests) == 2 and len(fake_openai.requests) == 1  # the request's own wins
 
 
+async def test_an_archived_stored_config_is_refused(admin, client, view, fake_openai):
+    slug = await openai_vk(admin, view, fake_openai)
+    config = await admin.configs.create(name="old", config={"virtual_key": slug})
+    await settled(view)
+    status, _ = await post_chat(client, {"x-portkey-config": config.slug})
+    assert status == 200
+    await admin.configs.update(slug=config.slug, status="archived")
+    await settled(view)
+    status, body = await post_chat(client, {"x-portkey-config": config.slug})
+    assert status == 400 and body["error"]["code"] == "unknown_config"
+    assert len(fake_openai.requests) == 1
+
+
+async def test_a_virtual_keys_provider_and_key_win_over_those_named_beside_it(admin, client, view, fake_openai):
+    slug = await openai_vk(admin, view, fake_openai)
+    beside = {"virtual_key": slug, "provider": "anthropic", "api_key": "sk-ant-client-key"}
+    status, body = await post_chat(client, {"x-portkey-config": orjson.dumps(beside).decode()})
+    assert status == 200, body
+    sent = fake_openai.last
+    assert sent.path == "/v1/chat/completions" and sent.headers["Authorization"] == f"Bearer {PROVIDER_KEY}"
+
+
 async def test_unknown_references_are_named(admin, client, view, fake_openai):
     status, body = await post_chat(client, {"x-portkey-virtual-key": "nope"})
     assert status == 400 and body["error"]["code"] == "unknown_virtual_key" and "'nope'" in body["error"]["message"]

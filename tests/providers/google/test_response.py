@@ -101,6 +101,12 @@ def test_finish_reasons(gemini, openai):
     assert choice["finish_reason"] == openai and choice["message"]["content"] is None
 
 
+def test_a_tool_call_cut_by_max_tokens_finishes_with_length_not_tool_calls():
+    # Its arguments may be cut short: a client must not run it as a finished call.
+    body = answer(candidates=[candidate([{"functionCall": {"name": "f", "args": {"x": 1}}}], finish="MAX_TOKENS")])
+    assert to_chat_completion(body, model="m")["choices"][0]["finish_reason"] == "length"
+
+
 def test_several_candidates_are_several_choices_in_order():
     body = answer(
         candidates=[candidate([{"text": "B"}], index=1), candidate([{"text": "A"}], finish="MAX_TOKENS", index=0)]
@@ -146,4 +152,5 @@ def test_an_error_that_is_not_googles_json():
     assert translated["error"]["message"] == "google answered HTTP 502: <html>Bad Gateway</html>"
     assert translated["error"]["type"] == "api_error"
     wrapped = orjson.dumps([{"error": {"code": 429, "message": "slow down", "status": "RESOURCE_EXHAUSTED"}}])
-    assert orjson.loads(translate_error(429, wrapped))["error"]["type"] == "rate_limit_error"
+    error = orjson.loads(translate_error(429, wrapped))["error"]
+    assert (error["type"], error["message"], error["code"]) == ("rate_limit_error", "slow down", "resource_exhausted")

@@ -155,6 +155,18 @@ async def test_ended_client_closed(client, fake_openai, auth_headers, access_wai
     assert "failed" not in line.fields  # the client left; no attempt failed
 
 
+async def test_ended_client_closed_before_the_first_byte(client, fake_openai, auth_headers, access_waiter):
+    fake_openai.hang = asyncio.Event()  # never set: the upstream has not answered yet
+    request = asyncio.ensure_future(client.post("/v1/chat/completions", json=CHAT, headers=auth_headers))
+    await asyncio.wait_for(fake_openai.request_seen.wait(), 10)
+    request.cancel()  # the client hangs up while the gateway waits for the upstream
+    await asyncio.wait_for(fake_openai.disconnected.wait(), 10)
+    await asyncio.wait_for(access_waiter.written.wait(), 10)
+    [line] = access_waiter.records
+    # Not a shutdown's 503: nothing cut this request but its client.
+    assert line.fields["status"] == 499 and line.fields["ended"] == "client_closed"
+
+
 async def test_ended_upstream_error(client, fake_openai, auth_headers, access_lines):
     fake_openai.die_after_chunks = 2
     response = await client.post("/v1/chat/completions", json={**CHAT, "stream": True}, headers=auth_headers)

@@ -14,7 +14,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.observability import METRICS, OVERHEAD_HEADER
-from gateway.observability.labels import BoundedLabels, route_label
+from gateway.observability.labels import BoundedLabels, RouteLabels, route_label
 from gateway.settings import Settings
 from tests.conftest import TEST_KEY
 from tests.fakes.openai import DROP, MODEL, Fail
@@ -250,6 +250,13 @@ def test_bounded_labels_normalise_and_cap():
     assert route_label("/v1/messages") == "/v1/messages"
     assert route_label("/v1/messages/count_tokens") == "/v1/messages/count_tokens"  # not merged into /v1/messages
     assert route_label("/admin") == "unmatched"
+
+
+def test_route_labels_remember_a_bounded_number_of_paths():
+    routes = RouteLabels()
+    for number in range(5000):  # ids in paths: clients can send any number of them
+        assert routes(f"/v1/files/file-{number}") == "/v1/files"
+    assert len(routes._cache) <= 1024
 
 
 class _RotatingCredentials:

@@ -138,3 +138,47 @@ async def test_a_retiring_worker_answers_its_kept_alive_connection_once_more(unu
         assert drained["cut"] == 0
     finally:
         await gateway.close()
+
+
+async def test_a_stop_during_a_retirement_closes_the_idle_connections_at_once(unused_tcp_port):
+    """systemctl stop while a reload's old worker waits for a kept-alive connection:
+    the stop does not wait for that connection (up to --shutdown-timeout)."""
+    gateway = await GatewayProcess.start(unused_tcp_port, "--shutdown-timeout", "30")
+    try:
+        [listening] = await gateway.wait_for_log(msg("listening"))
+        old = listening["pid"]
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as kept_alive:
+            async with kept_alive.get(gateway.url + "/ready") as response:
+                assert (await response.json())["pid"] == old
+            gateway.signal(signal.SIGHUP)
+            await gateway.wait_for_log(lambda line: line.get("msg") == "draining" and line.get("pid") == old)
+            gateway.signal(signal.SIGTERM)
+            # Did not hang: the retiring worker waited the whole 30 s for the idle connection.
+            assert await gateway.exit_code(timeout=15) == 0
+    finally:
+        await gateway.close()
+
+
+async def test_a_sighup_during_a_reload_reloads_once_more(unused_tcp_port, tmp_path, fake_openai):
+    keys = tmp_path / "keys"
+    keys.write_text("gw-1\n")
+    gateway = await GatewayProcess.start(unused_tcp_port, "--workers", "2", "--api-keys-file", str(keys))
+    try:
+        gateway.signal(signal.SIGHUP)
+        await gateway.wait_for_log(lambda line: line.get("msg") == "reloading" and line.get("generation") == 2)
+        keys.write_text("gw-2\n")  # changed again while the first reload starts its workers
+        gateway.signal(signal.SIGHUP)
+        await gateway.wait_for_log(lambda line: line.get("msg") == "reloaded" and line.get("generation") == 3)
+        # Until the older workers stop accepting, they may take a new connection too.
+        retired = {pid for line in gateway.logged("reloaded") for pid in line["draining"]}
+        await gateway.wait_for_log(lambda line: line.get("msg") == "draining" and line.get("pid") in retired, count=len(retired))
+        headers = {"Authorization": f"Bearer {TEST_KEY}", "x-portkey-provider": "openai", "x-portkey-custom-host": fake_openai.url}
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session:
+            for key, status in (("gw-2", 200), ("gw-1", 401)):
+                for _ in range(4):  # new connections: whichever worker of the last generation
+                    async with session.post(
+                        gateway.url + "/v1/chat/completions", json=chat(False), headers={**headers, "x-portkey-api-key": key}
+                    ) as response:
+                        assert response.status == status, key
+    finally:
+        await gateway.close()

@@ -106,6 +106,19 @@ async def test_a_stream_keeps_the_answering_span_open_until_it_ends(client, auth
     assert attempt_span.attributes["gen_ai.response.finish_reasons"] == ("stop",)
 
 
+async def test_the_stream_flag_and_cached_and_reasoning_tokens_are_span_attributes(client, auth_headers, exporter):
+    headers = {**auth_headers, "x-portkey-retry-count": "1"}  # a retry reads the body: its stream flag is known
+    body = {"model": "gpt-4.1-mini", "input": "one two three", "stream": True}
+    response = await client.post("/v1/responses", json=body, headers=headers)
+    assert response.status == 200
+    await response.read()
+    [request_span], [attempt_span] = spans_by_kind(exporter)
+    assert attempt_span.attributes["gen_ai.request.stream"] is True
+    for span in (request_span, attempt_span):  # the fake's Responses usage: 1 cached, 2 reasoning
+        assert span.attributes["gen_ai.usage.cache_read.input_tokens"] == 1
+        assert span.attributes["gen_ai.usage.reasoning.output_tokens"] == 2
+
+
 async def test_retries_and_fallbacks_are_sibling_attempt_spans(client, make_fake, exporter):
     first, second = await make_fake(), await make_fake()
     first.script = [Fail(503), Fail(503)]

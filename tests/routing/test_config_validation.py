@@ -33,6 +33,7 @@ CASES = [
     (fb(OK, {"api_key": 5, "provider": "openai"}), "config.targets[1].api_key: must be a string", "config.targets[1].api_key"),
     ({**fb(OK), "provider": "openai"}, "config.provider: belongs on a target (a node with a provider), not on a group", "config.provider"),
     (fb(OK, {**OK, "weight": -1}), "config.targets[1].weight: must be a number from 0", "config.targets[1].weight"),
+    (fb(OK, {**OK, "weight": True}), "config.targets[1].weight: must be a number from 0", "config.targets[1].weight"),
     (
         {"strategy": {"mode": "loadbalance"}, "targets": [{**OK, "weight": 0}]},
         "config.targets: loadbalance needs at least one target with a weight above 0",

@@ -10,6 +10,17 @@ from gateway.providers.cohere.request import to_chat_request
 USER = {"role": "user", "content": "Hi"}
 
 
+def test_one_strict_tool_among_several_turns_strict_tools_on():
+    # Cohere's strict_tools is per request: a client's strict tool must not be loosened.
+    tools = [
+        {"type": "function", "function": {"name": "loose", "parameters": {"type": "object", "properties": {}}}},
+        {"type": "function", "function": {"name": "exact", "strict": True, "parameters": {"type": "object", "properties": {}}}},
+    ]
+    sent = to_chat_request({"model": "command-a-03-2025", "messages": [USER], "tools": tools})
+    assert sent["strict_tools"] is True
+    assert "strict_tools" not in to_chat_request({"model": "command-a-03-2025", "messages": [USER], "tools": tools[:1]})
+
+
 def test_parts_response_format_and_penalties():
     body = {
         "model": "command-a-vision-07-2025",

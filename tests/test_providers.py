@@ -67,6 +67,10 @@ def test_azure_urls():
     )
     assert str(azure.prepare(call("embeddings"), target).url).endswith("/deployments/dep%201/embeddings?api-version=2024-06-01")
     assert str(azure.prepare(call("models"), target).url) == "https://res.openai.azure.com/openai/models?api-version=2024-06-01"
+    # Sub-paths of resource endpoints (a file's content, a stored response) are the resource's too.
+    assert str(azure.prepare(call("files/file-abc/content"), target).url) == (
+        "https://res.openai.azure.com/openai/files/file-abc/content?api-version=2024-06-01"
+    )
     # A version the client put in the URL is the one sent, once.
     own = azure.prepare(call("chat/completions", "api-version=2025-01-01-preview"), target)
     assert own.url.query_string == "api-version=2025-01-01-preview"

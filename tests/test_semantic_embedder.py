@@ -12,10 +12,11 @@ import struct
 import numpy as np
 import orjson
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from gateway.app import create_app
-from gateway.cache.semantic.embedder import Embedder, _first_vector
+from gateway.cache.semantic.embedder import MAX_ANSWER_BYTES, Embedder, _first_vector
 from gateway.cache.semantic.embeddings_target import parse_embeddings_target
 from gateway.upstream import TRANSPORT
 from tests.fakes.cohere import API_KEY_PREFIX as COHERE_PREFIX
@@ -104,6 +105,34 @@ async def test_an_embeddings_upstream_that_hangs_is_a_miss_after_the_timeout(app
         fake_embeddings.hang.set()
     assert vector is None
     assert caplog.records[0].fields["reason"] == "no answer within 0.2s"
+
+
+async def answering(aiohttp_server, body: bytes) -> dict:
+    """An embeddings target whose upstream answers ``body`` (200, JSON) to every call."""
+
+    async def embeddings(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/json")
+
+    upstream = web.Application()
+    upstream.router.add_post("/v1/embeddings", embeddings)
+    server = await aiohttp_server(upstream)
+    return {"provider": "openai", "api_key": KEY, "custom_host": str(server.make_url("/v1")), "model": "m"}
+
+
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        (orjson.dumps({"data": [{"embedding": [1.0, 2.0]}]}) + b" " * MAX_ANSWER_BYTES,
+         f"answer larger than {MAX_ANSWER_BYTES} bytes"),
+        (orjson.dumps({"data": [{"embedding": [0.0, 0.0]}]}), "answer's embedding is not a usable vector"),
+    ],
+    ids=["past-the-size-bound", "all-zeros"],
+)
+async def test_an_answer_that_cannot_be_used_is_a_miss(app, aiohttp_server, caplog, body, reason):
+    target = await answering(aiohttp_server, body)
+    caplog.set_level(logging.WARNING, "gateway.cache.semantic")
+    assert await embedder(app, target).embed("hi") is None
+    assert caplog.records[0].fields["reason"] == reason
 
 
 async def test_an_unreachable_upstream_is_a_miss(app, unused_tcp_port):

@@ -117,3 +117,38 @@ async def test_remember_reuses_the_vector_find_computed():
     await lookup.find(asked)
     await lookup.remember(asked, entry("an answer"))
     assert lookup.embedder.texts == ["a question"] and len(index) == 1
+
+
+class RecordingIndex(MemoryVectorIndex):
+    def __init__(self) -> None:
+        super().__init__(per_bucket=8, max_bytes=1 << 20, clock=lambda: NOW)
+        self.added: list[tuple[str, float]] = []
+
+    async def add(self, bucket, key, vector, expires_at):
+        self.added.append((key, expires_at))
+        await super().add(bucket, key, vector, expires_at)
+
+
+async def test_a_vector_expires_with_its_answer():
+    index = RecordingIndex()
+    lookup = SemanticLookup(MemoryStore(1 << 20, 1 << 20), index, StubEmbedder(), threshold=0.95, clock=lambda: NOW)
+    asked = query("a question")
+    await lookup.find(asked)
+    await lookup.remember(asked, entry("an answer"))
+    assert index.added == [(asked.key.digest, NOW + 60)]  # stored at NOW, max_age 60
+
+
+class OtherModelEmbedder(StubEmbedder):
+    """The same vectors, from another embeddings model (a changed config)."""
+
+    spec = SimpleNamespace(fingerprint="stub|other-model")
+
+
+async def test_vectors_of_another_embeddings_model_are_never_compared():
+    lookup, store, index = semantic()
+    first = query("first question")
+    await lookup.find(first)
+    await lookup.remember(first, entry("first answer"))
+    other = SemanticLookup(store, index, OtherModelEmbedder(), threshold=0.95, clock=lambda: NOW)
+    assert await other.find(query("second question")) is None  # a semantic miss, not a hit
+    assert (await lookup.find(query("second question"))).status == "SEMANTIC HIT"

@@ -187,3 +187,14 @@ def test_storing_into_a_bucket_makes_it_recently_used(clock):
     vectors.add_now("c", "k", random_unit(1), clock.now + 60)
     assert vectors.search_now("b", random_unit(1), 0.9) is None
     assert vectors.search_now("a", random_unit(2), 0.9).key == "k2"
+
+
+def test_a_second_bucket_past_the_bytes_pushes_out_the_first(clock):
+    one_bucket = index(clock, per_bucket=8)
+    one_bucket.add_now("probe", "k", random_unit(0), clock.now + 60)
+    vectors = index(clock, per_bucket=8, max_bytes=one_bucket.nbytes)
+    vectors.add_now("a", "k", random_unit(1), clock.now + 60)
+    vectors.add_now("b", "k", random_unit(1), clock.now + 60)
+    assert vectors.nbytes <= vectors.max_bytes
+    assert vectors.search_now("a", random_unit(1), 0.9) is None
+    assert vectors.search_now("b", random_unit(1), 0.9).key == "k"

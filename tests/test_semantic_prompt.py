@@ -49,13 +49,14 @@ def test_text_parts_are_joined_with_a_newline():
     [
         [{"type": "text", "text": "what is this?"}, {"type": "image_url", "image_url": {"url": "https://x/cat.png"}}],
         [{"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}],
+        [{"type": "text", "text": "what is this?"}, {"type": "document", "text": "a file's text"}],
         [],
         "",
         "   ",
         None,
         "x" * (MAX_TEXT_CHARS + 1),
     ],
-    ids=["image", "audio", "no-parts", "empty", "blank", "none", "too-long"],
+    ids=["image", "audio", "other-type-with-text", "no-parts", "empty", "blank", "none", "too-long"],
 )
 def test_requests_whose_meaning_is_not_text_are_not_semantically_cacheable(content):
     assert semantic_query(CHAT, chat(user(content))) is None
@@ -133,3 +134,8 @@ def test_anything_else_that_differs_makes_another_bucket(other):
 def test_another_scope_makes_another_bucket(scope):
     body = chat(SYSTEM, user("q"))
     assert bucket(body) != bucket(body, scope)
+
+
+def test_a_text_of_exactly_the_longest_length_is_embedded():
+    text = "x" * MAX_TEXT_CHARS
+    assert semantic_query(CHAT, chat(user(text))).text == text

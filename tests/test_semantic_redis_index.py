@@ -140,6 +140,16 @@ async def test_entries_of_other_dimensions_are_skipped(client, redis, clock):
     assert (await vectors.search("b", question, 0.9)).key == "k"
 
 
+async def test_skipped_entries_never_shift_which_key_is_found(client, redis, clock):
+    vectors = index(client, clock)
+    bucket = "mixed-dimensions"  # a fresh hash: fields come back in the order written
+    question = random_unit(1)
+    await redis.hset(vectors.hash_key(bucket), "short", encode_record(unit_vector(np.ones(8)), clock.now + 60))
+    await vectors.add(bucket, "far", random_unit(2), clock.now + 60)
+    await vectors.add(bucket, "hit", question, clock.now + 60)
+    assert (await vectors.search(bucket, question, 0.9)).key == "hit"
+
+
 async def test_concurrent_stores_from_many_gateways_keep_the_bound(redis_server, clock):
     clients = [RedisClient(redis_server.url) for _ in range(4)]
     redis = aioredis.Redis.from_url(redis_server.url)

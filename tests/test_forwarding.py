@@ -89,6 +89,21 @@ async def test_headers_the_connection_header_names_are_hop_by_hop(gateway, fake_
     assert sent["x-team"] == "search" and "x-hop" not in sent
 
 
+async def test_a_connection_header_listing_several_options_with_spaces_names_each(gateway, fake_openai):
+    headers = {
+        "Authorization": f"Bearer {TEST_KEY}".encode(),
+        "x-portkey-provider": b"openai",
+        "x-portkey-custom-host": fake_openai.url.encode(),
+        "x-portkey-forward-headers": b"x-hop, x-team",
+        "Connection": b"keep-alive, X-Hop",
+        "x-hop": b"1",
+        "x-team": b"search",
+    }
+    answer = await raw_request(gateway, b"POST", b"/v1/echo", headers, b"{}")
+    sent = answer.json()["headers"]
+    assert sent["x-team"] == "search" and "x-hop" not in sent
+
+
 @pytest.mark.parametrize("listed", ["content-type", "Content-Type, content-type", "x-team, X-Team"])
 async def test_a_header_listed_twice_is_sent_once(client, fake_openai, auth_headers, listed):
     response = await client.post(

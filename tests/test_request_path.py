@@ -28,6 +28,8 @@ ESCAPES = [
     b"/v1/x%0ay",  # a newline once decoded: the route's pattern must still match it
     b"/v1/x%0d%0ay",
     b"/v1/chat/completions#frag",
+    b"/v1/models?limit=1#frag",  # a fragment after the query is still one
+    b"/v1/%252525252e%252525252e/admin",  # five encodings deep: refused, never decoded further
 ]
 
 
@@ -46,6 +48,7 @@ def test_escaping_paths_are_refused(target):
         ("/v1/models/accounts%2Ffireworks%2Fmodels%2Fllama", "models/accounts%2Ffireworks%2Fmodels%2Fllama", ""),
         ("/v1/files/.well-known..x/a..b", "files/.well-known..x/a..b", ""),
         ("/v1/100%25", "100%25", ""),
+        ("/v1/files/a%25252541", "files/a%25252541", ""),  # four encodings deep, no dot
     ],
 )
 def test_ordinary_paths_keep_their_encoding(target, endpoint, query):

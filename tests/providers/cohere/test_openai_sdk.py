@@ -32,6 +32,7 @@ async def test_plain_chat(cohere, fake_cohere):
     )
     assert completion.choices[0].message.content == "You said: Hello there"
     assert completion.choices[0].finish_reason == "stop"
+    assert fake_cohere.last.headers["Accept"] == "application/json"
     # The billed units, not the raw counts with Cohere's template tokens.
     assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (4, 4)
     sent = fake_cohere.last
@@ -56,6 +57,7 @@ async def test_stream_with_usage(cohere, fake_cohere):
     )
     chunks = [chunk async for chunk in stream]
     assert fake_cohere.last.json["stream"] is True
+    assert fake_cohere.last.headers["Accept"] == "text/event-stream"
     assert chunks[0].choices[0].delta.role == "assistant"
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "You said: Hello there"
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
@@ -201,3 +203,17 @@ async def test_embeddings(cohere, fake_cohere):
         "embedding_types": ["float"],
         "output_dimension": 3,
     }
+
+
+async def test_a_streamed_embeddings_call_is_a_400_before_any_upstream_call(cohere, fake_cohere):
+    with pytest.raises(openai.BadRequestError) as caught:
+        await cohere.embeddings.create(model="embed-v4.0", input=["one"], extra_body={"stream": True})
+    assert caught.value.body["param"] == "stream"
+    assert fake_cohere.requests == []
+
+
+async def test_openai_beta_is_not_sent_to_cohere(cohere, fake_cohere):
+    await cohere.embeddings.create(
+        model="embed-v4.0", input=["one"], encoding_format="float", extra_headers={"OpenAI-Beta": "assistants=v2"}
+    )
+    assert "openai-beta" not in fake_cohere.last.headers

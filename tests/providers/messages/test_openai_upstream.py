@@ -294,3 +294,11 @@ async def test_structured_output_becomes_response_format(claude_to_openai, fake_
     )
     body = orjson.loads(fake_openai.last.body)
     assert body["response_format"] == {"type": "json_schema", "json_schema": {"name": "response", "schema": schema}}
+
+
+async def test_messages_take_post_only(client, auth_headers, fake_openai):
+    body = {"model": MODEL, "max_tokens": 5, "messages": [{"role": "user", "content": "Hi"}]}
+    response = await client.request("GET", "/v1/messages", json=body, headers=auth_headers)
+    assert response.status == 405, await response.text()
+    assert "use POST" in (await response.json())["error"]["message"]
+    assert fake_openai.requests == []

@@ -142,6 +142,15 @@ async def test_without_an_admin_key_the_admin_api_is_off(client):
     assert (await response.json())["error"]["code"] == "admin_api_disabled"
 
 
+async def test_a_config_update_sets_and_clears_is_default(client):
+    created = await (await client.post("/v1/configs", json={"name": "d", "config": {"retry": {"attempts": 1}}}, headers=ADMIN)).json()
+    for flag in (1, 0):
+        response = await client.put(f"/v1/configs/{created['slug']}", json={"is_default": flag}, headers=ADMIN)
+        assert response.status == 200, await response.text()
+        got = await (await client.get(f"/v1/configs/{created['slug']}", headers=ADMIN)).json()
+        assert got["is_default"] == flag
+
+
 async def test_malformed_bodies_name_their_fields(client):
     cases = [
         ("/v1/virtual-keys", b"not json", "body: not valid JSON"),
@@ -159,6 +168,7 @@ async def test_malformed_bodies_name_their_fields(client):
         ("/v1/api-keys/workspace/service", b'{"name": "x", "defaults": {"config_id": "pc-none"}}', "defaults.config_id: no stored config 'pc-none'"),
         ("/v1/api-keys/galaxy/service", b'{"name": "x"}', "type: must be one of organisation, workspace"),
         ("/v1/configs", b'{"name": "x"}', "config: required"),
+        ("/v1/configs", b'{"name": "x", "config": {}}', "config: must not be empty"),
     ]
     for path, body, message in cases:
         response = await client.post(path, data=body, headers=ADMIN)

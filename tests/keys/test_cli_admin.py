@@ -129,3 +129,13 @@ async def test_a_master_key_under_32_bytes_is_refused(tmp_path, env, unused_tcp_
     assert code == 1 and "the master key must hold at least 32 bytes" in err
     code, _, err = await gateway_cli("--port", str(unused_tcp_port), "--master-key-file", str(short), env=env)
     assert code == 2 and "the master key must hold at least 32 bytes" in err and err.count("\n") == 1
+
+
+async def test_a_json_body_that_is_not_an_object_is_refused(env):
+    code, out, err = await gateway_cli("configs", "create", "--json", "[1]", env=env)
+    assert (code, out, err) == (1, "", "gateway: --json: must be a JSON object\n")
+
+
+async def test_a_bad_option_is_a_usage_error_exit_2(env):
+    code, out, err = await gateway_cli("configs", "list", "--no-such-option", env=env)
+    assert (code, out) == (2, "") and err.startswith("gateway: ") and "--no-such-option" in err

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import os
 import re
+import socket
 import sqlite3
 import stat
 
@@ -20,12 +21,14 @@ from gateway.store import (
     MasterKeyError,
     ProviderCredentials,
     StoredConfig,
+    StoreError,
     VirtualKey,
     hash_api_key,
     new_api_key,
     open_store,
 )
 from gateway.store.location import is_postgres
+from gateway.store.postgres import PostgresStore
 from tests.keys.conftest import MASTER, OTHER_MASTER
 
 SECRET = "sk-provider-secret-0123456789abcdef"
@@ -110,6 +113,7 @@ async def test_update_and_delete(store):
     assert await store.delete_virtual_key("openai-main")
     assert not await store.delete_virtual_key("openai-main")
     assert await store.get_virtual_key("openai-main") is None
+    assert not await store.update_virtual_key(changed)  # deleted meanwhile: nothing updated
 
 
 async def test_api_keys_are_stored_only_as_a_hash(store, store_url):
@@ -181,13 +185,15 @@ async def test_rotate_master_key_re_encrypts_everything(store, make_store, store
     await store.create_virtual_key(openai_vk())
     await store.create_virtual_key(bedrock_vk())
     await store.create_config(StoredConfig(id="c2", slug="pc-k", name="k", config={"targets": [{"provider": "openai", "api_key": SECRET}], "strategy": {"mode": "single"}}))
-    assert await store.rotate_master_key(OTHER_MASTER) == 3
+    await store.create_config(StoredConfig(id="c3", slug="pc-plain", name="plain", config={"targets": [{"provider": "openai"}], "strategy": {"mode": "single"}}))
+    assert await store.rotate_master_key(OTHER_MASTER) == 3  # the config without a key has nothing sealed
     assert await store.sealed_key_ids() == {OTHER_MASTER.key_id}
     assert SECRET not in await raw_contents(store_url)
     rotated = await make_store(OTHER_MASTER)
     await rotated.check_master_key()
     assert (await rotated.get_virtual_key("openai-main")).credentials.api_key == SECRET
     assert (await rotated.get_config("pc-k")).config["targets"][0]["api_key"] == SECRET
+    assert (await rotated.get_config("pc-plain")).config["targets"] == [{"provider": "openai"}]
     old = await make_store(MASTER)
     with pytest.raises(MasterKeyError):
         await old.check_master_key()
@@ -249,3 +255,14 @@ async def test_each_seal_has_its_own_nonce(store, store_url):
     sealed = re.findall(rf"v1\.{MASTER.key_id}\.([A-Za-z0-9_=-]+)", await raw_contents(store_url))
     first, second = (base64.urlsafe_b64decode(value) for value in sealed)
     assert first[:12] != second[:12] and first[12:] != second[12:]
+
+
+async def test_a_postgres_password_never_appears_in_the_location_or_an_error():
+    with socket.socket() as sock:  # a port nothing listens on once it is closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    store = PostgresStore(f"postgresql://gateway:pg-secret-pass@127.0.0.1:{port}/gateway")
+    assert "pg-secret-pass" not in store.location and "***" in store.location
+    with pytest.raises(StoreError) as failed:
+        await store.start()
+    assert "pg-secret-pass" not in str(failed.value) and store.location in str(failed.value)

@@ -173,31 +173,14 @@ def rate_limit_headers(decision: Decision) -> dict[str, str]:
     """
     if decision._plan is not None:  # counted and admitted: from the plan, without states
         return decision._plan.headers(decision._used, decision.now)
+    states = decision.states
+    headers = StatePlan(states).headers([state.used for state in states], decision.now)
     blocked = decision.blocked_by
-    # One pass over the states (this runs for every answer of a limited key): kind ->
-    # (state, rank), rank None for the refusing window (reported whatever the others).
-    picked: dict[str, tuple[LimitState, tuple | None]] = {}
-    for candidate in decision.states:
-        if candidate.category != RATE:
-            continue
-        current = picked.get(candidate.type)
-        if current is not None and current[1] is None:
-            continue
-        if candidate is blocked:
-            picked[candidate.type] = (candidate, None)
-            continue
-        rank = (candidate.remaining, -(candidate.reset_at or 0))
-        if current is None or rank < current[1]:
-            picked[candidate.type] = (candidate, rank)
-    headers: dict[str, str] = {}
-    for kind, (limit_name, remaining_name, reset_name) in _HEADER_NAMES:
-        entry = picked.get(kind)
-        if entry is None:
-            continue
-        state = entry[0]
-        headers[limit_name] = str(state.limit)
-        headers[remaining_name] = str(state.remaining)
-        headers[reset_name] = format_duration(max((state.reset_at or 0) - decision.now, 0.0))
+    if blocked is not None and blocked.category == RATE:  # the refusing window, whatever the others
+        limit_name, remaining_name, reset_name = dict(_HEADER_NAMES)[blocked.type]
+        headers[limit_name] = str(blocked.limit)
+        headers[remaining_name] = str(blocked.remaining)
+        headers[reset_name] = format_duration(max((blocked.reset_at or 0) - decision.now, 0.0))
     return headers
 
 

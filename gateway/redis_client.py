@@ -185,10 +185,7 @@ class RedisClient:
         self._connecting: asyncio.Future | None = None
 
     async def call(self, *args, timeout: float | None = None) -> object:
-        connection = self._connection
-        if connection is None or connection.lost:
-            connection = await self._connected(timeout)
-        return await connection.send(encode(args), timeout)
+        return await self.call_encoded(encode(args), timeout)
 
     def call_encoded(self, command: bytes, timeout: float | None = None) -> Awaitable[object]:
         """:meth:`call` with the command already in RESP (:func:`encode`). Connected,

@@ -104,10 +104,6 @@ class ClientKey:
 CLIENT_KEY = web.RequestKey("client_key", ClientKey)
 
 
-def store_runtime(request: web.Request) -> StoreRuntime | None:
-    return request.app.get(STORE_RUNTIME)
-
-
 def stored_key(presented: str, runtime: StoreRuntime) -> ClientKey:
     """The active stored key ``presented`` names, or a 401 (503: unknown while the store is down)."""
     key = runtime.view.current.api_key(presented) if presented.isascii() else None

@@ -71,11 +71,6 @@ class RouteContext:
             "url": {"pathname": self.request.path},
         }
 
-
-    @property
-    def loop(self) -> asyncio.AbstractEventLoop:
-        return asyncio.get_running_loop()
-
     @functools.cached_property
     def metadata(self) -> Mapping[str, Any]:
         # The request's own, not the (shared, cached) route's; the config middleware
@@ -155,7 +150,7 @@ async def attempt(ctx: RouteContext, leaf: Leaf) -> Outcome:
         timeout_s, timeout_error = request_deadline(target.request_timeout_ms, settings)
         translator = outcome.translator = provider.translator(call)
         # A translated stream's first output is awaited under the same deadline.
-        deadline = ctx.loop.time() + timeout_s if translator is not None and call.wants_stream else None
+        deadline = asyncio.get_running_loop().time() + timeout_s if translator is not None and call.wants_stream else None
         sent = time.perf_counter()
         outcome.answer = await ctx.transport.open(upstream_request, timeout_s=timeout_s, timeout_error=timeout_error)
         if deadline is not None and outcome.ok:
